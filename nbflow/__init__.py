@@ -1,0 +1,38 @@
+"""nbflow: turn notebook cells into templates, wire them into a DAG, run it locally or on Argo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "output", "attempt", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def output(name: str, value: Any) -> Any:
+    """Record ``value`` as the output ``name`` of the running step (or of the live kernel).
+
+    Use it in a whole-notebook template for values it computes; a :class:`pathlib.Path`
+    value saves the file or folder it points to. Returns ``value``.
+    """
+    from .handoff import output as _output
+
+    return _output(name, value)
+
+
+def attempt() -> int | None:
+    """The 0-based attempt number of the running step; ``None`` outside a step."""
+    from .handoff import attempt as _attempt
+
+    return _attempt()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the ``%%template``, ``%%setup``, ``%%workflow`` and ``%nbflow`` magics."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Nothing to undo: the magics stay registered until the kernel restarts."""

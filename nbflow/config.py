@@ -1,0 +1,95 @@
+"""User configuration: the ``NbflowConfig`` traitlets class and where its values come from."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Int, Unicode, default
+from traitlets.config import Config, Configurable
+
+
+def _data_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return Path(base) / "nbflow"
+
+
+class NbflowConfig(Configurable):
+    """Settings shared by the magics, the CLI and the engines.
+
+    Values come, lowest precedence first, from the defaults below, ``nbflow_config.py`` or
+    ``nbflow_config.json`` in the Jupyter config path, environment variables, then explicit
+    options (CLI flags, magic arguments).
+    """
+
+    home = Unicode(
+        help="Folder of nbflow's own records: runs (state, logs) live under <home>/runs. "
+        "Default: $NBFLOW_HOME, else $XDG_DATA_HOME/nbflow (~/.local/share/nbflow).",
+    ).tag(config=True)
+
+    artifact_root = Unicode(
+        help="fsspec URL under which artifacts are stored, laid out as "
+        "<workflow>/<run>/<task>[/<item>]/<name>. Default: $NBFLOW_ARTIFACT_ROOT, "
+        "else file://<home>/artifacts.",
+    ).tag(config=True)
+
+    image = Unicode(
+        "python:3.11-slim",
+        help="Container image of steps whose template names none (ignored by the local engine).",
+    ).tag(config=True)
+
+    max_workers = Int(
+        0,
+        help="Maximum number of steps the local engine runs at once; 0 means the number of CPU "
+        "cores. A workflow's --parallelism lowers it further.",
+    ).tag(config=True)
+
+    @default("home")
+    def _home_default(self) -> str:
+        return os.environ.get("NBFLOW_HOME") or str(_data_home())
+
+    @default("artifact_root")
+    def _artifact_root_default(self) -> str:
+        env = os.environ.get("NBFLOW_ARTIFACT_ROOT")
+        if env:
+            return env
+        return Path(self.home, "artifacts").resolve().as_uri()
+
+    @property
+    def runs_dir(self) -> Path:
+        """Folder holding one sub-folder per run."""
+        return Path(self.home) / "runs"
+
+    @property
+    def workers(self) -> int:
+        """The effective worker count (``max_workers``, or the CPU count when 0)."""
+        return self.max_workers or (os.cpu_count() or 1)
+
+
+def load_config(**overrides: object) -> NbflowConfig:
+    """Build an :class:`NbflowConfig` from the config files, the environment and ``overrides``.
+
+    ``overrides`` with a value of ``None`` are ignored, so CLI options can be passed as is.
+    """
+    config = Config()
+    try:
+        from jupyter_core.paths import jupyter_config_path
+        from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+    except ImportError:  # pragma: no cover - jupyter_core comes with ipykernel
+        paths: list[str] = []
+    else:
+        paths = list(reversed(jupyter_config_path()))
+        for path in paths:
+            for loader_cls, fname in (
+                (JSONFileConfigLoader, "nbflow_config.json"),
+                (PyFileConfigLoader, "nbflow_config.py"),
+            ):
+                if os.path.isfile(os.path.join(path, fname)):
+                    config.merge(loader_cls(fname, path=path).load_config())
+    cfg = NbflowConfig(config=config)
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(cfg, key, value)
+    return cfg

@@ -1,0 +1,118 @@
+"""Shared fixtures: an isolated nbflow home per test, the Argo schema, manifest validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+@pytest.fixture(scope="session")
+def argo_validator() -> Any:
+    """A Draft 2020-12 validator of Argo's own JSON schema."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((DATA / "argo" / "schema.json").read_text())
+    return Draft202012Validator(schema)
+
+
+@pytest.fixture()
+def validate_manifest(argo_validator: Any):
+    """Assert that a manifest is valid against Argo's schema, listing every violation."""
+
+    def check(manifest: dict[str, Any]) -> None:
+        errors = sorted(argo_validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))
+        assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+    return check
+
+
+@pytest.fixture()
+def nbflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private nbflow home (runs and artifacts) for one test."""
+    home = tmp_path / "nbflow-home"
+    monkeypatch.setenv("NBFLOW_HOME", str(home))
+    monkeypatch.delenv("NBFLOW_ARTIFACT_ROOT", raising=False)
+    return home
+
+
+# Pipelines used across the compiler, engine and CLI tests, as the cells a user writes.
+PIPELINES: dict[str, list[str]] = {
+    "chain": [
+        "%load_ext nbflow",
+        "%%setup\nimport math",
+        "%%template first --outputs x\nx = 16",
+        "%%template second --inputs x --outputs y --param scale=1.0\ny = math.sqrt(x) * scale",
+        "%%template third --inputs y --outputs label\nlabel = f'y={y}'\nprint(label)",
+        "%%workflow chain\nfirst >> second >> third",
+    ],
+    "diamond": [
+        "%%template top --outputs n\nn = 3",
+        "%%template left --inputs n --outputs a\na = n * 2",
+        "%%template right --inputs n --outputs b\nb = n * 10",
+        "%%template join --inputs a,b --outputs total\ntotal = a + b",
+        "%%workflow diamond --parallelism 2\ntop >> [left, right] >> join",
+    ],
+    "fanout": [
+        "%%template extract --outputs raw\nraw = [i * i for i in range(8)]",
+        "%%template featurize --inputs raw --outputs feats --param shard=0\n"
+        "feats = {'shard': shard, 'value': raw[shard]}",
+        "%%template train --inputs feats --outputs total,shards\n"
+        "total = sum(f['value'] for f in feats)\nshards = [f['shard'] for f in feats]",
+        "%%workflow fanout\nextract >> featurize.map(shard=range(8)) >> train",
+    ],
+    "options": [
+        "%%template flaky --outputs attempt --retries 3 --backoff 1s --backoff-factor 2 "
+        "--max-backoff 10m --timeout 30m --cpu 500m --memory 1Gi\n"
+        "from pathlib import Path\n"
+        "counter = Path('attempts.txt')\n"
+        "attempt = int(counter.read_text()) if counter.exists() else 0\n"
+        "counter.write_text(str(attempt + 1))\n"
+        "if attempt < 2:\n    raise RuntimeError(f'flaky failure {attempt}')",
+        "%%template score --inputs attempt --outputs accuracy --param bonus=0.5\n"
+        "accuracy = 0.4 + bonus",
+        "%%template report --inputs accuracy --param title='nightly'\nprint(title, accuracy)",
+        "%%template fallback --param title='nightly'\nprint('low accuracy', title)",
+        "%%template notify\nprint('done')",
+        "%%workflow options --on-exit notify\n"
+        "flaky >> score(bonus=0.6) >> report.when('accuracy > 0.9')\n"
+        "score >> fallback.when('accuracy <= 0.9').continue_on_fail()",
+    ],
+    "failing": [
+        "%%template boom --outputs x\nx = 1 / 0",
+        "%%template after --inputs x\nprint(x)",
+        "%%template ok --outputs y\ny = 1",
+        "%%template tail\nprint('tail ran')",
+        "%%workflow failing\nboom >> after",
+        "%%workflow tolerant\nboom.continue_on_fail() >> tail\nok",
+    ],
+}
+
+
+@pytest.fixture()
+def make_notebook(tmp_path: Path):
+    """Write a notebook made of the given code cells (or a named pipeline) into tmp_path."""
+    import nbformat
+
+    def make(
+        cells: list[str] | str, name: str = "pipeline.ipynb", folder: Path | None = None
+    ) -> Path:
+        sources = PIPELINES[cells] if isinstance(cells, str) else cells
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        path = (folder or tmp_path) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+        return path
+
+    return make
