@@ -1,0 +1,1 @@
+"""Argo Workflows: compile pipelines to manifests, read manifests, evaluate Argo expressions."""
