@@ -1,0 +1,1 @@
+"""The local engine: runs an Argo Workflow manifest on this machine with Argo's semantics."""

@@ -1,0 +1,392 @@
+"""DAG templates for the operator: depends, when, items, fan-in wiring and the DAG's phase."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ManifestError
+from ..model import Phase
+from .nodes import Node, item_description, outbound
+from .scope import Scope, item_scope, node_scope
+
+if TYPE_CHECKING:
+    from .operator import Operator
+
+_BAD = ("Failed", "Error")
+
+
+def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
+    """Create the task nodes that became possible, advance the others, then assess."""
+    plan = dag_plan(op, tmpl)
+    prefix = node["name"]
+    blocked = plan.fail_fast and _dag_has_failure(op, prefix, plan)
+    for task in plan.tasks:
+        existing = op.node(f"{prefix}.{task['name']}")
+        if existing is not None and Phase(existing["phase"]).fulfilled:
+            continue
+        expr, deps = plan.depends[task["name"]]
+        dep_nodes = [op.node(f"{prefix}.{d}") for d in deps]
+        if existing is None:
+            if any(n is None or not Phase(n["phase"]).fulfilled for n in dep_nodes):
+                continue
+            if expr and not _depends_true(op, expr, prefix, deps):
+                _create_task_node(
+                    op,
+                    node,
+                    task,
+                    "Skipped",
+                    Phase.OMITTED,
+                    dep_nodes,
+                    "omitted: depends condition not met",
+                )
+                continue
+            if blocked:
+                continue  # failFast: no new task starts after a failure (docs; see #10312)
+        _execute_task(op, node, task, dep_nodes)
+    _assess_dag(op, node, plan, blocked)
+
+
+def dag_plan(op: Operator, tmpl: dict[str, Any]) -> DagPlan:
+    """The DAG's tasks in dependency order with their expanded ``depends`` (cached)."""
+    plan = op.plans.get(tmpl["name"])
+    if plan is None:
+        plan = op.plans[tmpl["name"]] = DagPlan.of(tmpl)
+    return plan
+
+
+# ------------------------------------------------------------------ tasks
+
+
+def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node | None]) -> None:
+    name = f"{dag['name']}.{task['name']}"
+    items = _expansion(task)
+    if items is None:
+        _execute_instance(op, dag, task, name, task["name"], None, deps)
+        return
+    group = op.node(name)
+    if group is None:
+        values = _items(op, task, dag)
+        if not values:
+            _create_task_node(
+                op, dag, task, "Skipped", Phase.SKIPPED, deps, "Skipped, empty params"
+            )
+            return
+        group = _create_task_node(op, dag, task, "TaskGroup", Phase.RUNNING, deps, None)
+        group["children"] = []
+        group["nbflowItems"] = values  # kept so that every reconcile expands the same items
+    for i, item in enumerate(group["nbflowItems"]):
+        desc = item_description(item)
+        kid = _execute_instance(
+            op, dag, task, f"{name}({i}:{desc})", f"{task['name']}({i}:{desc})", item, None
+        )
+        if kid["id"] not in group["children"]:
+            group["children"].append(kid["id"])
+    kids = [op.nodes[k] for k in group["children"]]
+    if all(Phase(k["phase"]).fulfilled for k in kids):
+        bad = [k for k in kids if k["phase"] in _BAD]
+        op.mark(
+            group,
+            Phase(bad[0]["phase"]) if bad else Phase.SUCCEEDED,
+            f"child '{bad[0]['id']}' failed" if bad else None,
+        )
+
+
+def _execute_instance(
+    op: Operator,
+    dag: Node,
+    task: dict[str, Any],
+    name: str,
+    display: str,
+    item: Any,
+    deps: list[Node | None] | None,
+) -> Node:
+    existing = op.node(name)
+    if existing is not None and (existing["type"] == "Pod" or Phase(existing["phase"]).fulfilled):
+        return existing  # nothing to advance here: workers report pods
+    scope = _dag_scope(op, dag, item)
+    if existing is None and task.get("when"):
+        from ..argo.expr import evaluate_when
+        from ..argo.subst import substitute
+
+        cond = substitute(task["when"], scope, where=f"task {task['name']}")
+        if not evaluate_when(cond, where=f"task {task['name']}"):
+            msg = f"when '{cond}' evaluated false"
+            if deps is None:
+                return op.create(
+                    name, display, "Skipped", Phase.SKIPPED, boundary=dag["id"], message=msg
+                )
+            return _create_task_node(op, dag, task, "Skipped", Phase.SKIPPED, deps, msg)
+    args = _arguments(op, task, scope, dag)
+    node = op.execute(name, display, task["template"], args, dag["id"])
+    if existing is None and deps is not None:
+        _connect(op, dag, node, deps)
+    return node
+
+
+def _arguments(op: Operator, task: dict[str, Any], scope: Scope, dag: Node) -> dict[str, Any]:
+    from ..argo.subst import substitute_obj
+
+    args = task.get("arguments") or {}
+    out: dict[str, Any] = {}
+    if args.get("parameters"):
+        out["parameters"] = substitute_obj(args["parameters"], scope, where=f"task {task['name']}")
+    arts = []
+    for a in args.get("artifacts") or []:
+        if "from" in a:
+            arts.append({"name": a["name"], **_artifact_from(op, a["from"], dag, task["name"])})
+        else:
+            arts.append(substitute_obj(a, scope, where=f"task {task['name']}"))
+    if arts:
+        out["artifacts"] = arts
+    return out
+
+
+def _artifact_from(op: Operator, ref: str, dag: Node, where: str) -> dict[str, Any]:
+    parts = ref.strip().removeprefix("{{").removesuffix("}}").strip().split(".")
+    if len(parts) != 5 or parts[0] != "tasks" or parts[2:4] != ["outputs", "artifacts"]:
+        raise ManifestError(f"cannot resolve artifact reference {ref!r}", f"task {where}")
+    producer = op.node(f"{dag['name']}.{parts[1]}")
+    for art in ((producer or {}).get("outputs") or {}).get("artifacts") or []:
+        if art["name"] == parts[4]:
+            return {k: v for k, v in art.items() if k not in ("name", "path")}
+    raise ManifestError(
+        f"failed to resolve {ref}: task {parts[1]!r} has no artifact {parts[4]!r}", f"task {where}"
+    )
+
+
+def _items(op: Operator, task: dict[str, Any], dag: Node) -> list[Any]:
+    if "withItems" in task:
+        return list(task["withItems"])
+    if "withParam" in task:
+        from ..argo.subst import substitute
+
+        text = substitute(
+            task["withParam"], _dag_scope(op, dag, None), where=f"task {task['name']}"
+        )
+        try:
+            values = json.loads(text)
+        except ValueError:
+            values = None
+        if not isinstance(values, list):
+            raise ManifestError(
+                "withParam value could not be parsed as a JSON list", f"task {task['name']}"
+            )
+        return values
+    seq = task["withSequence"]
+    start = int(seq.get("start", 0))
+    if "count" in seq:
+        numbers = range(start, start + int(seq["count"]))
+    else:
+        end = int(seq["end"])
+        numbers = range(start, end + 1) if end >= start else range(start, end - 1, -1)
+    return [seq.get("format", "%d") % i for i in numbers]
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def _create_task_node(
+    op: Operator,
+    dag: Node,
+    task: dict[str, Any],
+    type_: str,
+    phase: Phase,
+    deps: list[Node | None],
+    message: str | None,
+) -> Node:
+    node = op.create(
+        f"{dag['name']}.{task['name']}",
+        task["name"],
+        type_,
+        phase,
+        template=task.get("template") if type_ == "Skipped" else None,
+        boundary=dag["id"],
+        message=message,
+    )
+    _connect(op, dag, node, deps)
+    return node
+
+
+def _connect(op: Operator, dag: Node, node: Node, deps: list[Node | None]) -> None:
+    parents = [p for d in deps if d is not None for p in outbound(op.nodes, d)] or [dag["id"]]
+    for pid in parents:
+        kids = op.nodes[pid].setdefault("children", [])
+        if node["id"] not in kids:
+            kids.append(node["id"])
+
+
+def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
+    fixed = op.workflow_scope()
+    if item is not None:
+        fixed.update(item_scope(item))
+    prefix = dag["name"]
+
+    def lookup(key: str) -> str | None:
+        parts = key.split(".")
+        if parts[0] != "tasks" or len(parts) < 3:
+            return None
+        producer = op.node(f"{prefix}.{parts[1]}")
+        if producer is None:
+            return None
+        return node_scope(f"tasks.{parts[1]}", op.nodes, producer).get(key)
+
+    return Scope(fixed, lookup)
+
+
+def _depends_true(op: Operator, expr: str, prefix: str, deps: list[str]) -> bool:
+    from ..argo.depends import TaskResult, evaluate_depends
+
+    results = {}
+    for d in deps:
+        n = op.nodes[op.node(f"{prefix}.{d}")["id"]]  # type: ignore[index]
+        kids = tuple(
+            Phase(op.nodes[k]["phase"]) for k in n.get("children") or [] if n["type"] == "TaskGroup"
+        )
+        results[d] = TaskResult(Phase(n["phase"]), kids)
+    return evaluate_depends(expr, results, where=prefix)
+
+
+# ------------------------------------------------------------------ phase
+
+
+def _dag_has_failure(op: Operator, prefix: str, plan: DagPlan) -> bool:
+    """Whether a task failed in a way no continueOn and no dependent's depends handles."""
+    for t in plan.tasks:
+        n = op.node(f"{prefix}.{t['name']}")
+        if n is None or n["phase"] not in _BAD:
+            continue
+        suffix = "Failed" if n["phase"] == "Failed" else "Errored"
+        name = re.escape(t["name"])
+        pattern = re.compile(rf"(?<![-\w]){name}\.({suffix}|AllFailed|AnySucceeded)\b")
+        handled = _continues(t, n["phase"]) or any(
+            pattern.search(expr) for expr, _ in plan.depends.values()
+        )
+        if not handled:
+            return True
+    return False
+
+
+def _assess_dag(op: Operator, node: Node, plan: DagPlan, blocked: bool) -> None:
+    prefix = node["name"]
+    by_name = plan.by_name
+    task_nodes = {t["name"]: op.node(f"{prefix}.{t['name']}") for t in plan.tasks}
+    if any(n is not None and not Phase(n["phase"]).fulfilled for n in task_nodes.values()):
+        return
+    if not blocked and any(n is None for n in task_nodes.values()):
+        return
+    targets = plan.targets
+    phase, culprit = Phase.SUCCEEDED, None
+    for target in targets:
+        branch, who = _branch_phase(target, task_nodes, plan)
+        if branch in _BAD and not _continues(by_name[target], branch) and phase == Phase.SUCCEEDED:
+            phase, culprit = Phase(branch), who
+    out: list[str] = []
+    for target in targets:
+        if task_nodes.get(target) is not None:
+            out += outbound(op.nodes, task_nodes[target])  # type: ignore[arg-type]
+    node["outboundNodes"] = out
+    op.mark(node, phase, f"child '{culprit}' failed" if culprit else None)
+
+
+@dataclass
+class DagPlan:
+    """What a DAG template implies, computed once: order, depends, targets."""
+
+    tasks: list[dict[str, Any]]
+    by_name: dict[str, dict[str, Any]]
+    depends: dict[str, tuple[str, list[str]]]
+    targets: list[str]
+    fail_fast: bool
+
+    @classmethod
+    def of(cls, tmpl: dict[str, Any]) -> DagPlan:
+        """Analyse a DAG template; raise ManifestError on cycles or unknown tasks."""
+        from ..argo.depends import dependencies_to_depends, depends_tasks, expand_depends
+
+        dag = tmpl["dag"]
+        tasks = dag.get("tasks") or []
+        by_name = {t["name"]: t for t in tasks}
+        cont = {
+            n: (
+                bool((t.get("continueOn") or {}).get("failed")),
+                bool((t.get("continueOn") or {}).get("error")),
+            )
+            for n, t in by_name.items()
+        }
+        depends: dict[str, tuple[str, list[str]]] = {}
+        for t in tasks:
+            if t.get("depends"):
+                expr = expand_depends(t["depends"], cont)
+            elif t.get("dependencies"):
+                expr = dependencies_to_depends(t["dependencies"], cont)
+            else:
+                expr = ""
+            depends[t["name"]] = (expr, depends_tasks(expr) if expr else [])
+        used = {d for _, deps in depends.values() for d in deps}
+        targets = (dag.get("target") or "").split() or sorted(n for n in by_name if n not in used)
+        order = _topological(tasks, {n: d for n, (_, d) in depends.items()}, tmpl["name"])
+        return cls(order, by_name, depends, targets, dag.get("failFast", True))
+
+
+def _expansion(task: dict[str, Any]) -> str | None:
+    for key in ("withItems", "withParam", "withSequence"):
+        if key in task:
+            return key
+    return None
+
+
+def _continues(task: dict[str, Any], phase: str) -> bool:
+    cont = task.get("continueOn") or {}
+    return bool(cont.get("failed")) if phase == "Failed" else bool(cont.get("error"))
+
+
+def _branch_phase(
+    target: str, nodes: dict[str, Node | None], plan: DagPlan
+) -> tuple[str, str | None]:
+    """A target's phase; for a Skipped/Omitted/unstarted target, its ancestors' (Failed first)."""
+    node = nodes.get(target)
+    if node is not None and node["phase"] in ("Succeeded", *_BAD):
+        return node["phase"], node["id"]
+    frontier, seen = [target], set()
+    while frontier:
+        name = frontier.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        n = nodes.get(name)
+        if n is not None and n["phase"] in _BAD and name != target:
+            return n["phase"], n["id"]
+        frontier += plan.depends[name][1]
+    return "Succeeded", None
+
+
+def _topological(
+    tasks: list[dict[str, Any]], deps: dict[str, list[str]], template: str
+) -> list[dict[str, Any]]:
+    by_name = {t["name"]: t for t in tasks}
+    order: list[dict[str, Any]] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise ManifestError(
+                "dependency cycle: " + " -> ".join([*path, name]), f"template {template}"
+            )
+        if name not in by_name:
+            raise ManifestError(
+                f"task {path[-1]!r} depends on unknown task {name!r}", f"template {template}"
+            )
+        state[name] = 1
+        for dep in deps[name]:
+            visit(dep, [*path, name])
+        state[name] = 2
+        order.append(by_name[name])
+
+    for t in tasks:
+        visit(t["name"], [])
+    return order

@@ -1,0 +1,112 @@
+"""Argo-shaped node records: ids, names, creation and the small queries viewers need."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from ..model import Phase
+
+__all__ = [
+    "fnv32a",
+    "node_id",
+    "item_description",
+    "new_node",
+    "timestamp",
+    "parse_timestamp",
+    "outbound",
+    "phase_of",
+]
+
+Node = dict[str, Any]
+
+
+def fnv32a(text: str) -> int:
+    """32-bit FNV-1a hash of ``text`` (UTF-8), as Argo uses for node ids."""
+    h = 0x811C9DC5
+    for byte in text.encode("utf-8"):
+        h ^= byte
+        h = (h * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def node_id(workflow_name: str, node_name: str) -> str:
+    """Argo's node id: the workflow name for the root node, else ``<wf>-<fnv32a(name)>``."""
+    if node_name == workflow_name:
+        return workflow_name
+    return f"{workflow_name}-{fnv32a(node_name)}"
+
+
+def item_description(item: Any) -> str:
+    """The ``desc`` Argo puts in an expanded node's name: ``task(<i>:<desc>)``."""
+    if isinstance(item, dict):
+        desc = ",".join(f"{k}:{_plain(item[k])}" for k in sorted(item))
+    else:
+        desc = _plain(item)
+    return desc.replace("(", "").replace(")", "")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def timestamp(now: datetime) -> str:
+    """RFC 3339 UTC with second precision, as Argo writes ``startedAt``/``finishedAt``."""
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of :func:`timestamp` (also accepts fractional seconds)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def new_node(
+    wf_name: str,
+    name: str,
+    display: str,
+    type_: str,
+    phase: Phase,
+    now: datetime,
+    *,
+    template: str | None = None,
+    boundary: str | None = None,
+    message: str | None = None,
+) -> Node:
+    """A fresh node record in Argo's ``status.nodes`` shape."""
+    node: Node = {"id": node_id(wf_name, name), "name": name, "displayName": display, "type": type_}
+    if template is not None:
+        node["templateName"] = template
+    node["phase"] = phase.value
+    if boundary is not None:
+        node["boundaryID"] = boundary
+    node["startedAt"] = timestamp(now)
+    if phase.fulfilled:
+        node["finishedAt"] = node["startedAt"]
+    if message:
+        node["message"] = message
+    return node
+
+
+def phase_of(node: Node | None) -> Phase | None:
+    """The node's phase, or ``None`` when there is no node."""
+    return Phase(node["phase"]) if node is not None else None
+
+
+def outbound(nodes: dict[str, Node], node: Node) -> list[str]:
+    """Ids of a node's outbound nodes: where edges to its dependents start (Argo's rule)."""
+    if node.get("type") in ("DAG", "Steps"):
+        return list(node.get("outboundNodes") or [node["id"]])
+    if node.get("type") in ("TaskGroup", "Retry") and node.get("children"):
+        kids = node["children"] if node["type"] == "TaskGroup" else node["children"][-1:]
+        out: list[str] = []
+        for kid in kids:
+            out += outbound(nodes, nodes[kid])
+        return out
+    return [node["id"]]

@@ -1,0 +1,426 @@
+"""The local engine's scheduler: a pure state machine over a Workflow and its ``status.nodes``.
+
+Like Argo's controller, :meth:`Operator.reconcile` walks the template tree from the entry node on
+every call, creates the nodes that became possible, and returns the pods to start; workers report
+back through :meth:`Operator.pod_finished`. No I/O, no clock: callers pass ``now``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..errors import ManifestError
+from ..model import Phase, parse_duration
+from .dag import execute_dag
+from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
+from .scope import Scope
+
+__all__ = ["Operator", "PodRequest", "PodResult"]
+
+_ATTEMPT = re.compile(r"\((\d+)\)$")
+
+
+@dataclass
+class PodRequest:
+    """A pod the workers should run: the substituted template and its resolved artifacts."""
+
+    node_id: str
+    name: str
+    template: dict[str, Any]
+    inputs: dict[str, Any]
+    deadline_s: float | None = None
+
+
+@dataclass
+class PodResult:
+    """How a pod ended, as reported by a worker."""
+
+    phase: Phase
+    message: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class Operator:
+    """Drives one workflow run; the workflow dict (with ``status``) is its whole state.
+
+    Parameters
+    ----------
+    workflow : dict
+        An Argo Workflow with ``metadata.name`` set; ``status`` is created or continued.
+    max_running : int, optional
+        Local cap on running pods, on top of ``spec.parallelism``.
+    """
+
+    def __init__(self, workflow: dict[str, Any], *, max_running: int | None = None) -> None:
+        self.wf = workflow
+        self.name: str = workflow["metadata"]["name"]
+        self.spec: dict[str, Any] = workflow["spec"]
+        self.templates = {t["name"]: t for t in self.spec.get("templates", [])}
+        self.status: dict[str, Any] = workflow.setdefault("status", {})
+        self.nodes: dict[str, Node] = self.status.setdefault("nodes", {})
+        limits = [n for n in (self.spec.get("parallelism"), max_running) if n]
+        self.max_running = min(limits) if limits else None
+        self.changed: list[str] = []
+        self.plans: dict[str, Any] = {}
+        self.now = datetime.min
+        self._wake: datetime | None = None
+
+    # ------------------------------------------------------------------ public surface
+
+    @property
+    def phase(self) -> str:
+        """The workflow phase (``""`` before the first reconcile)."""
+        return self.status.get("phase", "")
+
+    @property
+    def done(self) -> bool:
+        """True once the workflow phase is final."""
+        return self.phase in ("Succeeded", "Failed", "Error")
+
+    @property
+    def wakeup(self) -> datetime | None:
+        """When to reconcile again even if no pod finishes (a backoff ends)."""
+        return self._wake
+
+    def reconcile(self, now: datetime) -> list[PodRequest]:
+        """Advance the run as far as possible at ``now``; return the pods to start."""
+        self.now, self._wake = now, None
+        if self.done:
+            return []
+        if not self.phase:
+            self.status.update(phase="Running", startedAt=timestamp(now))
+        args = self.spec.get("arguments") or {}
+        root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
+        if Phase(root["phase"]).fulfilled and self._exit_handler_done(root):
+            self._finish(root)
+        return self._start_pods()
+
+    def pod_finished(self, node_id_: str, result: PodResult, now: datetime) -> None:
+        """Record a pod's end; the next :meth:`reconcile` propagates it."""
+        node = self.nodes[node_id_]
+        node["outputs"] = result.outputs or node.get("outputs") or {}
+        if not node["outputs"]:
+            node.pop("outputs")
+        self.mark(node, result.phase, result.message, now)
+
+    # ------------------------------------------------------------------ node helpers
+
+    def node(self, name: str) -> Node | None:
+        """The node called ``name``, if created."""
+        return self.nodes.get(node_id(self.name, name))
+
+    def create(
+        self,
+        name: str,
+        display: str,
+        type_: str,
+        phase: Phase,
+        *,
+        template: str | None = None,
+        boundary: str | None = None,
+        message: str | None = None,
+    ) -> Node:
+        """Create and register a node."""
+        node = new_node(
+            self.name,
+            name,
+            display,
+            type_,
+            phase,
+            self.now,
+            template=template,
+            boundary=boundary,
+            message=message,
+        )
+        self.nodes[node["id"]] = node
+        self.changed.append(node["id"])
+        return node
+
+    def mark(
+        self, node: Node, phase: Phase, message: str | None = None, now: datetime | None = None
+    ) -> None:
+        """Set a node's phase (and ``finishedAt`` when fulfilled)."""
+        changed = node["phase"] != phase.value or (
+            message is not None and node.get("message") != message
+        )
+        node["phase"] = phase.value
+        if message is not None:
+            node["message"] = message
+        if phase.fulfilled and "finishedAt" not in node:
+            node["finishedAt"] = timestamp(now or self.now)
+        if changed:
+            self.changed.append(node["id"])
+
+    def wake_at(self, when: datetime) -> None:
+        """Ask to be reconciled again at ``when``."""
+        if self._wake is None or when < self._wake:
+            self._wake = when
+
+    def workflow_scope(self) -> dict[str, str]:
+        """``workflow.*`` tags."""
+        out = {
+            "workflow.name": self.name,
+            "workflow.namespace": self.wf["metadata"].get("namespace", "local"),
+            "workflow.uid": self.wf["metadata"].get("uid", self.name),
+            "workflow.creationTimestamp": self.status.get("startedAt", timestamp(self.now)),
+        }
+        for p in (self.spec.get("arguments") or {}).get("parameters") or []:
+            out[f"workflow.parameters.{p['name']}"] = str(p.get("value", ""))
+        if self.status.get("exitStatus"):
+            out["workflow.status"] = self.status["exitStatus"]
+            out["workflow.failures"] = self.status.get("exitFailures", "[]")
+        return out
+
+    # ------------------------------------------------------------------ templates
+
+    def execute(
+        self,
+        name: str,
+        display: str,
+        template: str,
+        args: dict[str, Any],
+        boundary: str | None,
+        *,
+        attempt: bool = False,
+    ) -> Node:
+        """Argo's ``executeTemplate``: create or advance the node ``name`` running ``template``."""
+        tmpl = self.templates.get(template)
+        if tmpl is None:
+            raise ManifestError(f"template {template!r} is not defined")
+        node = self.node(name)
+        if node is not None and Phase(node["phase"]).fulfilled:
+            return node
+        if "retryStrategy" in tmpl and not attempt:
+            return self._execute_retry(node, name, display, tmpl, args, boundary)
+        if node is None:
+            inputs = self.resolve_inputs(tmpl, args, name)
+            type_ = "DAG" if "dag" in tmpl else "Pod"
+            node = self.create(
+                name,
+                display,
+                type_,
+                Phase.PENDING if type_ == "Pod" else Phase.RUNNING,
+                template=template,
+                boundary=boundary,
+            )
+            if attempt:
+                node["nodeFlag"] = {"retried": True}
+            if inputs:
+                node["inputs"] = inputs
+        if "dag" in tmpl:
+            execute_dag(self, node, tmpl)
+        elif "container" not in tmpl:
+            raise ManifestError(
+                f"template {template!r}: only dag and container templates can run locally"
+            )
+        return node
+
+    def resolve_inputs(
+        self, tmpl: dict[str, Any], args: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        """Bind a template's declared inputs to the call's arguments (or their defaults)."""
+        given = {p["name"]: p for p in args.get("parameters") or []}
+        params = []
+        for p in (tmpl.get("inputs") or {}).get("parameters") or []:
+            if p["name"] in given and "value" in given[p["name"]]:
+                value = given[p["name"]]["value"]
+            elif "value" in p:
+                value = p["value"]
+            elif "default" in p:
+                value = p["default"]
+            else:
+                raise ManifestError(f"inputs.parameters.{p['name']} was not supplied", where)
+            params.append({"name": p["name"], "value": str(value)})
+        given_art = {a["name"]: a for a in args.get("artifacts") or []}
+        artifacts = []
+        for a in (tmpl.get("inputs") or {}).get("artifacts") or []:
+            src = {**a, **{k: v for k, v in given_art.get(a["name"], {}).items() if k != "name"}}
+            if "raw" in src:
+                src = {**src, "raw": {}}  # the data stays in the template, not in every node
+            artifacts.append(src)
+        out: dict[str, Any] = {}
+        if params:
+            out["parameters"] = params
+        if artifacts:
+            out["artifacts"] = artifacts
+        return out
+
+    def _execute_retry(
+        self,
+        node: Node | None,
+        name: str,
+        display: str,
+        tmpl: dict[str, Any],
+        args: dict[str, Any],
+        boundary: str | None,
+    ) -> Node:
+        if node is None:
+            node = self.create(name, display, "Retry", Phase.RUNNING, boundary=boundary)
+            node["children"] = []
+        kids = [self.nodes[k] for k in node["children"]]
+        if kids and not Phase(kids[-1]["phase"]).fulfilled:
+            return node
+        if kids and kids[-1]["phase"] == "Succeeded":
+            if kids[-1].get("outputs"):
+                node["outputs"] = kids[-1]["outputs"]
+            self.mark(node, Phase.SUCCEEDED)
+            return node
+        if kids and not self._should_retry(node, tmpl, kids):
+            return node
+        n = len(kids)
+        attempt = self.execute(
+            f"{name}({n})", f"{display}({n})", tmpl["name"], args, boundary, attempt=True
+        )
+        if attempt["id"] not in node["children"]:
+            node["children"].append(attempt["id"])
+            node.pop("message", None)
+        return node
+
+    def _should_retry(self, node: Node, tmpl: dict[str, Any], kids: list[Node]) -> bool:
+        """Decide after a failed attempt: fail the Retry node, wait (backoff), or go on."""
+        strategy = tmpl["retryStrategy"]
+        last = kids[-1]
+        policy = strategy.get("retryPolicy") or (
+            "Always" if strategy.get("expression") else "OnFailure"
+        )
+        retryable = {
+            "Always": ("Failed", "Error"),
+            "OnFailure": ("Failed",),
+            "OnError": ("Error",),
+            "OnTransientError": (),
+        }.get(policy, ())
+        limit = strategy.get("limit")
+        if last["phase"] not in retryable:
+            self.mark(node, Phase(last["phase"]), last.get("message"))
+            return False
+        if limit is not None and len(kids) > int(limit):
+            self.mark(node, Phase(last["phase"]), "No more retries left")
+            return False
+        backoff = strategy.get("backoff") or {}
+        if not backoff or limit is None:  # Argo applies backoff only with a limit (#9425)
+            return True
+        wait = parse_duration(backoff["duration"])
+        factor = int(backoff.get("factor") or 0)
+        if factor > 0:
+            wait *= factor ** (len(kids) - 1)
+        if backoff.get("cap"):
+            wait = min(wait, parse_duration(backoff["cap"]))
+        ready = parse_timestamp(last["finishedAt"]) + timedelta(seconds=wait)
+        if backoff.get("maxDuration"):
+            deadline = parse_timestamp(kids[0]["startedAt"]) + timedelta(
+                seconds=parse_duration(backoff["maxDuration"])
+            )
+            if ready > deadline:
+                self.mark(node, Phase(last["phase"]), "Backoff would exceed max duration limit")
+                return False
+        if self.now < ready:
+            self.mark(node, Phase.RUNNING, f"Backoff for {_seconds(wait)}")
+            self.wake_at(ready)
+            return False
+        return True
+
+    # ------------------------------------------------------------------ pods
+
+    def _start_pods(self) -> list[PodRequest]:
+        running = sum(
+            1 for n in self.nodes.values() if n["type"] == "Pod" and n["phase"] == "Running"
+        )
+        out = []
+        for node in list(self.nodes.values()):
+            if node["type"] != "Pod" or node["phase"] != "Pending":
+                continue
+            if self.max_running is not None and running >= self.max_running:
+                break
+            running += 1
+            self.mark(node, Phase.RUNNING)
+            node["startedAt"] = timestamp(self.now)
+            out.append(self.pod_request(node))
+        return out
+
+    def pod_request(self, node: Node) -> PodRequest:
+        """Build the substituted template a worker needs to run pod ``node``."""
+        from ..argo.subst import substitute_obj
+
+        tmpl = self.templates[node["templateName"]]
+        fixed = self.workflow_scope()
+        inputs = node.get("inputs") or {}
+        for p in inputs.get("parameters") or []:
+            fixed[f"inputs.parameters.{p['name']}"] = p["value"]
+        m = _ATTEMPT.search(node["name"])
+        fixed["retries"] = m.group(1) if m and node.get("nodeFlag", {}).get("retried") else "0"
+        fixed["pod.name"] = node["id"]
+        body = {k: v for k, v in tmpl.items() if k not in ("inputs", "retryStrategy")}
+        body = substitute_obj(body, Scope(fixed), where=f"template {tmpl['name']}")
+        raw = {
+            a["name"]: a["raw"]
+            for a in (tmpl.get("inputs") or {}).get("artifacts") or []
+            if "raw" in a
+        }
+        arts = []
+        for a in substitute_obj(inputs.get("artifacts") or [], Scope(fixed)):
+            arts.append({**a, "raw": raw[a["name"]]} if "raw" in a and a["name"] in raw else a)
+        deadline = tmpl.get("activeDeadlineSeconds")
+        return PodRequest(
+            node["id"],
+            node["name"],
+            body,
+            {**inputs, "artifacts": arts},
+            float(deadline) if deadline is not None else None,
+        )
+
+    # ------------------------------------------------------------------ workflow end
+
+    def _exit_handler_done(self, root: Node) -> bool:
+        handler = self.spec.get("onExit")
+        if not handler or self.status.get("shutdown") == "Terminate":
+            return True
+        if "exitStatus" not in self.status:
+            self.status["exitStatus"] = _workflow_phase(root)
+            self.status["exitFailures"] = self._failures()
+        exit_node = self.execute(f"{self.name}.onExit", "onExit", handler, {}, self.name)
+        exit_node.setdefault("nodeFlag", {"hooked": True})
+        return Phase(exit_node["phase"]).fulfilled
+
+    def _failures(self) -> str:
+        import json
+
+        rows = [
+            {
+                "displayName": n["displayName"],
+                "message": n.get("message", ""),
+                "templateName": n.get("templateName", ""),
+                "phase": n["phase"],
+                "podName": n["id"],
+                "finishedAt": n.get("finishedAt", ""),
+            }
+            for n in self.nodes.values()
+            if n["phase"] in ("Failed", "Error") and n["type"] == "Pod"
+        ]
+        return json.dumps(rows, separators=(",", ":"))
+
+    def _finish(self, root: Node) -> None:
+        phase = _workflow_phase(root)
+        exit_node = self.node(f"{self.name}.onExit")
+        if (
+            phase == "Succeeded"
+            and exit_node is not None
+            and exit_node["phase"] in ("Failed", "Error")
+        ):
+            phase = exit_node["phase"]
+        self.status["phase"] = phase
+        self.status["finishedAt"] = timestamp(self.now)
+        if root.get("message") and phase != "Succeeded":
+            self.status["message"] = root["message"]
+        self.changed.append(root["id"])
+
+
+def _workflow_phase(root: Node) -> str:
+    phase: str = root["phase"]
+    return "Succeeded" if phase in ("Skipped", "Omitted") else phase
+
+
+def _seconds(wait: float) -> str:
+    return f"{int(wait)} seconds" if float(wait).is_integer() else f"{wait:g} seconds"

@@ -1,0 +1,246 @@
+"""The run object: a run's Argo-shaped state, its executed notebooks, errors and outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..argo.container import EXECUTED_NOTEBOOK
+from ..artifacts import ArtifactStore
+from ..errors import NbflowError
+from .nodes import Node, parse_timestamp
+
+if TYPE_CHECKING:
+    from .local import LocalEngine
+
+__all__ = ["Run"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class Run:
+    """One workflow run, live (while its engine runs) or loaded from the run store.
+
+    Attributes
+    ----------
+    id : str
+        The run's name, e.g. ``nightly-x7k2p``.
+    workflow : dict
+        The Workflow object: spec, and status in Argo's shape.
+    """
+
+    def __init__(
+        self,
+        workflow: dict[str, Any],
+        store: ArtifactStore,
+        run_dir: Path,
+        engine: LocalEngine | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.id: str = workflow["metadata"]["name"]
+        self.store = store
+        self.run_dir = run_dir
+        self._engine = engine
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def phase(self) -> str:
+        """Workflow phase: Running, Succeeded, Failed or Error."""
+        return self.workflow.get("status", {}).get("phase", "Pending")
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        """``status.nodes``, keyed by node id."""
+        return self.workflow.get("status", {}).get("nodes", {})
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has ended."""
+        return self.phase in ("Succeeded", "Failed", "Error")
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run ends (or ``timeout`` seconds pass); return ``self``."""
+        if self._engine is not None:
+            self._engine.finished.wait(timeout)
+        return self
+
+    def stop(self) -> None:
+        """Stop a live run: running steps are killed and the run ends Failed."""
+        if self._engine is None:
+            raise NbflowError(f"run {self.id} is not running in this process")
+        self._engine.stop()
+
+    def task_nodes(self) -> dict[str, Node]:
+        """Nodes of the entry DAG's tasks (and ``onExit``), by task name, in definition order."""
+        spec = self.workflow.get("spec", {})
+        entry: dict[str, Any] = next(
+            (t for t in spec.get("templates", []) if t["name"] == spec.get("entrypoint")), {}
+        )
+        names = [t["name"] for t in (entry.get("dag") or {}).get("tasks") or []] + ["onExit"]
+        by_name = {n["name"]: n for n in self.nodes.values()}
+        return {t: by_name[f"{self.id}.{t}"] for t in names if f"{self.id}.{t}" in by_name}
+
+    def tasks(self) -> dict[str, str]:
+        """Phase of every task that has a node, by task name."""
+        return {name: node["phase"] for name, node in self.task_nodes().items()}
+
+    def pods(self, task: str) -> list[Node]:
+        """The pod nodes of ``task``: every attempt of every item, in creation order."""
+        node = self._task(task)
+        out: list[Node] = []
+        stack = [node]
+        while stack:
+            n = stack.pop(0)
+            if n["type"] == "Pod":
+                out.append(n)
+            if n["type"] in ("TaskGroup", "Retry"):
+                stack = [self.nodes[k] for k in n.get("children") or []] + stack
+            elif n["type"] == "DAG":
+                stack = [m for m in self.nodes.values() if m.get("boundaryID") == n["id"]] + stack
+        return out
+
+    def _task(self, task: str) -> Node:
+        nodes = self.task_nodes()
+        if task not in nodes:
+            raise NbflowError(
+                f"run {self.id} has no task {task!r} (tasks: {', '.join(sorted(nodes)) or 'none'})"
+            )
+        return nodes[task]
+
+    # ------------------------------------------------------------------ notebooks and errors
+
+    def notebooks(self, task: str) -> list[str]:
+        """Executed notebooks of every attempt of ``task`` (local paths, or URLs)."""
+        out = []
+        for pod in self.pods(task):
+            key = _artifact_key(pod, EXECUTED_NOTEBOOK)
+            if key:
+                local = self.store.local_path(key)
+                out.append(str(local) if local is not None else self.store.url(key))
+        return out
+
+    def notebook(self, task: str) -> str | None:
+        """The executed notebook of the last attempt of ``task``."""
+        paths = self.notebooks(task)
+        return paths[-1] if paths else None
+
+    def error(self, task: str) -> dict[str, Any] | None:
+        """The error of the last failed attempt of ``task``: ``ename``, ``evalue``, ``traceback``,
+        ``cell`` (index in the step notebook) and ``notebook``; ``None`` if no cell failed."""
+        for pod in reversed(self.pods(task)):
+            if pod["phase"] not in ("Failed", "Error"):
+                continue
+            key = _artifact_key(pod, EXECUTED_NOTEBOOK)
+            found = _notebook_error(self.store.read_bytes(key)) if key else None
+            if found:
+                local = self.store.local_path(key) if key else None
+                found["notebook"] = str(local) if local is not None else self.store.url(key or "")
+                return found
+        return None
+
+    def failures(self) -> list[dict[str, Any]]:
+        """One entry per failed task: name, phase, message, and the error of its notebook."""
+        out = []
+        for name, node in self.task_nodes().items():
+            if node["phase"] in ("Failed", "Error"):
+                entry = {"task": name, "phase": node["phase"], "message": node.get("message", "")}
+                entry.update(self.error(name) or {"notebook": self.notebook(name)})
+                out.append(entry)
+        return out
+
+    def logs(self, task: str) -> str:
+        """Logs of every attempt of ``task``, each under a header line."""
+        parts = []
+        for pod in self.pods(task):
+            path = self.run_dir / "logs" / f"{pod['id']}.log"
+            text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+            parts.append(f"==> {pod['displayName']} ({pod['phase']}) <==\n{text}")
+        return "\n".join(parts)
+
+    # ------------------------------------------------------------------ outputs
+
+    def outputs(self, task: str) -> dict[str, Any]:
+        """Load the outputs of ``task`` into Python; a mapped task gives lists in item order."""
+        from ..marshal import load
+
+        node = self._task(task)
+        items = (
+            [self.nodes[k] for k in node.get("children") or []]
+            if node["type"] == "TaskGroup"
+            else None
+        )
+        pods = [self._last_pod(i) for i in items] if items is not None else [self._last_pod(node)]
+        values: dict[str, list[Any]] = {}
+        for pod in pods:
+            for art in (pod.get("outputs") or {}).get("artifacts") or []:
+                if art["name"] != EXECUTED_NOTEBOOK:
+                    values.setdefault(art["name"], []).append(load(self._fetch(art["s3"]["key"])))
+        if items is None:
+            return {k: v[0] for k, v in values.items()}
+        return values
+
+    def _last_pod(self, node: Node) -> Node:
+        while node["type"] == "Retry" and node.get("children"):
+            node = self.nodes[node["children"][-1]]
+        return node
+
+    def _fetch(self, key: str) -> Path:
+        local = self.store.local_path(key)
+        if local is not None:
+            return local
+        target = Path(tempfile.mkdtemp(prefix="nbflow-")) / "artifact"
+        self.store.download(key, target)
+        return target
+
+    # ------------------------------------------------------------------ display
+
+    def summary(self) -> str:
+        """A plain-text table of the run's tasks."""
+        lines = [f"run {self.id}: {self.phase}"]
+        for name, node in self.task_nodes().items():
+            attempts = len(node.get("children") or []) if node["type"] == "Retry" else None
+            extra = f"  attempts {attempts}" if attempts and attempts > 1 else ""
+            msg = f"  {node['message']}" if node.get("message") else ""
+            lines.append(f"  {name:<28} {node['phase']:<10} {_duration(node)}{extra}{msg}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.phase}: {json.dumps(self.tasks())}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.summary())
+
+
+def _artifact_key(pod: Node, name: str) -> str | None:
+    for art in (pod.get("outputs") or {}).get("artifacts") or []:
+        if art["name"] == name:
+            return art["s3"]["key"]
+    return None
+
+
+def _notebook_error(data: bytes) -> dict[str, Any] | None:
+    nb = json.loads(data)
+    for index, cell in enumerate(nb.get("cells", [])):
+        for out in cell.get("outputs") or []:
+            if out.get("output_type") == "error":
+                tb = "\n".join(_ANSI.sub("", line) for line in out.get("traceback") or [])
+                return {
+                    "ename": out.get("ename"),
+                    "evalue": out.get("evalue"),
+                    "traceback": tb,
+                    "cell": index,
+                }
+    return None
+
+
+def _duration(node: Node) -> str:
+    if "startedAt" not in node or "finishedAt" not in node:
+        return "      "
+    seconds = (
+        parse_timestamp(node["finishedAt"]) - parse_timestamp(node["startedAt"])
+    ).total_seconds()
+    return f"{seconds:5.0f}s"

@@ -1,0 +1,230 @@
+"""Run one pod of a manifest on this machine: stage artifacts, start the runner, collect outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..artifacts import ArtifactStore
+from ..errors import NbflowError
+from ..model import Phase
+from .operator import PodRequest, PodResult
+
+__all__ = ["LocalPod", "check_runnable"]
+
+RUNNER = ("-m", "nbflow.runner")
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+def check_runnable(template: dict[str, Any]) -> str | None:
+    """Why the local engine cannot run ``template`` (``None`` when it can)."""
+    if "container" in template:
+        cmd = list(template["container"].get("command") or [])
+        if len(cmd) == 3 and Path(cmd[0]).name.startswith("python") and tuple(cmd[1:]) == RUNNER:
+            return None
+        return (
+            f"template {template['name']!r} runs {' '.join(cmd) or 'its image entrypoint'} in "
+            f"image {template['container'].get('image', '?')!r}: the local engine runs only "
+            "nbflow steps (python -m nbflow.runner)"
+        )
+    if "dag" in template:
+        return None
+    kinds = [
+        k
+        for k in ("steps", "script", "resource", "suspend", "http", "plugin", "containerSet")
+        if k in template
+    ]
+    what = ", ".join(kinds) or "this kind of"
+    return f"template {template['name']!r}: {what} templates cannot run locally yet"
+
+
+class LocalPod:
+    """One pod, run as a ``python -m nbflow.runner`` process with the pod's volumes as folders.
+
+    Parameters
+    ----------
+    request : PodRequest
+        What the operator asked for.
+    store : ArtifactStore
+        Where artifacts live.
+    pod_dir : Path
+        Scratch folder of this pod (removed afterwards).
+    log_path : Path
+        The pod's log (stdout and stderr), appended to.
+    workdir : Path
+        Working directory of the step.
+    """
+
+    def __init__(
+        self,
+        request: PodRequest,
+        store: ArtifactStore,
+        pod_dir: Path,
+        log_path: Path,
+        workdir: Path,
+    ) -> None:
+        self.req = request
+        self.store = store
+        self.pod_dir = pod_dir
+        self.log_path = log_path
+        self.workdir = workdir
+        container = request.template["container"]
+        self.mounts = {
+            m["mountPath"].rstrip("/"): pod_dir / m["name"]
+            for m in container.get("volumeMounts") or []
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def local(self, path: str) -> Path:
+        """Map a path of the pod's filesystem to this machine (volume mounts are folders)."""
+        for mount in sorted(self.mounts, key=len, reverse=True):
+            if path == mount or path.startswith(mount + "/"):
+                return self.mounts[mount] / path[len(mount) :].lstrip("/")
+        raise NbflowError(
+            f"path {path} is outside the pod's volumes; the local engine cannot map it"
+        )
+
+    def _arg(self, arg: str) -> str:
+        if any(arg == m or arg.startswith(m + "/") for m in self.mounts):
+            return str(self.local(arg))
+        return arg
+
+    def run(self, cancel: threading.Event) -> PodResult:
+        """Run the pod to its end (or until ``cancel`` is set) and describe how it ended."""
+        try:
+            if self.pod_dir.exists():
+                shutil.rmtree(self.pod_dir)
+            for folder in self.mounts.values():
+                folder.mkdir(parents=True, exist_ok=True)
+            self._stage_inputs()
+        except NbflowError as exc:
+            return PodResult(Phase.ERROR, str(exc))
+        code, reason = self._start_and_wait(cancel)
+        message = self._termination_message()
+        try:
+            outputs = self._collect_outputs()
+        except NbflowError as exc:
+            return PodResult(Phase.ERROR, str(exc))
+        finally:
+            shutil.rmtree(self.pod_dir, ignore_errors=True)
+        if reason is not None:
+            return PodResult(Phase.FAILED, reason, outputs)
+        if code != 0:
+            return PodResult(Phase.FAILED, message or f"Error (exit code {code})", outputs)
+        return PodResult(Phase.SUCCEEDED, None, outputs)
+
+    # ------------------------------------------------------------------ inputs
+
+    def _stage_inputs(self) -> None:
+        for art in self.req.inputs.get("artifacts") or []:
+            target = self.local(art["path"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if "raw" in art:
+                target.write_text(art["raw"].get("data", ""), encoding="utf-8")
+            elif (art.get("s3") or {}).get("key"):
+                key = art["s3"]["key"]
+                if not self.store.exists(key):
+                    if art.get("optional"):
+                        continue
+                    raise NbflowError(
+                        f"input artifact {art['name']!r} not found at {self.store.url(key)}"
+                    )
+                self.store.download(key, target)
+            elif not art.get("optional"):
+                raise NbflowError(
+                    f"input artifact {art['name']!r} has no source the local engine can read"
+                )
+
+    # ------------------------------------------------------------------ process
+
+    def _start_and_wait(self, cancel: threading.Event) -> tuple[int | None, str | None]:
+        container = self.req.template["container"]
+        argv = [sys.executable, *RUNNER, *(self._arg(a) for a in container.get("args") or [])]
+        env = dict(os.environ)
+        env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
+        env["NBFLOW_TERMINATION_LOG"] = str(self.pod_dir / "termination-log")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+                env=env,
+                start_new_session=True,
+            )
+            deadline = self.req.deadline_s
+            waited = 0.0
+            while True:
+                try:
+                    return self.proc.wait(timeout=0.2), None
+                except subprocess.TimeoutExpired:
+                    waited += 0.2
+                if cancel.is_set():
+                    self._kill()
+                    return None, "Stopped"
+                if deadline is not None and waited >= deadline:
+                    self._kill()
+                    return None, DEADLINE_MESSAGE
+
+    def _kill(self) -> None:
+        """Kill the runner and its kernel (one process group)."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def _termination_message(self) -> str | None:
+        path = self.pod_dir / "termination-log"
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip() or None
+        return None
+
+    # ------------------------------------------------------------------ outputs
+
+    def _collect_outputs(self) -> dict[str, Any]:
+        spec = self.req.template.get("outputs") or {}
+        params = []
+        for p in spec.get("parameters") or []:
+            src = p.get("valueFrom") or {}
+            if "path" not in src:
+                continue
+            local = self.local(src["path"])
+            if local.is_file():
+                text = local.read_text(encoding="utf-8")
+                params.append(
+                    {"name": p["name"], "value": text[:-1] if text.endswith("\n") else text}
+                )
+            elif "default" in src:
+                params.append({"name": p["name"], "value": src["default"]})
+        arts = []
+        for a in spec.get("artifacts") or []:
+            local = self.local(a["path"])
+            if not local.exists():
+                continue  # a missing optional artifact; required ones are checked by the caller
+            key = (a.get("s3") or {}).get("key") or f"{self.req.node_id}/{a['name']}"
+            if local.is_dir() and not key.endswith("/"):
+                key += "/"
+            self.store.upload(local, key)
+            arts.append({"name": a["name"], "path": a["path"], "s3": {"key": key}})
+        missing = [
+            a["name"]
+            for a in spec.get("artifacts") or []
+            if not a.get("optional") and a["name"] not in {x["name"] for x in arts}
+        ]
+        out: dict[str, Any] = {}
+        if params:
+            out["parameters"] = params
+        if arts:
+            out["artifacts"] = arts
+        if missing:
+            raise NbflowError(f"output artifact {missing[0]!r} was not produced")
+        return out
