@@ -1,0 +1,192 @@
+"""IPython magics: ``%%template``, ``%%setup``, ``%%workflow`` and ``%nbflow`` in a live kernel."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+
+from .errors import NbflowError
+from .notebook.extract import NotebookSpec
+from .notebook.magic_args import (
+    parse_nbflow,
+    parse_notebook_template,
+    parse_setup,
+    parse_template,
+    parse_workflow_options,
+)
+
+__all__ = ["NbflowMagics", "load_ipython_extension", "live_spec"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(func: F) -> F:
+    """Show an :class:`NbflowError` as a one-line ``UsageError`` instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NbflowError as exc:
+            raise UsageError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@magics_class
+class NbflowMagics(Magics):
+    """The nbflow magics; ``spec`` is this shell's registry of what the cells defined."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.spec = NotebookSpec(base_dir=os.getcwd())
+        self._cell_id: str | None = None
+
+    @property
+    def _ip(self) -> Any:
+        assert self.shell is not None, "the magics are not attached to a shell"
+        return self.shell
+
+    def _pre_run_cell(self, info: Any) -> None:
+        """Remember the id of the running cell: unnamed ``%%setup`` cells are keyed by it."""
+        self._cell_id = getattr(info, "cell_id", None)
+
+    def _execute(self, code: str, what: str) -> None:
+        """Run ``code`` in the user namespace, showing outputs and errors as a cell would.
+
+        A failure marks this cell failed too (so that "run all" stops), with a short message
+        after the traceback the code itself produced.
+        """
+        result = self._ip.run_cell(code, store_history=False)
+        if not result.success:
+            raise UsageError(f"{what} is registered, but its code failed (see the error above)")
+
+    @line_cell_magic
+    @_user_errors
+    def template(self, line: str, cell: str | None = None) -> None:
+        """Register a template and run its code.
+
+        ``%%template NAME [--inputs a,b] [--outputs x,y] [--param k=v ...] [--retries N]
+        [--retry-policy P] [--backoff DUR] [--backoff-factor N] [--max-backoff DUR]
+        [--timeout DUR] [--cpu Q] [--memory Q] [--image IMG] [--no-run]`` registers the
+        cell as template NAME, then runs it here unless ``--no-run`` (with its parameters set
+        to their defaults, as in a step).
+
+        ``%template NAME --notebook PATH [options]`` registers a whole notebook as a
+        template; its ``parameters`` cell gives the parameters.
+        """
+        if cell is None:
+            self.spec.add_template(parse_notebook_template(line, base_dir=os.getcwd()))
+            return
+        template, no_run = parse_template(line, cell)
+        self.spec.add_template(template)
+        if not no_run:
+            # The step gets its parameters' defaults injected; so does the live namespace, so
+            # that the cell runs here exactly as its first step would.
+            self._ip.user_ns.update(template.parameters)
+            self._execute(cell, f"template {template.name!r}")
+
+    @cell_magic
+    @_user_errors
+    def setup(self, line: str, cell: str) -> None:
+        """``%%setup [NAME]``: code every step needs; runs here and starts every step notebook.
+
+        Re-running the cell replaces its earlier code. Name the cell when the frontend
+        does not send cell ids, so that an edited cell replaces its old version.
+        """
+        name = parse_setup(line)
+        self.spec.add_setup(cell, name or self._cell_id or cell)
+        self._execute(cell, f"setup {name!r}" if name else "the setup code")
+
+    @cell_magic
+    @_user_errors
+    def workflow(self, line: str, cell: str) -> None:
+        """``%%workflow NAME [--parallelism N] [--on-exit TEMPLATE] [--schedule CRON]``.
+
+        The cell body wires templates into a DAG, e.g. ``extract >> [a, b] >> train``;
+        it is checked against the templates defined so far, never run.
+        """
+        from .dsl import parse_workflow
+
+        options = parse_workflow_options(line)
+        tasks = parse_workflow(cell, where=f"workflow {options.name}", line_offset=1)
+        self.spec.add_workflow(options, tasks, check=True)
+
+    @line_magic
+    @_user_errors
+    def nbflow(self, line: str) -> Any:
+        """Act on the workflows of this notebook.
+
+        ``%nbflow run [NAME] [-p k=v ...]``, ``%nbflow compile [NAME] [-o FILE] [-p k=v ...]``,
+        ``%nbflow lint [NAME]``, ``%nbflow status [RUN]``, ``%nbflow logs RUN TASK``.
+        """
+        command, args = parse_nbflow(line)
+        return getattr(self, f"_cmd_{command}")(args)
+
+    def _cmd_run(self, args: Any) -> Any:
+        from . import api
+
+        workflow = self.spec.workflow(args.name, args.parameters)
+        cwd = os.getcwd()
+        return api.run_workflow(workflow, workdir=cwd, base_dir=cwd, progress=sys.stdout)
+
+    def _cmd_compile(self, args: Any) -> None:
+        from . import api
+
+        workflow = self.spec.workflow(args.name, args.parameters)
+        manifest = api.compile_workflow(workflow, base_dir=os.getcwd())
+        fmt = "json" if args.output and args.output.endswith(".json") else "yaml"
+        text = api.dump_manifest(manifest, fmt)
+        if args.output is None:
+            print(text, end="" if text.endswith("\n") else "\n")
+            return
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"-o: cannot write {args.output!r}: {exc.strerror}") from None
+        print(f"wrote {args.output}")
+
+    def _cmd_lint(self, args: Any) -> None:
+        from .lint import lint
+
+        history = self._ip.user_ns.get("In") or self._ip.history_manager.input_hist_parsed
+        problems = lint(self.spec, args.name, namespace_cells=list(history))
+        for problem in problems:
+            print(problem)
+        if not problems:
+            print("no problems")
+
+    def _cmd_status(self, args: Any) -> None:
+        from . import api
+
+        print(api.get_run(args.run).summary())
+
+    def _cmd_logs(self, args: Any) -> None:
+        from . import api
+
+        print(api.task_logs(args.run, args.task))
+
+
+def live_spec(shell: Any) -> NotebookSpec:
+    """The registry of the nbflow magics loaded in ``shell``."""
+    magics = shell.magics_manager.registry.get(NbflowMagics.__name__)
+    if magics is None:
+        raise UsageError("nbflow is not loaded: run %load_ext nbflow")
+    spec: NotebookSpec = magics.spec
+    return spec
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the nbflow magics in ``ipython`` (once; loading again keeps the registry)."""
+    if NbflowMagics.__name__ in ipython.magics_manager.registry:
+        return
+    magics = NbflowMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics._pre_run_cell)

@@ -1,0 +1,232 @@
+"""Tests of the nbflow magics in a real IPython shell (and once in a real kernel)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
+
+from nbflow.magics import NbflowMagics, live_spec
+from nbflow.notebook.extract import NotebookSpec
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+@pytest.fixture
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The process's IPython shell with nbflow loaded, an empty registry and namespace."""
+    monkeypatch.chdir(tmp_path)
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = InteractiveShell.instance(config=config)
+    if "nbflow" not in ip.extension_manager.loaded:
+        ip.run_line_magic("load_ext", "nbflow")
+    ip.reset(new_session=False)
+    ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(base_dir=str(tmp_path))
+    yield ip
+    ip.reset(new_session=False)
+
+
+def run(ip: Any, code: str, **kwargs: Any) -> Any:
+    return ip.run_cell(code, store_history=True, **kwargs)
+
+
+def error_of(result: Any) -> str:
+    assert isinstance(result.error_in_exec, UsageError), result.error_in_exec
+    return str(result.error_in_exec)
+
+
+def test_template_registers_and_runs(shell: Any) -> None:
+    result = run(shell, "%%template extract --outputs raw --retries 2\nraw = [1, 2]\nlen(raw)")
+    assert result.success
+    assert shell.user_ns["raw"] == [1, 2]
+    template = live_spec(shell).templates["extract"]
+    assert template.source == "raw = [1, 2]\nlen(raw)\n"
+    assert template.outputs == ("raw",)
+    assert template.retry is not None and template.retry.limit == 2
+    assert template.cell is None
+
+
+def test_template_output_is_displayed(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run(shell, "%%template t\nprint('printed')\n40 + 2")
+    out = capsys.readouterr().out
+    assert "printed" in out
+    assert "42" in out
+
+
+def test_no_run_registers_only(shell: Any) -> None:
+    assert run(shell, "%%template t --no-run\nnever = 1").success
+    assert "never" not in shell.user_ns
+    assert live_spec(shell).templates["t"].source == "never = 1\n"
+
+
+def test_rerun_replaces_the_template(shell: Any) -> None:
+    run(shell, "%%template t --outputs a\na = 1")
+    run(shell, "%%template t --outputs b\nb = 2")
+    assert list(live_spec(shell).templates) == ["t"]
+    assert live_spec(shell).templates["t"].outputs == ("b",)
+
+
+def test_bad_arguments_are_usage_errors(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(shell, "%%template t --retries x\nx = 1")
+    assert error_of(result) == "--retries: expected an integer, got 'x'"
+    assert "Traceback" not in capsys.readouterr().out
+    assert error_of(run(shell, "%%template t --foo\nx = 1")) == "unrecognized argument --foo"
+    assert live_spec(shell).templates == {}
+    assert "x" not in shell.user_ns
+
+
+def test_failing_code_is_registered_and_fails_the_cell(shell: Any) -> None:
+    result = run(shell, "%%template boom\n1 / 0")
+    assert error_of(result) == (
+        "template 'boom' is registered, but its code failed (see the error above)"
+    )
+    assert "boom" in live_spec(shell).templates
+
+
+def test_setup_registers_runs_and_replaces(shell: Any) -> None:
+    run(shell, "%%setup imports\nimport math")
+    run(shell, "%%setup other\nk = 1")
+    run(shell, "%%setup imports\nimport math, json")
+    assert "json" in shell.user_ns
+    assert list(live_spec(shell).setup.items()) == [
+        ("imports", "import math, json\n"),
+        ("other", "k = 1\n"),
+    ]
+
+
+def test_unnamed_setup_is_keyed_by_cell_id(shell: Any) -> None:
+    run(shell, "%%setup\nimport os", cell_id="cell-a")
+    run(shell, "%%setup\nimport os, sys", cell_id="cell-a")
+    run(shell, "%%setup\nimport re", cell_id="cell-b")
+    assert list(live_spec(shell).setup.values()) == ["import os, sys\n", "import re\n"]
+    run(shell, "%%setup\nimport re")
+    run(shell, "%%setup\nimport re")  # no cell id: the same code is not added twice
+    assert len(live_spec(shell).setup) == 3
+
+
+def test_notebook_template(shell: Any, tmp_path: Path) -> None:
+    shutil.copy(NOTEBOOKS / "extract_report.ipynb", tmp_path / "report.ipynb")
+    assert run(
+        shell, "%template report --notebook report.ipynb --outputs summary -p title=T"
+    ).success
+    template = live_spec(shell).templates["report"]
+    assert template.notebook == "report.ipynb"
+    assert template.parameters == {"threshold": 0.9, "title": "T"}
+    message = error_of(run(shell, "%template r --notebook gone.ipynb"))
+    assert message.startswith("--notebook: no such notebook: ")
+    assert "gone.ipynb" in message
+
+
+def test_workflow_registers_after_checking(shell: Any) -> None:
+    run(shell, "%%template a --outputs x\nx = 1")
+    run(shell, "%%template b --inputs x --param n=1\ny = x + n")
+    assert run(shell, "%%workflow w --parallelism 2\na >> b(n=5)").success
+    wf = live_spec(shell).workflow("w")
+    assert wf.parallelism == 2
+    assert wf.task("b").arguments == {"n": 5}
+    assert wf.where == "workflow w"
+
+
+def test_workflow_errors_have_line_and_column(shell: Any) -> None:
+    run(shell, "%%template a\npass")
+    result = run(shell, "%%workflow w\na >> trian")
+    assert error_of(result) == (
+        "workflow w, line 2, column 6: unknown template 'trian' (defined: a)"
+    )
+    result = run(shell, "%%workflow w\na >> (")
+    assert error_of(result).startswith("workflow w, line 2, column")
+    assert error_of(run(shell, "%%workflow w --schedule '1 2'\na")).startswith(
+        "--schedule: expected 5 cron fields"
+    )
+    assert live_spec(shell).workflows == {}
+
+
+def test_nbflow_argument_errors(shell: Any) -> None:
+    with pytest.raises(UsageError, match=r"unknown command 'go'"):
+        shell.run_line_magic("nbflow", "go")
+    with pytest.raises(UsageError, match=r"^no workflow is defined"):
+        shell.run_line_magic("nbflow", "run")
+    with pytest.raises(UsageError, match=r"^no workflow is defined"):
+        shell.run_line_magic("nbflow", "compile -o out.yaml")
+    with pytest.raises(UsageError, match=r"^missing TASK after %nbflow logs$"):
+        shell.run_line_magic("nbflow", "logs run-1")
+    with pytest.raises(UsageError, match=r"^unrecognized argument b$"):
+        shell.run_line_magic("nbflow", "status a b")
+
+
+def test_nbflow_run_checks_workflow_and_parameters(shell: Any) -> None:
+    run(shell, "%%template a --param n=1\npass")
+    run(shell, "%%workflow w\na")
+    with pytest.raises(UsageError, match=r"^no workflow 'nightly' \(defined: w\)$"):
+        shell.run_line_magic("nbflow", "run nightly")
+    with pytest.raises(
+        UsageError,
+        match=r"-p k=\.\.\.: no template of workflow 'w' has a "
+        r"parameter 'k'",
+    ):
+        shell.run_line_magic("nbflow", "run w -p k=1")
+    with pytest.raises(UsageError, match=r"^-p: expected NAME=VALUE, got 'k'$"):
+        shell.run_line_magic("nbflow", "compile w -p k")
+    assert not Path("out.yaml").exists()
+
+
+def test_lint_uses_the_kernel_history(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run(shell, "import json")
+    run(shell, "%%template a --outputs s\ns = json.dumps(1)")
+    run(shell, "%%workflow w\na")
+    capsys.readouterr()
+    shell.run_line_magic("nbflow", "lint")
+    count = shell.user_ns["In"].index("import json")
+    assert capsys.readouterr().out == (
+        f"warning: template a: `json` is defined only in In [{count}]: move it into a %%setup "
+        "cell or declare it as an input\n"
+    )
+    run(shell, "%%setup\nimport json")
+    capsys.readouterr()
+    shell.run_line_magic("nbflow", "lint w")
+    assert capsys.readouterr().out == "no problems\n"
+
+
+def test_loading_again_keeps_the_registry(shell: Any) -> None:
+    run(shell, "%%template a\npass")
+    from nbflow import load_ipython_extension
+
+    load_ipython_extension(shell)
+    shell.run_line_magic("load_ext", "nbflow")
+    assert list(live_spec(shell).templates) == ["a"]
+
+
+@pytest.mark.kernel
+def test_magics_in_a_real_kernel(tmp_path: Path) -> None:
+    import nbformat
+    import papermill
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("%load_ext nbflow"),
+            new_code_cell("%%template a --outputs x\nx = 20 + 1"),
+            new_code_cell("%%workflow w\na"),
+            new_code_cell(
+                "from nbflow.magics import live_spec\n"
+                "print(x * 2, list(live_spec(get_ipython()).workflow('w').templates))"
+            ),
+        ]
+    )
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    papermill.execute_notebook(
+        str(tmp_path / "in.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[3].outputs[0]["text"] == "42 ['a']\n"
