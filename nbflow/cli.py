@@ -1,0 +1,226 @@
+"""The ``nbflow`` command: run, compile, lint, status and logs from a terminal, without a kernel."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import NbflowError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nbflow", description="Run notebook pipelines locally or on Argo Workflows.")
+    p.add_argument(
+        "--home",
+        help="folder of nbflow's run records (default: $NBFLOW_HOME or ~/.local/share/nbflow)",
+    )
+    p.add_argument(
+        "--artifact-root",
+        help="fsspec URL of the artifact store (default: $NBFLOW_ARTIFACT_ROOT "
+        "or file://<home>/artifacts)",
+    )
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def source(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("source", help="a notebook (.ipynb) or a Workflow manifest (.yaml/.json)")
+        sp.add_argument(
+            "-w", "--workflow", help="which %%%%workflow of the notebook (default: the only one)"
+        )
+        sp.add_argument(
+            "-p",
+            "--parameter",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a workflow parameter; VALUE is read as a Python literal when it is one",
+        )
+
+    run = sub.add_parser(
+        "run", help="run a notebook's workflow (or a manifest) on the local engine"
+    )
+    source(run)
+    run.add_argument(
+        "-o",
+        "--output",
+        choices=["json", "yaml"],
+        help="print the final Workflow object (spec and status) on stdout",
+    )
+    comp = sub.add_parser(
+        "compile", help="write the Argo Workflow manifest of a notebook's workflow"
+    )
+    source(comp)
+    comp.add_argument("-o", "--output-file", help="file to write (default: stdout)")
+    comp.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    lint = sub.add_parser("lint", help="check a notebook's pipeline without running it")
+    lint.add_argument("source")
+    lint.add_argument("-w", "--workflow")
+    status = sub.add_parser("status", help="show a run (default: the most recent)")
+    status.add_argument("run", nargs="?")
+    status.add_argument("-o", "--output", choices=["json", "yaml"])
+    logs = sub.add_parser("logs", help="print the logs of a task of a run")
+    logs.add_argument("run", help="run name, or '-' for the most recent")
+    logs.add_argument("task")
+    sub.add_parser("list", help="list runs, oldest first")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``nbflow`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except NbflowError as exc:
+        print(f"nbflow: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nbflow: interrupted", file=sys.stderr)
+        return 130
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from .config import load_config
+
+    return load_config(home=args.home, artifact_root=args.artifact_root)
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    from .model import parse_assignment
+
+    out = {}
+    for text in args.parameter:
+        try:
+            key, value = parse_assignment(text)
+        except ValueError as exc:
+            raise NbflowError(f"-p {text}: {exc}") from None
+        out[key] = value
+    return out
+
+
+def _load_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
+    """Return (Workflow model or manifest, leftover parameters, base folder)."""
+    path = Path(args.source)
+    params = _parameters(args)
+    if path.suffix == ".ipynb":
+        from .notebook.extract import read_notebook
+
+        spec = read_notebook(path)
+        return spec.workflow(args.workflow, params), {}, path.resolve().parent
+    if path.suffix in (".yaml", ".yml", ".json"):
+        from .argo.manifest import load_file
+
+        return load_file(path), params, Path.cwd()
+    raise NbflowError(f"{path}: expected a notebook (.ipynb) or a manifest (.yaml, .yml, .json)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import api
+
+    source, params, base = _load_source(args)
+    cfg = _config(args)
+    run = api.run_workflow(
+        source, parameters=params, config=cfg, workdir=base, base_dir=base, progress=sys.stderr
+    )
+    print(run.summary(), file=sys.stderr)
+    for failure in run.failures():
+        what = (
+            f"{failure['ename']}: {failure['evalue']}"
+            if failure.get("ename")
+            else failure["message"]
+        )
+        print(f"  {failure['task']} failed: {what}", file=sys.stderr)
+        if failure.get("notebook"):
+            print(f"    executed notebook: {failure['notebook']}", file=sys.stderr)
+    print(
+        f"run {run.id}: {run.phase} (nbflow status {run.id}; nbflow logs {run.id} TASK)",
+        file=sys.stderr,
+    )
+    if args.output:
+        print(api.dump_manifest(run.workflow, args.output), end="")
+    return EXIT_OK if run.phase == "Succeeded" else EXIT_FAILED
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from . import api
+    from .model import Workflow
+
+    source, params, base = _load_source(args)
+    if not isinstance(source, Workflow):
+        raise NbflowError(f"{args.source} is already a manifest")
+    text = api.dump_manifest(
+        api.compile_workflow(source, config=_config(args), base_dir=base), args.format
+    )
+    if args.output_file:
+        Path(args.output_file).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output_file}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from .lint import lint
+    from .notebook.extract import read_notebook
+
+    problems = lint(read_notebook(Path(args.source)), args.workflow)
+    for problem in problems:
+        where = f"{problem.where}: " if problem.where else ""
+        print(f"{problem.level}: {where}{problem.message}", file=sys.stderr)
+    if not problems:
+        print("no problems found", file=sys.stderr)
+    return EXIT_FAILED if any(p.level == "error" for p in problems) else EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from . import api
+
+    run = api.get_run(args.run, config=_config(args))
+    if args.output:
+        print(api.dump_manifest(run.workflow, args.output), end="")
+    else:
+        print(run.summary())
+    return EXIT_OK
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from . import api
+
+    print(
+        api.task_logs(None if args.run == "-" else args.run, args.task, config=_config(args)),
+        end="",
+    )
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    from . import api
+
+    for name in api.list_runs(config=_config(args)):
+        wf = api.get_run(name, config=_config(args)).workflow
+        status = wf.get("status", {})
+        print(f"{name:<36} {status.get('phase', ''):<10} {status.get('startedAt', '')}")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "run": _run,
+    "compile": _compile,
+    "lint": _lint,
+    "status": _status,
+    "logs": _logs,
+    "list": _list,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
