@@ -11,11 +11,13 @@ import argparse
 import base64
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 TERMINATION_LOG = "/dev/termination-log"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,6 +104,8 @@ def _execute(source: Path, target: Path, parameters: dict[str, Any], kernel: str
             log_output=True,
         )
     except PapermillExecutionError as exc:
+        traceback = "\n".join(_ANSI.sub("", line) for line in exc.traceback or [])
+        print(traceback, file=sys.stderr)
         _terminate(f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
         return 1
     except Exception as exc:  # a dead kernel, a timeout: the step failed, say why in one line
