@@ -10,7 +10,18 @@ if TYPE_CHECKING:
     from .engine.run import Run
     from .model import Workflow
 
-__all__ = ["compile_workflow", "dump_manifest", "run_workflow", "get_run", "list_runs", "task_logs"]
+__all__ = [
+    "compile_workflow",
+    "dump_manifest",
+    "run_workflow",
+    "resume_run",
+    "retry_run",
+    "rerun_from",
+    "stop_run",
+    "get_run",
+    "list_runs",
+    "task_logs",
+]
 
 
 def _config(config: NbflowConfig | None) -> NbflowConfig:
@@ -51,6 +62,7 @@ def run_workflow(
     base_dir: str | Path | None = None,
     progress: TextIO | None = None,
     wait: bool = True,
+    origin: dict[str, Any] | None = None,
 ) -> Run:
     """Run a workflow (or an already compiled manifest) on the local engine.
 
@@ -66,14 +78,14 @@ def run_workflow(
         Where to write one line per task phase change.
     wait : bool
         Block until the run ends (default) or return at once with the run going on.
+    origin : dict, optional
+        Where the workflow came from (``{"notebook": path, "workflow": name}``), recorded so
+        that ``rerun`` can recompile the current code of the notebook.
     """
     from dataclasses import replace
 
     from .argo.compile import encode_value
-    from .artifacts import ArtifactStore
-    from .engine.local import LocalEngine, prepare
-    from .engine.progress import ProgressPrinter
-    from .engine.run import Run
+    from .engine.local import prepare
     from .engine.store import RunStore
     from .model import Workflow
 
@@ -85,22 +97,162 @@ def run_workflow(
         source = compile_workflow(source, config=cfg, base_dir=base_dir or workdir)
     encoded = {k: encode_value(v) for k, v in (parameters or {}).items()}
     wf = prepare(source, encoded)
+    settings = {
+        "artifact_root": cfg.artifact_root,
+        "workdir": str(Path(workdir or Path.cwd()).resolve()),
+    }
+    settings.update(origin or {})
+    RunStore(cfg.runs_dir).create(wf, settings)
+    return _drive(wf, settings, cfg, progress, wait)
+
+
+def _drive(
+    wf: dict[str, Any],
+    settings: dict[str, Any],
+    cfg: NbflowConfig,
+    progress: TextIO | None,
+    wait: bool,
+) -> Run:
+    """Run (or go on running) ``wf`` with a local engine; return its run object."""
+    from .artifacts import ArtifactStore
+    from .engine.local import LocalEngine
+    from .engine.progress import ProgressPrinter
+    from .engine.run import Run
+    from .engine.store import RunStore
+
     runs = RunStore(cfg.runs_dir)
-    store = ArtifactStore(cfg.artifact_root)
-    run_dir = runs.create(
-        wf, {"artifact_root": cfg.artifact_root, "workdir": str(workdir or Path.cwd())}
-    )
+    store = ArtifactStore(settings["artifact_root"])
     engine = LocalEngine(
-        wf, runs=runs, store=store, workdir=Path(workdir or Path.cwd()), max_workers=cfg.workers
+        wf, runs=runs, store=store, workdir=Path(settings["workdir"]), max_workers=cfg.workers
     )
     if progress is not None:
         engine.listeners.append(ProgressPrinter(progress))
-    run = Run(wf, store, run_dir, engine)
+    run = Run(wf, store, runs.run_dir(wf["metadata"]["name"]), engine)
     if wait:
         engine.run()
     else:
         engine.start()
     return run
+
+
+def _reopen(run_id: str | None, cfg: NbflowConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    from .engine.store import RunStore
+    from .engine.worker import kill_leftover_pods
+
+    runs = RunStore(cfg.runs_dir)
+    wf, settings = runs.load(run_id)
+    name = wf["metadata"]["name"]
+    if runs.is_locked(name):
+        from .errors import NbflowError
+
+        raise NbflowError(f"run {name} is still running in another process")
+    kill_leftover_pods(runs.run_dir(name) / "pids")
+    runs.snapshot(name)
+    return wf, settings
+
+
+def resume_run(
+    run_id: str | None = None,
+    *,
+    config: NbflowConfig | None = None,
+    progress: TextIO | None = None,
+    wait: bool = True,
+) -> Run:
+    """Go on with a run that crashed or was stopped (``None``: the most recent run).
+
+    Steps that had succeeded are not run again; their artifacts are reused. Steps that were
+    running when the engine died or was stopped run again.
+    """
+    from .engine.recovery import resume_plan
+
+    cfg = _config(config)
+    wf, settings = _reopen(run_id, cfg)
+    resume_plan(wf)
+    return _drive(wf, settings, cfg, progress, wait)
+
+
+def retry_run(
+    run_id: str | None = None,
+    *,
+    config: NbflowConfig | None = None,
+    progress: TextIO | None = None,
+    wait: bool = True,
+) -> Run:
+    """Run the failed and errored steps of a finished run again, and what depends on them."""
+    from .engine.recovery import retry_plan
+
+    cfg = _config(config)
+    wf, settings = _reopen(run_id, cfg)
+    retry_plan(wf)
+    return _drive(wf, settings, cfg, progress, wait)
+
+
+def rerun_from(
+    run_id: str | None,
+    task: str,
+    *,
+    config: NbflowConfig | None = None,
+    progress: TextIO | None = None,
+    wait: bool = True,
+    workflow: Workflow | None = None,
+) -> Run:
+    """Rerun ``task`` and everything downstream of it with the current code of the notebook.
+
+    The workflow is recompiled (from ``workflow`` when given, e.g. the live kernel's, else from
+    the notebook file the run came from); every other task keeps its earlier results.
+    """
+    from .engine.dag import DagPlan
+    from .engine.recovery import rerun_plan
+    from .errors import NbflowError
+
+    cfg = _config(config)
+    wf, settings = _reopen(run_id, cfg)
+    if workflow is None:
+        if not settings.get("notebook"):
+            raise NbflowError(
+                f"run {wf['metadata']['name']} was not started from a notebook file: "
+                "rerun it from the notebook's kernel (%nbflow rerun)"
+            )
+        from .notebook.extract import read_notebook
+
+        workflow = read_notebook(settings["notebook"]).workflow(settings.get("workflow"))
+    fresh = compile_workflow(workflow, config=cfg, base_dir=settings.get("base_dir"))
+    old_args = {p["name"]: p for p in (wf["spec"].get("arguments") or {}).get("parameters") or []}
+    for p in (fresh["spec"].get("arguments") or {}).get("parameters") or []:
+        if p["name"] in old_args:
+            p["value"] = old_args[p["name"]]["value"]
+    entry = next(t for t in fresh["spec"]["templates"] if t["name"] == fresh["spec"]["entrypoint"])
+    plan = DagPlan.of(entry)
+    if task not in plan.by_name:
+        raise NbflowError(f"workflow has no task {task!r} (tasks: {', '.join(plan.by_name)})")
+    wf["spec"] = fresh["spec"]
+    rerun_plan(wf, _downstream(plan.depends, task))
+    return _drive(wf, settings, cfg, progress, wait)
+
+
+def _downstream(depends: dict[str, tuple[str, list[str]]], task: str) -> list[str]:
+    out = [task]
+    for name in out:
+        out += [t for t, (_, deps) in depends.items() if name in deps and t not in out]
+    return out
+
+
+def stop_run(
+    run_id: str | None = None, *, terminate: bool = False, config: NbflowConfig | None = None
+) -> str:
+    """Ask a running run to stop (exit handlers run) or terminate; return the run's name."""
+    from .engine.store import RunStore
+    from .errors import NbflowError
+
+    runs = RunStore(_config(config).runs_dir)
+    wf, _ = runs.load(run_id)
+    name = wf["metadata"]["name"]
+    if not runs.is_locked(name):
+        raise NbflowError(
+            f"run {name} is not running ({wf.get('status', {}).get('phase') or 'never started'})"
+        )
+    runs.request_stop(name, "Terminate" if terminate else "Stop")
+    return name
 
 
 def get_run(run_id: str | None = None, *, config: NbflowConfig | None = None) -> Run:

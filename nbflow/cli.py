@@ -73,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("run", help="run name, or '-' for the most recent")
     logs.add_argument("task")
     sub.add_parser("list", help="list runs, oldest first")
+    for name, text in (
+        ("resume", "go on with a run that crashed or was stopped"),
+        ("retry", "run the failed tasks of a run again, and what depends on them"),
+    ):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("run", nargs="?", help="run name (default: the most recent run)")
+        sp.add_argument("-o", "--output", choices=["json", "yaml"])
+    rerun = sub.add_parser(
+        "rerun",
+        help="rerun a task and its descendants with the notebook's "
+        "current code, reusing every other result",
+    )
+    rerun.add_argument("run", help="run name, or '-' for the most recent")
+    rerun.add_argument("--from", dest="task", required=True, metavar="TASK")
+    rerun.add_argument("-o", "--output", choices=["json", "yaml"])
+    stop = sub.add_parser("stop", help="stop a running run (exit handlers still run)")
+    stop.add_argument("run", nargs="?")
+    stop.add_argument("--terminate", action="store_true", help="also skip the exit handlers")
     return p
 
 
@@ -116,7 +134,13 @@ def _load_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
         from .notebook.extract import read_notebook
 
         spec = read_notebook(path)
-        return spec.workflow(args.workflow, params), {}, path.resolve().parent
+        wf = spec.workflow(args.workflow, params)
+        args.origin = {
+            "notebook": str(path.resolve()),
+            "workflow": wf.name,
+            "base_dir": str(path.resolve().parent),
+        }
+        return wf, {}, path.resolve().parent
     if path.suffix in (".yaml", ".yml", ".json"):
         from .argo.manifest import load_file
 
@@ -128,10 +152,56 @@ def _run(args: argparse.Namespace) -> int:
     from . import api
 
     source, params, base = _load_source(args)
-    cfg = _config(args)
     run = api.run_workflow(
-        source, parameters=params, config=cfg, workdir=base, base_dir=base, progress=sys.stderr
+        source,
+        parameters=params,
+        config=_config(args),
+        workdir=base,
+        base_dir=base,
+        progress=sys.stderr,
+        wait=False,
+        origin=getattr(args, "origin", None),
     )
+    return _follow(run, args)
+
+
+def _follow(run: Any, args: argparse.Namespace) -> int:
+    """Wait for a run in the foreground: Ctrl-C (or SIGTERM) stops it, twice terminates it."""
+    import signal
+
+    interrupts = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        interrupts.append(signum)
+        strategy = "Stop" if len(interrupts) == 1 else "Terminate"
+        print(
+            f"nbflow: {strategy.lower()}ping run {run.id}"
+            + (" (exit handlers run; Ctrl-C again to terminate)" if strategy == "Stop" else ""),
+            file=sys.stderr,
+        )
+        run.stop(strategy)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while run.live:
+            run.wait(timeout=0.5)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    _report(run)
+    if interrupts:
+        print(
+            f"run {run.id} was stopped: nbflow resume {run.id} goes on from where it stopped",
+            file=sys.stderr,
+        )
+    if getattr(args, "output", None):
+        from . import api
+
+        print(api.dump_manifest(run.workflow, args.output), end="")
+    return EXIT_OK if run.phase == "Succeeded" else EXIT_FAILED
+
+
+def _report(run: Any) -> None:
     print(run.summary(), file=sys.stderr)
     for failure in run.failures():
         what = (
@@ -146,9 +216,36 @@ def _run(args: argparse.Namespace) -> int:
         f"run {run.id}: {run.phase} (nbflow status {run.id}; nbflow logs {run.id} TASK)",
         file=sys.stderr,
     )
-    if args.output:
-        print(api.dump_manifest(run.workflow, args.output), end="")
-    return EXIT_OK if run.phase == "Succeeded" else EXIT_FAILED
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from . import api
+
+    run = api.resume_run(args.run, config=_config(args), progress=sys.stderr, wait=False)
+    return _follow(run, args)
+
+
+def _retry(args: argparse.Namespace) -> int:
+    from . import api
+
+    run = api.retry_run(args.run, config=_config(args), progress=sys.stderr, wait=False)
+    return _follow(run, args)
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    from . import api
+
+    run_id = None if args.run == "-" else args.run
+    run = api.rerun_from(run_id, args.task, config=_config(args), progress=sys.stderr, wait=False)
+    return _follow(run, args)
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from . import api
+
+    name = api.stop_run(args.run, terminate=args.terminate, config=_config(args))
+    print(f"asked run {name} to {'terminate' if args.terminate else 'stop'}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -214,6 +311,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {
+    "resume": _resume,
+    "retry": _retry,
+    "rerun": _rerun,
+    "stop": _stop,
     "run": _run,
     "compile": _compile,
     "lint": _lint,

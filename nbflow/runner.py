@@ -12,11 +12,15 @@ import base64
 import json
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 TERMINATION_LOG = "/dev/termination-log"
+EXIT_FAILED = 1  # a cell raised: Argo's Failed
+EXIT_USAGE = 2
+EXIT_KERNEL_DIED = 3  # the kernel process died (crash, out of memory): nbflow reports Error
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -67,7 +71,8 @@ def _terminate(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the step; return 0 on success, 1 when the notebook fails, 2 on a usage error."""
+    """Run the step; return 0 on success, 1 when a cell fails, 2 on a usage error, 3 when the
+    kernel died."""
     args = _parser().parse_args(argv)
     # jupyter_server#1559: jsonschema's format checker pulls rfc3987_syntax, seconds of CPU at
     # import; nbformat validation never needs it.
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     source = step_dir / "step.ipynb"
     if not source.is_file():
         _terminate(f"no step notebook at {source}")
-        return 2
+        return EXIT_USAGE
     decoded = step_dir / "step.decoded.ipynb"
     decoded.write_text(read_step_notebook(source), encoding="utf-8")
     for sub in ("outputs", "parameters"):
@@ -91,27 +96,53 @@ def _execute(source: Path, target: Path, parameters: dict[str, Any], kernel: str
     import logging
 
     import papermill
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    kernel_name = kernel or _kernel_name(source)
+    km = AsyncKernelManager(kernel_name=kernel_name)
     try:
         papermill.execute_notebook(
             str(source),
             str(target),
             parameters=parameters,
-            kernel_name=kernel,
+            kernel_name=kernel_name,
             progress_bar=False,
             log_output=True,
+            km=km,
         )
     except PapermillExecutionError as exc:
         traceback = "\n".join(_ANSI.sub("", line) for line in exc.traceback or [])
         print(traceback, file=sys.stderr)
         _terminate(f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
-        return 1
-    except Exception as exc:  # a dead kernel, a timeout: the step failed, say why in one line
+        return EXIT_FAILED
+    except DeadKernelError:
+        _terminate(f"kernel died: {_kernel_exit(km)}")
+        return EXIT_KERNEL_DIED
+    except Exception as exc:  # a timeout, a kernel that would not start: the step failed
         _terminate(f"{type(exc).__name__}: {exc}")
-        return 1
+        return EXIT_FAILED
     return 0
+
+
+def _kernel_name(source: Path) -> str:
+    meta = json.loads(source.read_text(encoding="utf-8")).get("metadata", {})
+    return str(meta.get("kernelspec", {}).get("name") or "python3")
+
+
+def _kernel_exit(km: Any) -> str:
+    """Describe how the kernel process ended, e.g. ``exit code -9 (SIGKILL: out of memory?)``."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else "signal"
+        hint = ": out of memory?" if -code == signal.SIGKILL else ""
+        return f"exit code {code} ({name}{hint})"
+    return f"exit code {code}"
 
 
 if __name__ == "__main__":

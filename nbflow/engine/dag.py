@@ -22,7 +22,7 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
     """Create the task nodes that became possible, advance the others, then assess."""
     plan = dag_plan(op, tmpl)
     prefix = node["name"]
-    blocked = plan.fail_fast and _dag_has_failure(op, prefix, plan)
+    blocked = op.halted(prefix) or (plan.fail_fast and _dag_has_failure(op, prefix, plan))
     for task in plan.tasks:
         existing = op.node(f"{prefix}.{task['name']}")
         if existing is not None and Phase(existing["phase"]).fulfilled:
@@ -77,13 +77,20 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         group = _create_task_node(op, dag, task, "TaskGroup", Phase.RUNNING, deps, None)
         group["children"] = []
         group["nbflowItems"] = values  # kept so that every reconcile expands the same items
+    children = []
     for i, item in enumerate(group["nbflowItems"]):
         desc = item_description(item)
-        kid = _execute_instance(
-            op, dag, task, f"{name}({i}:{desc})", f"{task['name']}({i}:{desc})", item, None
-        )
-        if kid["id"] not in group["children"]:
-            group["children"].append(kid["id"])
+        item_name = f"{name}({i}:{desc})"
+        if op.node(item_name) is None and op.halted(item_name):
+            continue
+        kid = _execute_instance(op, dag, task, item_name, f"{task['name']}({i}:{desc})", item, None)
+        children.append(kid["id"])
+    group["children"] = children  # item order, also after a retry recreated some items
+    if len(children) < len(group["nbflowItems"]) and all(
+        Phase(op.nodes[k]["phase"]).fulfilled for k in children
+    ):
+        op.mark(group, Phase.FAILED, op.stop_message)
+        return
     kids = [op.nodes[k] for k in group["children"]]
     if all(Phase(k["phase"]).fulfilled for k in kids):
         bad = [k for k in kids if k["phase"] in _BAD]

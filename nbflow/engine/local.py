@@ -14,11 +14,13 @@ from ..artifacts import ArtifactStore
 from ..errors import ManifestError, NbflowError
 from ..model import Phase
 from .nodes import timestamp
-from .operator import Operator, PodResult
+from .operator import Operator, PodRequest, PodResult
 from .store import RunStore, new_run_name
-from .worker import LocalPod, check_runnable
+from .worker import CANCELLED, LocalPod, check_runnable
 
 __all__ = ["LocalEngine", "prepare"]
+
+CONTROL_POLL_S = 0.5  # how often a running engine looks for a stop request from another process
 
 Listener = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 
@@ -67,7 +69,7 @@ class LocalEngine:
     Parameters
     ----------
     workflow : dict
-        A Workflow from :func:`prepare`.
+        A Workflow from :func:`prepare` (or a reopened one, see :mod:`.recovery`).
     runs : RunStore
         Where the run's state and logs are kept.
     store : ArtifactStore
@@ -96,7 +98,7 @@ class LocalEngine:
         self.pool = ThreadPoolExecutor(
             max_workers=max(1, max_workers), thread_name_prefix="nbflow-pod"
         )
-        self.cancel = threading.Event()
+        self.cancels: dict[str, threading.Event] = {}
         self.listeners: list[Listener] = []
         self.lock = threading.RLock()
         self.finished = threading.Event()
@@ -107,48 +109,85 @@ class LocalEngine:
         self._thread = threading.Thread(target=self.run, name=f"nbflow-{self.name}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Kill running steps; the run ends Failed."""
-        self.cancel.set()
+    def stop(self, strategy: str = "Stop") -> None:
+        """Shut the run down like ``argo stop`` (exit handlers run) or ``argo terminate``.
+
+        Running steps are killed and marked Failed ``Stopped with strategy '<strategy>'``; the
+        run ends Failed. A stopped run can be resumed.
+        """
+        with self.lock:
+            self.op.spec["shutdown"] = strategy
+            for node_id, cancel in self.cancels.items():
+                if self.op.halted(self.op.nodes[node_id]["name"]):
+                    cancel.set()
 
     def run(self) -> None:
-        """Run to the end in this thread."""
-        futures: dict[Future[PodResult], str] = {}
+        """Run to the end in this thread (holding the run's lock)."""
         try:
-            while True:
-                with self.lock:
-                    for req in self.op.reconcile(_now()):
-                        pod = LocalPod(
-                            req,
-                            self.store,
-                            self.runs.run_dir(self.name) / "pods" / req.node_id,
-                            self.runs.log_path(self.name, req.node_id),
-                            self.workdir,
-                        )
-                        futures[self.pool.submit(pod.run, self.cancel)] = req.node_id
-                    self._flush()
-                    if self.op.done and not futures:
-                        break
-                    if not futures and self.op.wakeup is None:
-                        raise NbflowError(
-                            "the workflow cannot make progress (nothing runs, nothing waits)"
-                        )
-                timeout = None
-                if self.op.wakeup is not None:
-                    timeout = max(0.0, (self.op.wakeup - _now()).total_seconds())
-                done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
-                with self.lock:
-                    for fut in done:
-                        self.op.pod_finished(futures.pop(fut), _result(fut), _now())
+            with self.runs.lock(self.name):
+                self._loop()
         except NbflowError as exc:
-            self.cancel.set()
             with self.lock:
+                for cancel in self.cancels.values():
+                    cancel.set()
                 self.op.status.update(phase="Error", message=str(exc), finishedAt=timestamp(_now()))
                 self.op.changed.append(self.name)
                 self._flush()
         finally:
             self.pool.shutdown(wait=True)
             self.finished.set()
+
+    def _loop(self) -> None:
+        futures: dict[Future[PodResult], str] = {}
+        while True:
+            with self.lock:
+                for req in self.op.reconcile(_now()):
+                    futures[self._submit(req)] = req.node_id
+                self._flush()
+                if self.op.done and not futures:
+                    return
+                if not futures and self.op.wakeup is None:
+                    raise NbflowError(
+                        "the workflow cannot make progress (nothing runs, nothing waits)"
+                    )
+            timeout = CONTROL_POLL_S
+            if self.op.wakeup is not None:
+                timeout = min(timeout, max(0.0, (self.op.wakeup - _now()).total_seconds()))
+            done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
+            self._read_control()
+            with self.lock:
+                for fut in done:
+                    node_id = futures.pop(fut)
+                    self.cancels.pop(node_id, None)
+                    self.op.pod_finished(node_id, self._result(fut), _now())
+
+    def _submit(self, req: PodRequest) -> Future[PodResult]:
+        run_dir = self.runs.run_dir(self.name)
+        pod = LocalPod(
+            req,
+            self.store,
+            run_dir / "pods" / req.node_id,
+            self.runs.log_path(self.name, req.node_id),
+            self.workdir,
+            pid_file=run_dir / "pids" / req.node_id,
+        )
+        cancel = self.cancels[req.node_id] = threading.Event()
+        return self.pool.submit(pod.run, cancel)
+
+    def _result(self, fut: Future[PodResult]) -> PodResult:
+        try:
+            result = fut.result()
+        except Exception as exc:  # a bug or an I/O failure in the worker: the pod errored
+            return PodResult(Phase.ERROR, f"{type(exc).__name__}: {exc}")
+        if result.message == CANCELLED and self.op.shutdown:
+            result.message = self.op.stop_message
+        return result
+
+    def _read_control(self) -> None:
+        """Apply a stop request another process left for this run (``nbflow stop``)."""
+        strategy = self.runs.take_control(self.name)
+        if strategy:
+            self.stop(strategy)
 
     def _flush(self) -> None:
         if not self.op.changed:
@@ -159,10 +198,3 @@ class LocalEngine:
         changed = [self.op.nodes[i] for i in ids if i in self.op.nodes]
         for listener in list(self.listeners):
             listener(self.wf, changed)
-
-
-def _result(fut: Future[PodResult]) -> PodResult:
-    try:
-        return fut.result()
-    except Exception as exc:  # a bug or an I/O failure in the worker: the pod errored
-        return PodResult(Phase.ERROR, f"{type(exc).__name__}: {exc}")

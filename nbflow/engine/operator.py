@@ -92,11 +92,36 @@ class Operator:
             return []
         if not self.phase:
             self.status.update(phase="Running", startedAt=timestamp(now))
+        if self.shutdown:
+            self._stop_pending()
         args = self.spec.get("arguments") or {}
         root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
         if Phase(root["phase"]).fulfilled and self._exit_handler_done(root):
             self._finish(root)
         return self._start_pods()
+
+    @property
+    def shutdown(self) -> str | None:
+        """``spec.shutdown``: ``"Stop"`` (exit handlers still run) or ``"Terminate"``."""
+        return self.spec.get("shutdown")
+
+    @property
+    def stop_message(self) -> str:
+        """The message of nodes a shutdown ended, as Argo writes it."""
+        return f"Stopped with strategy '{self.shutdown}'"
+
+    def halted(self, name: str) -> bool:
+        """Whether the shutdown forbids starting anything under the node called ``name``."""
+        if not self.shutdown:
+            return False
+        exit_name = f"{self.name}.onExit"
+        in_exit = name == exit_name or name.startswith(exit_name + ".")
+        return self.shutdown == "Terminate" or not in_exit
+
+    def _stop_pending(self) -> None:
+        for node in self.nodes.values():
+            if node["type"] == "Pod" and node["phase"] == "Pending" and self.halted(node["name"]):
+                self.mark(node, Phase.FAILED, self.stop_message)
 
     def pod_finished(self, node_id_: str, result: PodResult, now: datetime) -> None:
         """Record a pod's end; the next :meth:`reconcile` propagates it."""
@@ -270,6 +295,9 @@ class Operator:
             return node
         if kids and not self._should_retry(node, tmpl, kids):
             return node
+        if kids and self.halted(name):
+            self.mark(node, Phase(kids[-1]["phase"]), kids[-1].get("message"))
+            return node
         n = len(kids)
         attempt = self.execute(
             f"{name}({n})", f"{display}({n})", tmpl["name"], args, boundary, attempt=True
@@ -375,10 +403,10 @@ class Operator:
 
     def _exit_handler_done(self, root: Node) -> bool:
         handler = self.spec.get("onExit")
-        if not handler or self.status.get("shutdown") == "Terminate":
+        if not handler or self.shutdown == "Terminate":
             return True
         if "exitStatus" not in self.status:
-            self.status["exitStatus"] = _workflow_phase(root)
+            self.status["exitStatus"] = "Failed" if self.shutdown else _workflow_phase(root)
             self.status["exitFailures"] = self._failures()
         exit_node = self.execute(f"{self.name}.onExit", "onExit", handler, {}, self.name)
         exit_node.setdefault("nodeFlag", {"hooked": True})
@@ -410,10 +438,14 @@ class Operator:
             and exit_node["phase"] in ("Failed", "Error")
         ):
             phase = exit_node["phase"]
+        if self.shutdown and phase != "Error":
+            phase = "Failed"
+            root.setdefault("message", self.stop_message)
         self.status["phase"] = phase
         self.status["finishedAt"] = timestamp(self.now)
-        if root.get("message") and phase != "Succeeded":
-            self.status["message"] = root["message"]
+        message = self.stop_message if self.shutdown else root.get("message")
+        if message and phase != "Succeeded":
+            self.status["message"] = message
         self.changed.append(root["id"])
 
 

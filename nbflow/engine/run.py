@@ -68,11 +68,19 @@ class Run:
             self._engine.finished.wait(timeout)
         return self
 
-    def stop(self) -> None:
-        """Stop a live run: running steps are killed and the run ends Failed."""
+    @property
+    def live(self) -> bool:
+        """Whether an engine in this process is still working on the run."""
+        return self._engine is not None and not self._engine.finished.is_set()
+
+    def stop(self, strategy: str = "Stop") -> None:
+        """Stop a live run like ``argo stop`` (exit handlers run; ``"Terminate"``: they don't).
+
+        Running steps are killed and the run ends Failed; ``nbflow resume`` can go on with it.
+        """
         if self._engine is None:
             raise NbflowError(f"run {self.id} is not running in this process")
-        self._engine.stop()
+        self._engine.stop(strategy)
 
     def task_nodes(self) -> dict[str, Node]:
         """Nodes of the entry DAG's tasks (and ``onExit``), by task name, in definition order."""
@@ -213,6 +221,27 @@ class Run:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
+
+    def widget(self, **options: Any) -> Any:
+        """The interactive graph of this run (a :class:`nbflow.widget.RunWidget`).
+
+        Live while the run goes on in this process. Without ``options`` the same widget is
+        returned every time; ``options`` (``layout_engine``, ``rankdir``, ...) make a new one.
+        """
+        from ..widget.widget import RunWidget
+
+        if options:
+            return RunWidget(self, **options)
+        widget = getattr(self, "_widget", None)
+        if widget is None:
+            widget = self._widget = RunWidget(self)
+        return widget
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """The static graph (SVG where ``dot`` exists, else a table) and the text summary."""
+        from ..widget.static import mimebundle
+
+        return mimebundle(self)
 
 
 def _artifact_key(pod: Node, name: str) -> str | None:

@@ -6,10 +6,12 @@ import json
 import os
 import secrets
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunNotFound
+from ..errors import NbflowError, RunNotFound
 
 __all__ = ["RunStore", "new_run_name"]
 
@@ -61,6 +63,76 @@ class RunStore:
         except FileNotFoundError:
             raise RunNotFound(f"no run {name!r} in {self.root}") from None
         return workflow, settings
+
+    def settings(self, name: str, **updates: Any) -> dict[str, Any]:
+        """Update (and return) the settings recorded in ``run.json``."""
+        path = self.run_dir(name) / "run.json"
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        if updates:
+            settings.update(updates)
+            _write_json(path, settings)
+        return settings
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the run's lock while an engine works on it; a second engine gets a clear error."""
+        import fcntl
+
+        path = self.run_dir(name) / "lock"
+        with open(path, "a+", encoding="utf-8") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                raise NbflowError(
+                    f"run {name} is being run by another process (pid {f.read().strip() or '?'})"
+                ) from None
+            f.seek(0)
+            f.truncate()
+            f.write(str(os.getpid()))
+            f.flush()
+            try:
+                yield
+            finally:
+                f.truncate(0)
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def is_locked(self, name: str) -> bool:
+        """Whether an engine is working on the run right now."""
+        import fcntl
+
+        path = self.run_dir(name) / "lock"
+        if not path.exists():
+            return False
+        with open(path, "a+", encoding="utf-8") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+
+    def request_stop(self, name: str, strategy: str) -> None:
+        """Ask the engine running ``name`` (maybe in another process) to stop or terminate."""
+        _write_json(self.run_dir(name) / "control.json", {"shutdown": strategy})
+
+    def take_control(self, name: str) -> str | None:
+        """Return and clear a pending stop request for ``name``."""
+        path = self.run_dir(name) / "control.json"
+        try:
+            request = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        path.unlink(missing_ok=True)
+        return request.get("shutdown")
+
+    def snapshot(self, name: str) -> Path:
+        """Keep a copy of the run's current state before it is reopened (retry, rerun)."""
+        folder = self.run_dir(name)
+        n = len(list(folder.glob("workflow.*.json"))) + 1
+        target = folder / f"workflow.{n}.json"
+        target.write_bytes((folder / "workflow.json").read_bytes())
+        return target
 
     def names(self) -> list[str]:
         """Run names, oldest first."""

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from .operator import PodRequest, PodResult
 __all__ = ["LocalPod", "check_runnable"]
 
 RUNNER = ("-m", "nbflow.runner")
+CANCELLED = "Stopped"  # the message of a pod killed on request (the engine names the strategy)
+KERNEL_DIED = 3  # nbflow.runner's exit code when the kernel process died: the node is an Error
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -60,6 +63,9 @@ class LocalPod:
         The pod's log (stdout and stderr), appended to.
     workdir : Path
         Working directory of the step.
+    pid_file : Path, optional
+        Where the step's process group id is kept while it runs, so that a resumed run can
+        kill steps a crashed engine left behind.
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class LocalPod:
         pod_dir: Path,
         log_path: Path,
         workdir: Path,
+        pid_file: Path | None = None,
     ) -> None:
         self.req = request
         self.store = store
@@ -81,6 +88,7 @@ class LocalPod:
             for m in container.get("volumeMounts") or []
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.pid_file = pid_file
 
     def local(self, path: str) -> Path:
         """Map a path of the pod's filesystem to this machine (volume mounts are folders)."""
@@ -116,6 +124,11 @@ class LocalPod:
             shutil.rmtree(self.pod_dir, ignore_errors=True)
         if reason is not None:
             return PodResult(Phase.FAILED, reason, outputs)
+        if code == KERNEL_DIED:
+            return PodResult(Phase.ERROR, message or "kernel died", outputs)
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else "a signal"
+            return PodResult(Phase.ERROR, message or f"step runner killed by {name}", outputs)
         if code != 0:
             return PodResult(Phase.FAILED, message or f"Error (exit code {code})", outputs)
         return PodResult(Phase.SUCCEEDED, None, outputs)
@@ -161,19 +174,29 @@ class LocalPod:
                 env=env,
                 start_new_session=True,
             )
-            deadline = self.req.deadline_s
-            waited = 0.0
-            while True:
-                try:
-                    return self.proc.wait(timeout=0.2), None
-                except subprocess.TimeoutExpired:
-                    waited += 0.2
-                if cancel.is_set():
-                    self._kill()
-                    return None, "Stopped"
-                if deadline is not None and waited >= deadline:
-                    self._kill()
-                    return None, DEADLINE_MESSAGE
+        if self.pid_file is not None:
+            self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file.write_text(str(self.proc.pid))
+        try:
+            return self._wait(cancel)
+        finally:
+            if self.pid_file is not None:
+                self.pid_file.unlink(missing_ok=True)
+
+    def _wait(self, cancel: threading.Event) -> tuple[int | None, str | None]:
+        assert self.proc is not None
+        deadline = None if self.req.deadline_s is None else time.monotonic() + self.req.deadline_s
+        while True:
+            try:
+                return self.proc.wait(timeout=0.2), None
+            except subprocess.TimeoutExpired:
+                pass
+            if cancel.is_set():
+                self._kill()
+                return None, CANCELLED
+            if deadline is not None and time.monotonic() >= deadline:
+                self._kill()
+                return None, DEADLINE_MESSAGE
 
     def _kill(self) -> None:
         """Kill the runner and its kernel (one process group)."""
@@ -228,3 +251,20 @@ class LocalPod:
         if missing:
             raise NbflowError(f"output artifact {missing[0]!r} was not produced")
         return out
+
+
+def kill_leftover_pods(pids_dir: Path) -> list[int]:
+    """Kill the steps (runner and kernel) a crashed engine left running; return their pids."""
+    killed = []
+    for pid_file in sorted(pids_dir.glob("*")) if pids_dir.is_dir() else []:
+        try:
+            pid = int(pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            cmdline = b""
+        if b"nbflow.runner" in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+                killed.append(pid)
+        pid_file.unlink(missing_ok=True)
+    return killed
