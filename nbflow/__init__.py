@@ -6,7 +6,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "output", "attempt", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "__version__",
+    "output",
+    "attempt",
+    "show",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 
 def output(name: str, value: Any) -> Any:
@@ -25,6 +32,17 @@ def attempt() -> int | None:
     from .handoff import attempt as _attempt
 
     return _attempt()
+
+
+def show(run: Any = None, **options: Any) -> None:
+    """Display the interactive graph of ``run`` (a run object, a run id, or the latest run).
+
+    Live while the run goes on in this kernel; ``options`` go to
+    :class:`nbflow.widget.RunWidget`; ``run.widget()`` gives the widget itself.
+    """
+    from .widget import show as _show
+
+    _show(run, **options)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -63,6 +63,7 @@ def run_workflow(
     progress: TextIO | None = None,
     wait: bool = True,
     origin: dict[str, Any] | None = None,
+    host_exec: bool = False,
 ) -> Run:
     """Run a workflow (or an already compiled manifest) on the local engine.
 
@@ -78,6 +79,9 @@ def run_workflow(
         Where to write one line per task phase change.
     wait : bool
         Block until the run ends (default) or return at once with the run going on.
+    host_exec : bool
+        Run hand-written container and script templates on this machine (the image is
+        ignored; each step sees private folders for ``/tmp`` and its paths).
     origin : dict, optional
         Where the workflow came from (``{"notebook": path, "workflow": name}``), recorded so
         that ``rerun`` can recompile the current code of the notebook.
@@ -96,7 +100,7 @@ def run_workflow(
             parameters = None
         source = compile_workflow(source, config=cfg, base_dir=base_dir or workdir)
     encoded = {k: encode_value(v) for k, v in (parameters or {}).items()}
-    wf = prepare(source, encoded)
+    wf = prepare(source, encoded, host_exec=host_exec)
     settings = {
         "artifact_root": cfg.artifact_root,
         "workdir": str(Path(workdir or Path.cwd()).resolve()),
@@ -112,8 +116,12 @@ def _drive(
     cfg: NbflowConfig,
     progress: TextIO | None,
     wait: bool,
+    resume: tuple[str, ...] | list[str] | None = (),
 ) -> Run:
-    """Run (or go on running) ``wf`` with a local engine; return its run object."""
+    """Run (or go on running) ``wf`` with a local engine; return its run object.
+
+    ``resume`` names suspended nodes to resume first (empty: none; ``None``: all).
+    """
     from .artifacts import ArtifactStore
     from .engine.local import LocalEngine
     from .engine.progress import ProgressPrinter
@@ -121,18 +129,38 @@ def _drive(
     from .engine.store import RunStore
 
     runs = RunStore(cfg.runs_dir)
-    store = ArtifactStore(settings["artifact_root"])
+    store = ArtifactStore.from_config(cfg, settings["artifact_root"])
     engine = LocalEngine(
-        wf, runs=runs, store=store, workdir=Path(settings["workdir"]), max_workers=cfg.workers
+        wf,
+        runs=runs,
+        store=store,
+        workdir=Path(settings["workdir"]),
+        max_workers=cfg.workers,
+        cache=_cache(wf, cfg),
+        cache_dir=Path(cfg.home) / "cache",
     )
     if progress is not None:
         engine.listeners.append(ProgressPrinter(progress))
+    if resume is None or resume:
+        engine.resume(list(resume) if resume else None)
     run = Run(wf, store, runs.run_dir(wf["metadata"]["name"]), engine)
     if wait:
         engine.run()
     else:
         engine.start()
     return run
+
+
+def _cache(wf: dict[str, Any], cfg: NbflowConfig) -> Any:
+    """The result cache of the workflow ``wf`` belongs to, or ``None`` when caching is off."""
+    if not cfg.cache:
+        return None
+    from .engine.cache import ResultCache
+
+    meta = wf["metadata"]
+    label = (meta.get("labels") or {}).get("nbflow.io/workflow") or meta.get("generateName", "")
+    name = label.rstrip("-") or meta["name"]
+    return ResultCache(Path(cfg.home) / "cache" / f"{name}.json", name)
 
 
 def _reopen(run_id: str | None, cfg: NbflowConfig) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -154,21 +182,33 @@ def _reopen(run_id: str | None, cfg: NbflowConfig) -> tuple[dict[str, Any], dict
 def resume_run(
     run_id: str | None = None,
     *,
+    nodes: list[str] | None = None,
     config: NbflowConfig | None = None,
     progress: TextIO | None = None,
     wait: bool = True,
 ) -> Run:
-    """Go on with a run that crashed or was stopped (``None``: the most recent run).
+    """Resume a run (``None``: the most recent one), like ``argo resume``, and more.
 
-    Steps that had succeeded are not run again; their artifacts are reused. Steps that were
-    running when the engine died or was stopped run again.
+    Suspended nodes are resumed: all of them, or those named in ``nodes``. When the run is
+    being run by another process, that process is asked to do it and the run is returned as
+    stored. Otherwise the run crashed or was stopped, and it goes on here: steps that had
+    succeeded are not run again (their artifacts are reused), steps that were running when the
+    engine died or was stopped run again.
     """
     from .engine.recovery import resume_plan
+    from .engine.store import RunStore
 
     cfg = _config(config)
-    wf, settings = _reopen(run_id, cfg)
+    runs = RunStore(cfg.runs_dir)
+    wf, _ = runs.load(run_id)
+    name = wf["metadata"]["name"]
+    if runs.is_locked(name):
+        runs.request(name, resume=nodes)
+        return get_run(name, config=cfg)
+    wf, settings = _reopen(name, cfg)
     resume_plan(wf)
-    return _drive(wf, settings, cfg, progress, wait)
+    run = _drive(wf, settings, cfg, progress, wait=False, resume=nodes or None)
+    return run.wait() if wait else run
 
 
 def retry_run(
@@ -251,7 +291,7 @@ def stop_run(
         raise NbflowError(
             f"run {name} is not running ({wf.get('status', {}).get('phase') or 'never started'})"
         )
-    runs.request_stop(name, "Terminate" if terminate else "Stop")
+    runs.request(name, shutdown="Terminate" if terminate else "Stop")
     return name
 
 
@@ -261,9 +301,11 @@ def get_run(run_id: str | None = None, *, config: NbflowConfig | None = None) ->
     from .engine.run import Run
     from .engine.store import RunStore
 
-    runs = RunStore(_config(config).runs_dir)
+    cfg = _config(config)
+    runs = RunStore(cfg.runs_dir)
     wf, settings = runs.load(run_id)
-    return Run(wf, ArtifactStore(settings["artifact_root"]), runs.run_dir(wf["metadata"]["name"]))
+    store = ArtifactStore.from_config(cfg, settings["artifact_root"])
+    return Run(wf, store, runs.run_dir(wf["metadata"]["name"]))
 
 
 def list_runs(*, config: NbflowConfig | None = None) -> list[str]:

@@ -52,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     source(run)
     run.add_argument(
+        "--host-exec",
+        action="store_true",
+        help="run hand-written container/script templates on this machine (the image is "
+        "ignored; each step gets a private /tmp and private folders for its paths)",
+    )
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every step, even those whose earlier result could be reused",
+    )
+    run.add_argument(
         "-o",
         "--output",
         choices=["json", "yaml"],
@@ -74,12 +85,20 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("task")
     sub.add_parser("list", help="list runs, oldest first")
     for name, text in (
-        ("resume", "go on with a run that crashed or was stopped"),
+        ("resume", "resume suspended nodes, or go on with a run that crashed or was stopped"),
         ("retry", "run the failed tasks of a run again, and what depends on them"),
     ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("run", nargs="?", help="run name (default: the most recent run)")
         sp.add_argument("-o", "--output", choices=["json", "yaml"])
+        if name == "resume":
+            sp.add_argument(
+                "--node",
+                action="append",
+                default=[],
+                metavar="NAME",
+                help="resume only this suspended node (repeatable)",
+            )
     rerun = sub.add_parser(
         "rerun",
         help="rerun a task and its descendants with the notebook's "
@@ -152,15 +171,19 @@ def _run(args: argparse.Namespace) -> int:
     from . import api
 
     source, params, base = _load_source(args)
+    cfg = _config(args)
+    if args.no_cache:
+        cfg.cache = False
     run = api.run_workflow(
         source,
         parameters=params,
-        config=_config(args),
+        config=cfg,
         workdir=base,
         base_dir=base,
         progress=sys.stderr,
         wait=False,
         origin=getattr(args, "origin", None),
+        host_exec=args.host_exec,
     )
     return _follow(run, args)
 
@@ -221,7 +244,15 @@ def _report(run: Any) -> None:
 def _resume(args: argparse.Namespace) -> int:
     from . import api
 
-    run = api.resume_run(args.run, config=_config(args), progress=sys.stderr, wait=False)
+    run = api.resume_run(
+        args.run, nodes=args.node or None, config=_config(args), progress=sys.stderr, wait=False
+    )
+    if not run.live:  # another process runs it: it was asked to resume
+        print(
+            f"asked run {run.id} to resume {', '.join(args.node) or 'its suspended nodes'}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     return _follow(run, args)
 
 

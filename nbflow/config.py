@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Int, Unicode, default
+from traitlets import Bool, Dict, Float, Int, Unicode, default
 from traitlets.config import Config, Configurable
 
 
@@ -35,6 +35,36 @@ class NbflowConfig(Configurable):
         "else file://<home>/artifacts.",
     ).tag(config=True)
 
+    storage_options = Dict(
+        help="Options for the fsspec filesystem of the artifact root, e.g. "
+        "{'profile': 'dev'} for s3fs. Kept in memory only: never written to run records, "
+        "manifests, notebooks or logs. Credentials are best left to the standard AWS sources "
+        "(environment variables, ~/.aws profiles, instance roles), which s3fs reads itself.",
+    ).tag(config=True)
+
+    s3_endpoint_url = Unicode(
+        help="Endpoint of an S3-compatible server (MinIO, Ceph, a test server) for s3:// "
+        "artifact roots, e.g. http://127.0.0.1:9000. Empty: botocore decides, from "
+        "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL or the AWS config file, else AWS itself. "
+        "Never written to run records or manifests.",
+    ).tag(config=True)
+
+    storage_retries = Int(
+        6,
+        help="How many times a storage operation that failed for a transient reason (endpoint "
+        "unreachable, connection reset, throttling, 5xx) is tried again before the step fails.",
+    ).tag(config=True)
+
+    storage_backoff_s = Float(
+        0.5,
+        help="Seconds to wait before the first storage retry; each further wait doubles, up to "
+        "storage_max_backoff_s.",
+    ).tag(config=True)
+
+    storage_max_backoff_s = Float(
+        8.0, help="Longest wait between two storage retries, in seconds."
+    ).tag(config=True)
+
     image = Unicode(
         "python:3.11-slim",
         help="Container image of steps whose template names none (ignored by the local engine).",
@@ -44,6 +74,12 @@ class NbflowConfig(Configurable):
         0,
         help="Maximum number of steps the local engine runs at once; 0 means the number of CPU "
         "cores. A workflow's --parallelism lowers it further.",
+    ).tag(config=True)
+
+    cache = Bool(
+        True,
+        help="Reuse the results of steps whose code, image, parameters and input contents are "
+        "unchanged since an earlier run (the local engine's cache, under <home>/cache).",
     ).tag(config=True)
 
     @default("home")

@@ -1,21 +1,23 @@
-"""Lint a notebook pipeline: wiring errors, and names a template reads but its step lacks."""
+"""Lint a notebook pipeline: wiring errors, names a step lacks, outputs that cannot be saved."""
 
 from __future__ import annotations
 
 import builtins
 import functools
 import symtable
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpecError
+from .errors import NbflowError, SpecError
 
 if TYPE_CHECKING:
     from .model import Template
     from .notebook.extract import NotebookSpec
 
-__all__ = ["Problem", "lint"]
+__all__ = ["Problem", "lint", "check_outputs"]
 
 # Names a step's kernel has without any code defining them (IPython adds the first ones).
 _ALWAYS_DEFINED = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
@@ -220,3 +222,78 @@ def _scan(source: str) -> tuple[frozenset[str], frozenset[str]]:
                 read.add(sym.get_name())
     read -= bound
     return frozenset(bound), frozenset(n for n in read if not n.startswith("__"))
+
+
+def check_outputs(
+    spec: NotebookSpec, name: str | None, namespace: Mapping[str, Any]
+) -> list[Problem]:
+    """Try to save each declared output whose value is in ``namespace`` (the live kernel's).
+
+    Every cell template of workflow ``name`` (all templates when the notebook has no
+    workflow) is checked: an output that a cell has computed is saved as a step would save
+    it, into a temporary folder, so that a value no serialiser accepts (an open socket, a
+    lambda) is reported now rather than when the step ends. Outputs not computed yet are
+    skipped. A value of a class defined in the notebook itself is saved fine here but cannot
+    be loaded by a step whose code does not define that class: a warning names it.
+
+    Returns
+    -------
+    list of Problem
+        Errors naming the variable, its type and the template; then warnings.
+    """
+    from . import handoff
+
+    try:
+        templates = _templates(spec, name, [])
+    except SpecError:
+        return []  # lint() reports it
+    recorded = handoff.recorded()
+    setup: set[str] = set()
+    for code in spec.setup.values():
+        setup |= _scan(code)[0] if _parses(code) else set()
+    problems: list[Problem] = []
+    with tempfile.TemporaryDirectory(prefix="nbflow-lint-") as tmp:
+        for template in templates:
+            if template.notebook is not None:
+                continue
+            where = (
+                f"cell {template.cell + 1}"
+                if template.cell is not None
+                else f"template {template.name}"
+            )
+            for out in template.outputs:
+                if out not in recorded and out not in namespace:
+                    continue
+                value = recorded[out] if out in recorded else namespace[out]
+                problem = _check_value(value, out, template.name, setup, Path(tmp) / out)
+                if problem is not None:
+                    problems.append(Problem(problem[0], problem[1], where))
+    return sorted(problems, key=lambda p: p.level != "error")
+
+
+def _check_value(
+    value: Any, name: str, template: str, setup: set[str], target: Path
+) -> tuple[str, str] | None:
+    from . import marshal
+
+    try:
+        fmt = marshal.save(value, target, name=name, template=template)
+    except NbflowError as exc:
+        return "error", str(exc)
+    except OSError as exc:  # the temporary folder, not the value
+        return "warning", f"output {name!r} of template {template!r} was not checked: {exc}"
+    if fmt != "pickle":
+        return None
+    # Pickle stores classes and functions by reference: one defined in a plain cell of the
+    # notebook (module __main__) is missing from the kernels of the steps that load the value.
+    module = getattr(value, "__module__", None)  # an instance's is its class's
+    qualname = getattr(value, "__qualname__", None) or type(value).__qualname__
+    if module == "__main__" and str(qualname).split(".")[0] not in setup:
+        return (
+            "warning",
+            f"output {name!r} of template {template!r} needs {qualname}, defined in the "
+            f"notebook: steps that load it cannot unpickle it unless {qualname} is defined in "
+            "a %%setup cell (or imported from a module)",
+        )
+    return None
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from .notebook.magic_args import (
     parse_setup,
     parse_template,
     parse_workflow_options,
+    split_line,
 )
 
 __all__ = ["NbflowMagics", "load_ipython_extension", "live_spec"]
@@ -124,18 +126,56 @@ class NbflowMagics(Magics):
     def nbflow(self, line: str) -> Any:
         """Act on the workflows of this notebook.
 
-        ``%nbflow run [NAME] [-p k=v ...]``, ``%nbflow compile [NAME] [-o FILE] [-p k=v ...]``,
-        ``%nbflow lint [NAME]``, ``%nbflow status [RUN]``, ``%nbflow logs RUN TASK``.
+        ``%nbflow run [NAME] [-p k=v ...] [--background | --wait] [--artifact-root URL]``,
+        ``%nbflow compile [NAME] [-o FILE] [-p k=v ...]``, ``%nbflow lint [NAME]``,
+        ``%nbflow status [RUN]``, ``%nbflow logs RUN TASK``.
         """
+        line, background = _run_mode(line)
+        line, artifact_root = _artifact_root_option(line)
         command, args = parse_nbflow(line)
+        if command == "run":
+            args.background = background
+            args.artifact_root = artifact_root
         return getattr(self, f"_cmd_{command}")(args)
 
     def _cmd_run(self, args: Any) -> Any:
+        """Start the run in the background and show its live graph; wait unless --background.
+
+        Waiting is the default because a notebook executed by papermill or nbconvert (or "Run
+        All") needs the cell to end with the run, and a kernel cannot tell reliably whether a
+        person is watching. While it waits, the graph updates live, but clicks on it are
+        answered once the cell ends (the kernel is busy); interrupting the kernel stops the
+        run. With ``--background`` the cell returns at once and the kernel stays usable.
+        """
         from . import api
+        from .config import load_config
 
         workflow = self.spec.workflow(args.name, args.parameters)
         cwd = os.getcwd()
-        return api.run_workflow(workflow, workdir=cwd, base_dir=cwd, progress=sys.stdout)
+        widget = _widget_available(self._ip)
+        run = api.run_workflow(
+            workflow,
+            config=load_config(artifact_root=getattr(args, "artifact_root", None)),
+            workdir=cwd,
+            base_dir=cwd,
+            progress=None if widget else sys.stdout,
+            wait=False,
+        )
+        if widget:
+            graph = run.widget()
+            # "rerun from here" in the graph recompiles the cells as they are at that moment
+            graph.workflow_source = lambda: self.spec.workflow(args.name, args.parameters)
+            graph.show()
+        if not args.background:
+            try:
+                run.wait()
+            except KeyboardInterrupt:
+                run.stop()
+                run.wait(timeout=30)
+                raise
+            if widget:
+                graph.finish()
+        return run
 
     def _cmd_compile(self, args: Any) -> None:
         from . import api
@@ -154,10 +194,11 @@ class NbflowMagics(Magics):
         print(f"wrote {args.output}")
 
     def _cmd_lint(self, args: Any) -> None:
-        from .lint import lint
+        from .lint import check_outputs, lint
 
         history = self._ip.user_ns.get("In") or self._ip.history_manager.input_hist_parsed
         problems = lint(self.spec, args.name, namespace_cells=list(history))
+        problems += check_outputs(self.spec, args.name, self._ip.user_ns)
         for problem in problems:
             print(problem)
         if not problems:
@@ -172,6 +213,45 @@ class NbflowMagics(Magics):
         from . import api
 
         print(api.task_logs(args.run, args.task))
+
+
+def _artifact_root_option(line: str) -> tuple[str, str | None]:
+    """Take ``--artifact-root URL`` off a ``%nbflow run`` line; return (line, URL or None)."""
+    tokens = split_line(line)
+    if not tokens or tokens[0] != "run":
+        return line, None
+    rest, root = [], None
+    it = iter(tokens)
+    for token in it:
+        if token == "--artifact-root":
+            root = next(it, None)
+            if root is None:
+                raise UsageError("%nbflow run: --artifact-root needs a URL")
+        elif token.startswith("--artifact-root="):
+            root = token.split("=", 1)[1]
+        else:
+            rest.append(token)
+    return (shlex.join(rest), root) if root is not None else (line, None)
+
+
+def _run_mode(line: str) -> tuple[str, bool]:
+    """Take ``--background`` / ``--wait`` off a ``%nbflow run`` line; return (line, background)."""
+    tokens = split_line(line)
+    if not tokens or tokens[0] != "run":
+        return line, False
+    background, wait = "--background" in tokens, "--wait" in tokens
+    if background and wait:
+        raise UsageError("%nbflow run: use either --background or --wait, not both")
+    return shlex.join(t for t in tokens if t not in ("--background", "--wait")), background
+
+
+def _widget_available(shell: Any) -> bool:
+    """Whether the live graph can be shown: a kernel with a frontend channel, and anywidget."""
+    import importlib.util
+
+    return getattr(shell, "kernel", None) is not None and (
+        importlib.util.find_spec("anywidget") is not None
+    )
 
 
 def live_spec(shell: Any) -> NotebookSpec:

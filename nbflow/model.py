@@ -97,6 +97,9 @@ class Template:
         Parameter names and their default values (Python literals).
     cell : int, optional
         0-based index of the defining cell, for messages.
+    cache : bool
+        Whether the local engine may reuse an earlier result of this template (same code,
+        image, parameters and input contents) instead of running it.
     """
 
     name: str
@@ -110,6 +113,7 @@ class Template:
     resources: Resources = Resources()
     image: str | None = None
     cell: int | None = None
+    cache: bool = True
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,9 @@ STEP_DIR = "/nbflow"
 STEP_KEY = "nbflow-key"
 STEP_NOTEBOOK = "nbflow-step"
 EXECUTED_NOTEBOOK = "nbflow-notebook"
+# The local engine's result cache keys on the step's code and image (see nbflow.engine.cache).
+CODE_ANNOTATION = "nbflow.io/code-sha256"
+CACHE_ANNOTATION = "nbflow.io/cache"
 
 __all__ = ["container_template", "STEP_DIR", "STEP_KEY", "STEP_NOTEBOOK", "EXECUTED_NOTEBOOK"]
 
@@ -84,6 +88,11 @@ def container_template(
         out["retryStrategy"] = _retry(template)
     if template.timeout_s is not None:
         out["activeDeadlineSeconds"] = str(int(template.timeout_s))
+    code = hashlib.sha256(f"{container['image']}\n{data}".encode()).hexdigest()
+    annotations = {CODE_ANNOTATION: code}
+    if not template.cache:
+        annotations[CACHE_ANNOTATION] = "false"
+    out["metadata"] = {"annotations": annotations}
     return out
 
 

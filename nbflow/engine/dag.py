@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
 from ..model import Phase
+from .calls import arguments
+from .calls import items as call_items
 from .nodes import Node, item_description, outbound
 from .scope import Scope, item_scope, node_scope
 
@@ -45,6 +46,8 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
                 continue
             if blocked:
                 continue  # failFast: no new task starts after a failure (docs; see #10312)
+            if _at_parallelism(op, node, tmpl):
+                continue
         _execute_task(op, node, task, dep_nodes)
     _assess_dag(op, node, plan, blocked)
 
@@ -68,7 +71,7 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         return
     group = op.node(name)
     if group is None:
-        values = _items(op, task, dag)
+        values = call_items(task, _dag_scope(op, dag, None))
         if not values:
             _create_task_node(
                 op, dag, task, "Skipped", Phase.SKIPPED, deps, "Skipped, empty params"
@@ -81,7 +84,9 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
     for i, item in enumerate(group["nbflowItems"]):
         desc = item_description(item)
         item_name = f"{name}({i}:{desc})"
-        if op.node(item_name) is None and op.halted(item_name):
+        if op.node(item_name) is None and (
+            op.halted(item_name) or _at_parallelism(op, dag, op.templates[dag["templateName"]])
+        ):
             continue
         kid = _execute_instance(op, dag, task, item_name, f"{task['name']}({i}:{desc})", item, None)
         children.append(kid["id"])
@@ -126,70 +131,11 @@ def _execute_instance(
                     name, display, "Skipped", Phase.SKIPPED, boundary=dag["id"], message=msg
                 )
             return _create_task_node(op, dag, task, "Skipped", Phase.SKIPPED, deps, msg)
-    args = _arguments(op, task, scope, dag)
+    args = arguments(task, scope, _finder(op, dag))
     node = op.execute(name, display, task["template"], args, dag["id"])
     if existing is None and deps is not None:
         _connect(op, dag, node, deps)
     return node
-
-
-def _arguments(op: Operator, task: dict[str, Any], scope: Scope, dag: Node) -> dict[str, Any]:
-    from ..argo.subst import substitute_obj
-
-    args = task.get("arguments") or {}
-    out: dict[str, Any] = {}
-    if args.get("parameters"):
-        out["parameters"] = substitute_obj(args["parameters"], scope, where=f"task {task['name']}")
-    arts = []
-    for a in args.get("artifacts") or []:
-        if "from" in a:
-            arts.append({"name": a["name"], **_artifact_from(op, a["from"], dag, task["name"])})
-        else:
-            arts.append(substitute_obj(a, scope, where=f"task {task['name']}"))
-    if arts:
-        out["artifacts"] = arts
-    return out
-
-
-def _artifact_from(op: Operator, ref: str, dag: Node, where: str) -> dict[str, Any]:
-    parts = ref.strip().removeprefix("{{").removesuffix("}}").strip().split(".")
-    if len(parts) != 5 or parts[0] != "tasks" or parts[2:4] != ["outputs", "artifacts"]:
-        raise ManifestError(f"cannot resolve artifact reference {ref!r}", f"task {where}")
-    producer = op.node(f"{dag['name']}.{parts[1]}")
-    for art in ((producer or {}).get("outputs") or {}).get("artifacts") or []:
-        if art["name"] == parts[4]:
-            return {k: v for k, v in art.items() if k not in ("name", "path")}
-    raise ManifestError(
-        f"failed to resolve {ref}: task {parts[1]!r} has no artifact {parts[4]!r}", f"task {where}"
-    )
-
-
-def _items(op: Operator, task: dict[str, Any], dag: Node) -> list[Any]:
-    if "withItems" in task:
-        return list(task["withItems"])
-    if "withParam" in task:
-        from ..argo.subst import substitute
-
-        text = substitute(
-            task["withParam"], _dag_scope(op, dag, None), where=f"task {task['name']}"
-        )
-        try:
-            values = json.loads(text)
-        except ValueError:
-            values = None
-        if not isinstance(values, list):
-            raise ManifestError(
-                "withParam value could not be parsed as a JSON list", f"task {task['name']}"
-            )
-        return values
-    seq = task["withSequence"]
-    start = int(seq.get("start", 0))
-    if "count" in seq:
-        numbers = range(start, start + int(seq["count"]))
-    else:
-        end = int(seq["end"])
-        numbers = range(start, end + 1) if end >= start else range(start, end - 1, -1)
-    return [seq.get("format", "%d") % i for i in numbers]
 
 
 # ------------------------------------------------------------------ wiring
@@ -225,8 +171,17 @@ def _connect(op: Operator, dag: Node, node: Node, deps: list[Node | None]) -> No
             kids.append(node["id"])
 
 
+def _finder(op: Operator, dag: Node) -> Any:
+    def find(kind: str, name: str) -> Node | None:
+        return op.node(f"{dag['name']}.{name}") if kind == "tasks" else None
+
+    return find
+
+
 def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
     fixed = op.workflow_scope()
+    for p in (dag.get("inputs") or {}).get("parameters") or []:
+        fixed[f"inputs.parameters.{p['name']}"] = p["value"]
     if item is not None:
         fixed.update(item_scope(item))
     prefix = dag["name"]
@@ -336,6 +291,21 @@ class DagPlan:
         targets = (dag.get("target") or "").split() or sorted(n for n in by_name if n not in used)
         order = _topological(tasks, {n: d for n, (_, d) in depends.items()}, tmpl["name"])
         return cls(order, by_name, depends, targets, dag.get("failFast", True))
+
+
+def _at_parallelism(op: Operator, dag: Node, tmpl: dict[str, Any]) -> bool:
+    """Whether the DAG template's ``parallelism`` allows no new direct child right now."""
+    limit = tmpl.get("parallelism")
+    if not limit:
+        return False
+    active = sum(
+        1
+        for n in op.nodes.values()
+        if n.get("boundaryID") == dag["id"]
+        and n["type"] in ("Pod", "DAG", "Steps", "Suspend")
+        and not Phase(n["phase"]).fulfilled
+    )
+    return active >= int(limit)
 
 
 def _expansion(task: dict[str, Any]) -> str | None:

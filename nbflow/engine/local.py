@@ -13,10 +13,11 @@ from typing import Any
 from ..artifacts import ArtifactStore
 from ..errors import ManifestError, NbflowError
 from ..model import Phase
+from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
 from .nodes import timestamp
 from .operator import Operator, PodRequest, PodResult
 from .store import RunStore, new_run_name
-from .worker import CANCELLED, LocalPod, check_runnable
+from .worker import CANCELLED, LocalPod, check_runnable, runs_nbflow
 
 __all__ = ["LocalEngine", "prepare"]
 
@@ -25,11 +26,19 @@ CONTROL_POLL_S = 0.5  # how often a running engine looks for a stop request from
 Listener = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 
 
+def _host_pod() -> type[LocalPod]:
+    from .host import HostPod
+
+    return HostPod
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def prepare(manifest: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+def prepare(
+    manifest: dict[str, Any], parameters: dict[str, str] | None = None, host_exec: bool = False
+) -> dict[str, Any]:
     """Copy ``manifest`` into a runnable Workflow: name it, apply ``parameters``, check templates.
 
     Raises :class:`ManifestError` before anything runs when a template cannot run locally or a
@@ -49,7 +58,7 @@ def prepare(manifest: dict[str, Any], parameters: dict[str, str] | None = None) 
             f"entrypoint {spec.get('entrypoint')!r} is not a template of the workflow"
         )
     for tmpl in spec["templates"]:
-        why = check_runnable(tmpl)
+        why = check_runnable(tmpl, host_exec)
         if why:
             raise ManifestError(why)
     declared = {p["name"]: p for p in (spec.get("arguments") or {}).get("parameters") or []}
@@ -78,6 +87,10 @@ class LocalEngine:
         Working directory of the steps.
     max_workers : int
         Pods running at once (``spec.parallelism`` may lower it).
+    cache : ResultCache, optional
+        Earlier results to reuse instead of running a step again (``None``: no cache).
+    cache_dir : Path, optional
+        Where the caches of templates with an Argo ``memoize`` block live.
     """
 
     def __init__(
@@ -88,6 +101,8 @@ class LocalEngine:
         store: ArtifactStore,
         workdir: Path,
         max_workers: int,
+        cache: ResultCache | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.wf = workflow
         self.name = workflow["metadata"]["name"]
@@ -99,6 +114,12 @@ class LocalEngine:
             max_workers=max(1, max_workers), thread_name_prefix="nbflow-pod"
         )
         self.cancels: dict[str, threading.Event] = {}
+        self.cache = cache
+        self.digests = DigestIndex(self.op.nodes)
+        self.keys: dict[str, str] = {}
+        self.key_caches: dict[str, ResultCache] = {}
+        self.memo_caches: dict[str, ResultCache] = {}
+        self.cache_dir = cache_dir
         self.listeners: list[Listener] = []
         self.lock = threading.RLock()
         self.finished = threading.Event()
@@ -117,9 +138,7 @@ class LocalEngine:
         """
         with self.lock:
             self.op.spec["shutdown"] = strategy
-            for node_id, cancel in self.cancels.items():
-                if self.op.halted(self.op.nodes[node_id]["name"]):
-                    cancel.set()
+            self._cancel_halted()
 
     def run(self) -> None:
         """Run to the end in this thread (holding the run's lock)."""
@@ -127,15 +146,24 @@ class LocalEngine:
             with self.runs.lock(self.name):
                 self._loop()
         except NbflowError as exc:
-            with self.lock:
-                for cancel in self.cancels.values():
-                    cancel.set()
-                self.op.status.update(phase="Error", message=str(exc), finishedAt=timestamp(_now()))
-                self.op.changed.append(self.name)
-                self._flush()
+            self._abort(str(exc))
+        except Exception as exc:  # a bug must not leave the run hanging as Running
+            import traceback
+
+            log = self.runs.run_dir(self.name) / "engine-error.log"
+            log.write_text(traceback.format_exc(), encoding="utf-8")
+            self._abort(f"internal error ({type(exc).__name__}: {exc}); details in {log}")
         finally:
             self.pool.shutdown(wait=True)
             self.finished.set()
+
+    def _abort(self, message: str) -> None:
+        with self.lock:
+            for cancel in self.cancels.values():
+                cancel.set()
+            self.op.status.update(phase="Error", message=message, finishedAt=timestamp(_now()))
+            self.op.changed.append(self.name)
+            self._flush()
 
     def _loop(self) -> None:
         futures: dict[Future[PodResult], str] = {}
@@ -143,10 +171,12 @@ class LocalEngine:
             with self.lock:
                 for req in self.op.reconcile(_now()):
                     futures[self._submit(req)] = req.node_id
+                if self.op.deadline_passed:
+                    self._cancel_halted()
                 self._flush()
                 if self.op.done and not futures:
                     return
-                if not futures and self.op.wakeup is None:
+                if not futures and self.op.wakeup is None and not self.op.suspended():
                     raise NbflowError(
                         "the workflow cannot make progress (nothing runs, nothing waits)"
                     )
@@ -159,35 +189,98 @@ class LocalEngine:
                 for fut in done:
                     node_id = futures.pop(fut)
                     self.cancels.pop(node_id, None)
-                    self.op.pod_finished(node_id, self._result(fut), _now())
+                    result = self._result(fut)
+                    self.op.pod_finished(node_id, result, _now())
+                    self._record(node_id, result)
+
+    def _lookup(self, req: PodRequest) -> tuple[ResultCache | None, str | None]:
+        """The cache and key of a pod: Argo's ``memoize`` when the template has one, else the
+        engine's own content-addressed cache."""
+        template = self.op.templates[self.op.nodes[req.node_id]["templateName"]]
+        memo = req.template.get("memoize")
+        if memo and self.cache_dir is not None:
+            name = ((memo.get("cache") or {}).get("configMap") or {}).get("name", "memoize")
+            if name not in self.memo_caches:
+                self.memo_caches[name] = ResultCache(
+                    self.cache_dir / f"configmap-{name}.json", name
+                )
+            return self.memo_caches[name], str(memo["key"])
+        if self.cache is not None:
+            return self.cache, cache_key(req, template, self.digests)
+        return None, None
 
     def _submit(self, req: PodRequest) -> Future[PodResult]:
+        cache, key = self._lookup(req)
+        if cache is not None and key:
+            entry = cache.get(key)
+            max_age = (req.template.get("memoize") or {}).get("maxAge")
+            if entry and self._still_stored(entry) and not expired(entry, max_age, _now()):
+                return self.pool.submit(replay, req, entry, self.store, key, cache.name)
+            self.keys[req.node_id] = key
+            self.key_caches[req.node_id] = cache
         run_dir = self.runs.run_dir(self.name)
-        pod = LocalPod(
-            req,
-            self.store,
-            run_dir / "pods" / req.node_id,
-            self.runs.log_path(self.name, req.node_id),
-            self.workdir,
-            pid_file=run_dir / "pids" / req.node_id,
-        )
+        template = self.op.templates[self.op.nodes[req.node_id]["templateName"]]
+        pod_class = LocalPod if runs_nbflow(template) else _host_pod()
+        try:
+            pod = pod_class(
+                req,
+                self.store,
+                run_dir / "pods" / req.node_id,
+                self.runs.log_path(self.name, req.node_id),
+                self.workdir,
+                pid_file=run_dir / "pids" / req.node_id,
+            )
+        except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
+            return self.pool.submit(PodResult, Phase.ERROR, str(exc))
         cancel = self.cancels[req.node_id] = threading.Event()
         return self.pool.submit(pod.run, cancel)
+
+    def _still_stored(self, entry: dict[str, Any]) -> bool:
+        arts = (entry.get("outputs") or {}).get("artifacts") or []
+        return all(self.store.exists(a["s3"]["key"]) for a in arts)
+
+    def _record(self, node_id: str, result: PodResult) -> None:
+        """Remember a succeeded pod's digests and, on a cache miss, its result."""
+        key = self.keys.pop(node_id, None)
+        cache = self.key_caches.pop(node_id, None)
+        if result.phase != Phase.SUCCEEDED:
+            return
+        self.digests.add(result.outputs)
+        if key is not None and cache is not None:
+            cache.put(key, entry_of(result, self.op.nodes[node_id]))
+            self.op.nodes[node_id]["memoizationStatus"] = {
+                "hit": False,
+                "key": key,
+                "cacheName": cache.name,
+            }
 
     def _result(self, fut: Future[PodResult]) -> PodResult:
         try:
             result = fut.result()
         except Exception as exc:  # a bug or an I/O failure in the worker: the pod errored
             return PodResult(Phase.ERROR, f"{type(exc).__name__}: {exc}")
-        if result.message == CANCELLED and self.op.shutdown:
+        if result.message == CANCELLED and (self.op.shutdown or self.op.deadline_passed):
             result.message = self.op.stop_message
         return result
 
+    def resume(self, names: list[str] | None = None) -> list[str]:
+        """Resume suspended nodes (all, or those named); return the display names resumed."""
+        with self.lock:
+            return self.op.resume_nodes(names)
+
     def _read_control(self) -> None:
-        """Apply a stop request another process left for this run (``nbflow stop``)."""
-        strategy = self.runs.take_control(self.name)
-        if strategy:
-            self.stop(strategy)
+        """Apply a request another process left for this run (``nbflow stop``/``resume``)."""
+        request = self.runs.take_control(self.name) or {}
+        if request.get("shutdown"):
+            self.stop(request["shutdown"])
+        if "resume" in request:
+            self.resume(request["resume"])
+
+    def _cancel_halted(self) -> None:
+        """Kill the running steps that a shutdown or the workflow deadline ended."""
+        for node_id, cancel in self.cancels.items():
+            if self.op.halted(self.op.nodes[node_id]["name"]):
+                cancel.set()
 
     def _flush(self) -> None:
         if not self.op.changed:

@@ -17,9 +17,18 @@ from ..model import Phase, parse_duration
 from .dag import execute_dag
 from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
 from .scope import Scope
+from .steps import execute_steps
 
 __all__ = ["Operator", "PodRequest", "PodResult"]
 
+_NODE_TYPES = {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}
+DEADLINE_EXCEEDED = "Step exceeded its deadline"
+# Messages Argo's OnTransientError treats as transient (plus $TRANSIENT_ERROR_PATTERN); nbflow
+# adds a kernel that died, the local equivalent of an evicted or OOM-killed pod.
+TRANSIENT = (
+    r"exceeded quota|pod deleted|connection refused|connection reset|i/o timeout|"
+    r"broken pipe|no such host|too many requests|kernel died"
+)
 _ATTEMPT = re.compile(r"\((\d+)\)$")
 
 
@@ -41,6 +50,7 @@ class PodResult:
     phase: Phase
     message: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    memoization: dict[str, Any] | None = None
 
 
 class Operator:
@@ -92,7 +102,10 @@ class Operator:
             return []
         if not self.phase:
             self.status.update(phase="Running", startedAt=timestamp(now))
-        if self.shutdown:
+        deadline = self.deadline
+        if deadline is not None and not self.deadline_passed:
+            self.wake_at(deadline)
+        if self.shutdown or self.deadline_passed:
             self._stop_pending()
         args = self.spec.get("arguments") or {}
         root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
@@ -106,13 +119,32 @@ class Operator:
         return self.spec.get("shutdown")
 
     @property
+    def deadline(self) -> datetime | None:
+        """When ``spec.activeDeadlineSeconds`` ends the run (from its start, in whole seconds)."""
+        seconds = self.spec.get("activeDeadlineSeconds")
+        if seconds is None or "startedAt" not in self.status:
+            return None
+        return parse_timestamp(self.status["startedAt"]) + timedelta(seconds=int(seconds))
+
+    @property
+    def deadline_passed(self) -> bool:
+        """Whether the workflow's deadline has passed (at the last reconcile's ``now``)."""
+        deadline = self.deadline
+        return deadline is not None and self.now >= deadline
+
+    @property
     def stop_message(self) -> str:
-        """The message of nodes a shutdown ended, as Argo writes it."""
-        return f"Stopped with strategy '{self.shutdown}'"
+        """The message of nodes a shutdown or the workflow deadline ended, as Argo writes it."""
+        if self.shutdown:
+            return f"Stopped with strategy '{self.shutdown}'"
+        return DEADLINE_EXCEEDED
 
     def halted(self, name: str) -> bool:
-        """Whether the shutdown forbids starting anything under the node called ``name``."""
-        if not self.shutdown:
+        """Whether a shutdown or the deadline forbids starting anything under node ``name``.
+
+        Exit handlers are exempt, except under ``Terminate``.
+        """
+        if not self.shutdown and not self.deadline_passed:
             return False
         exit_name = f"{self.name}.onExit"
         in_exit = name == exit_name or name.startswith(exit_name + ".")
@@ -129,6 +161,8 @@ class Operator:
         node["outputs"] = result.outputs or node.get("outputs") or {}
         if not node["outputs"]:
             node.pop("outputs")
+        if result.memoization is not None:
+            node["memoizationStatus"] = result.memoization
         self.mark(node, result.phase, result.message, now)
 
     # ------------------------------------------------------------------ node helpers
@@ -222,7 +256,7 @@ class Operator:
             return self._execute_retry(node, name, display, tmpl, args, boundary)
         if node is None:
             inputs = self.resolve_inputs(tmpl, args, name)
-            type_ = "DAG" if "dag" in tmpl else "Pod"
+            type_ = _NODE_TYPES.get(next((k for k in _NODE_TYPES if k in tmpl), ""), "Pod")
             node = self.create(
                 name,
                 display,
@@ -237,11 +271,46 @@ class Operator:
                 node["inputs"] = inputs
         if "dag" in tmpl:
             execute_dag(self, node, tmpl)
-        elif "container" not in tmpl:
+        elif "steps" in tmpl:
+            execute_steps(self, node, tmpl)
+        elif "suspend" in tmpl:
+            self._execute_suspend(node, tmpl)
+        elif "container" not in tmpl and "script" not in tmpl:
             raise ManifestError(
                 f"template {template!r}: only dag and container templates can run locally"
             )
         return node
+
+    def _execute_suspend(self, node: Node, tmpl: dict[str, Any]) -> None:
+        """A suspend node waits (Running) until resumed or until its ``duration`` has passed."""
+        if self.halted(node["name"]):
+            self.mark(node, Phase.FAILED, self.stop_message)
+            return
+        duration = (tmpl.get("suspend") or {}).get("duration")
+        if duration is None:
+            return
+        ready = parse_timestamp(node["startedAt"]) + timedelta(
+            seconds=parse_duration(str(duration))
+        )
+        if self.now >= ready:
+            self.mark(node, Phase.SUCCEEDED)
+        else:
+            self.wake_at(ready)
+
+    def suspended(self) -> list[Node]:
+        """Suspend nodes waiting to be resumed."""
+        return [
+            n for n in self.nodes.values() if n["type"] == "Suspend" and n["phase"] == "Running"
+        ]
+
+    def resume_nodes(self, names: list[str] | None = None) -> list[str]:
+        """Resume waiting suspend nodes (all, or those whose name or display name is given)."""
+        done = []
+        for node in self.suspended():
+            if names is None or node["name"] in names or node["displayName"] in names:
+                self.mark(node, Phase.SUCCEEDED)
+                done.append(node["displayName"])
+        return done
 
     def resolve_inputs(
         self, tmpl: dict[str, Any], args: dict[str, Any], where: str
@@ -318,7 +387,7 @@ class Operator:
             "Always": ("Failed", "Error"),
             "OnFailure": ("Failed",),
             "OnError": ("Error",),
-            "OnTransientError": (),
+            "OnTransientError": ("Failed", "Error") if _transient(last) else (),
         }.get(policy, ())
         limit = strategy.get("limit")
         if last["phase"] not in retryable:
@@ -326,6 +395,9 @@ class Operator:
             return False
         if limit is not None and len(kids) > int(limit):
             self.mark(node, Phase(last["phase"]), "No more retries left")
+            return False
+        if strategy.get("expression") and not _expression_allows(strategy["expression"], last):
+            self.mark(node, Phase(last["phase"]), "retryStrategy.expression evaluated to false")
             return False
         backoff = strategy.get("backoff") or {}
         if not backoff or limit is None:  # Argo applies backoff only with a limit (#9425)
@@ -406,7 +478,8 @@ class Operator:
         if not handler or self.shutdown == "Terminate":
             return True
         if "exitStatus" not in self.status:
-            self.status["exitStatus"] = "Failed" if self.shutdown else _workflow_phase(root)
+            halted = self.shutdown or self.deadline_passed
+            self.status["exitStatus"] = "Failed" if halted else _workflow_phase(root)
             self.status["exitFailures"] = self._failures()
         exit_node = self.execute(f"{self.name}.onExit", "onExit", handler, {}, self.name)
         exit_node.setdefault("nodeFlag", {"hooked": True})
@@ -438,15 +511,46 @@ class Operator:
             and exit_node["phase"] in ("Failed", "Error")
         ):
             phase = exit_node["phase"]
-        if self.shutdown and phase != "Error":
+        halted = bool(self.shutdown) or (self.deadline_passed and self._cut_short())
+        if halted and phase != "Error":
             phase = "Failed"
             root.setdefault("message", self.stop_message)
         self.status["phase"] = phase
         self.status["finishedAt"] = timestamp(self.now)
-        message = self.stop_message if self.shutdown else root.get("message")
+        message = self.stop_message if halted else root.get("message")
         if message and phase != "Succeeded":
             self.status["message"] = message
         self.changed.append(root["id"])
+
+    def _cut_short(self) -> bool:
+        """Whether the deadline ended some node (the run did not simply finish in time)."""
+        return any(n.get("message") == DEADLINE_EXCEEDED for n in self.nodes.values())
+
+
+def _transient(node: Node) -> bool:
+    """Argo's OnTransientError test: the message matches a transient error pattern."""
+    import os
+
+    pattern = os.environ.get("TRANSIENT_ERROR_PATTERN") or TRANSIENT
+    return re.search(pattern, node.get("message") or "", re.IGNORECASE) is not None
+
+
+def _expression_allows(expression: str, last: Node) -> bool:
+    """Evaluate ``retryStrategy.expression`` with Argo's ``lastRetry.*`` variables."""
+    from ..argo.expr import evaluate_expr
+
+    duration = 0.0
+    if "startedAt" in last and "finishedAt" in last:
+        duration = (
+            parse_timestamp(last["finishedAt"]) - parse_timestamp(last["startedAt"])
+        ).total_seconds()
+    last_retry = {
+        "exitCode": str((last.get("outputs") or {}).get("exitCode", "-1")),
+        "status": last["phase"],
+        "duration": str(int(duration)),
+        "message": last.get("message", ""),
+    }
+    return bool(evaluate_expr(expression, {"lastRetry": last_retry}))
 
 
 def _workflow_phase(root: Node) -> str:

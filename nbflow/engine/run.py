@@ -82,15 +82,40 @@ class Run:
             raise NbflowError(f"run {self.id} is not running in this process")
         self._engine.stop(strategy)
 
+    def resume(self, nodes: list[str] | None = None) -> list[str]:
+        """Resume suspended nodes of a live run (all, or those named); return those resumed."""
+        if self._engine is None:
+            raise NbflowError(f"run {self.id} is not running in this process")
+        return self._engine.resume(nodes)
+
     def task_nodes(self) -> dict[str, Node]:
-        """Nodes of the entry DAG's tasks (and ``onExit``), by task name, in definition order."""
+        """Nodes of the entry template's tasks or steps (and ``onExit``), by name, in order."""
         spec = self.workflow.get("spec", {})
         entry: dict[str, Any] = next(
             (t for t in spec.get("templates", []) if t["name"] == spec.get("entrypoint")), {}
         )
-        names = [t["name"] for t in (entry.get("dag") or {}).get("tasks") or []] + ["onExit"]
         by_name = {n["name"]: n for n in self.nodes.values()}
-        return {t: by_name[f"{self.id}.{t}"] for t in names if f"{self.id}.{t}" in by_name}
+        names = [
+            (t["name"], f"{self.id}.{t['name']}")
+            for t in (entry.get("dag") or {}).get("tasks") or []
+        ]
+        for i, group in enumerate(entry.get("steps") or []):
+            names += [(s["name"], f"{self.id}[{i}].{s['name']}") for s in group]
+        names.append(("onExit", f"{self.id}.onExit"))
+        out = {short: by_name[full] for short, full in names if full in by_name}
+        for short, full in names:  # expanded steps have no node of their own: group their items
+            if short not in out:
+                kids = [n for n in self.nodes.values() if n["name"].startswith(full + "(")]
+                if kids:
+                    out[short] = {
+                        "id": full,
+                        "name": full,
+                        "displayName": short,
+                        "type": "TaskGroup",
+                        "phase": _group_phase(kids),
+                        "children": [k["id"] for k in kids],
+                    }
+        return out
 
     def tasks(self) -> dict[str, str]:
         """Phase of every task that has a node, by task name."""
@@ -242,6 +267,14 @@ class Run:
         from ..widget.static import mimebundle
 
         return mimebundle(self)
+
+
+def _group_phase(nodes: list[Node]) -> str:
+    phases = [n["phase"] for n in nodes]
+    for phase in ("Running", "Pending", "Error", "Failed"):
+        if phase in phases:
+            return phase
+    return "Succeeded"
 
 
 def _artifact_key(pod: Node, name: str) -> str | None:

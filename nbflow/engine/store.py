@@ -112,19 +112,23 @@ class RunStore:
             fcntl.flock(f, fcntl.LOCK_UN)
             return False
 
-    def request_stop(self, name: str, strategy: str) -> None:
-        """Ask the engine running ``name`` (maybe in another process) to stop or terminate."""
-        _write_json(self.run_dir(name) / "control.json", {"shutdown": strategy})
+    def request(self, name: str, **request: Any) -> None:
+        """Leave a request for the engine running ``name`` in another process.
 
-    def take_control(self, name: str) -> str | None:
-        """Return and clear a pending stop request for ``name``."""
+        ``shutdown="Stop"|"Terminate"`` stops the run; ``resume=[names] | None`` resumes its
+        suspended nodes (``None``: all of them).
+        """
+        _write_json(self.run_dir(name) / "control.json", request)
+
+    def take_control(self, name: str) -> dict[str, Any] | None:
+        """Return and clear the pending request for ``name``."""
         path = self.run_dir(name) / "control.json"
         try:
             request = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         path.unlink(missing_ok=True)
-        return request.get("shutdown")
+        return request if isinstance(request, dict) else None
 
     def snapshot(self, name: str) -> Path:
         """Keep a copy of the run's current state before it is reopened (retry, rerun)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -13,9 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ArtifactStore
+from ..argo.container import EXECUTED_NOTEBOOK
+from ..artifacts import ArtifactNotFound, ArtifactStore
 from ..errors import NbflowError
 from ..model import Phase
+from .cache import DIGESTS, digest_path
 from .operator import PodRequest, PodResult
 
 __all__ = ["LocalPod", "check_runnable"]
@@ -26,22 +29,56 @@ KERNEL_DIED = 3  # nbflow.runner's exit code when the kernel process died: the n
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
-def check_runnable(template: dict[str, Any]) -> str | None:
-    """Why the local engine cannot run ``template`` (``None`` when it can)."""
+def missing_input(name: str, key: str, url: str) -> str:
+    """Why input artifact ``name`` is missing, naming the task that should have stored it.
+
+    Keys are laid out as ``<workflow>/<run>/<task>[/<item>]/<name>/``; a key of three parts is
+    the fan-in of a mapped task (every item's outputs).
+    """
+    parts = key.strip("/").split("/")
+    if len(parts) == 3:
+        return (
+            f"input artifact {name!r} not found at {url}: no item of the mapped task "
+            f"{parts[2]!r} (run {parts[1]}) stored it"
+        )
+    if len(parts) >= 4:
+        return (
+            f"input artifact {name!r} not found at {url}: its producer, task {parts[2]!r} "
+            f"(run {parts[1]}), did not store it"
+        )
+    return f"input artifact {name!r} not found at {url}"
+
+
+def runs_nbflow(template: dict[str, Any]) -> bool:
+    """Whether ``template`` is an nbflow step (``python -m nbflow.runner``)."""
+    cmd = list((template.get("container") or {}).get("command") or [])
+    return len(cmd) == 3 and Path(cmd[0]).name.startswith("python") and tuple(cmd[1:]) == RUNNER
+
+
+def check_runnable(template: dict[str, Any], host_exec: bool = False) -> str | None:
+    """Why the local engine cannot run ``template`` (``None`` when it can).
+
+    With ``host_exec``, hand-written container and script templates run on this machine.
+    """
+    if host_exec and ("container" in template or "script" in template):
+        from .host import host_exec_available
+
+        return host_exec_available()
     if "container" in template:
         cmd = list(template["container"].get("command") or [])
-        if len(cmd) == 3 and Path(cmd[0]).name.startswith("python") and tuple(cmd[1:]) == RUNNER:
+        if runs_nbflow(template):
             return None
         return (
             f"template {template['name']!r} runs {' '.join(cmd) or 'its image entrypoint'} in "
             f"image {template['container'].get('image', '?')!r}: the local engine runs only "
-            "nbflow steps (python -m nbflow.runner)"
+            "nbflow steps (python -m nbflow.runner); run it with --host-exec to run the command "
+            "on this machine, ignoring the image"
         )
-    if "dag" in template:
+    if "dag" in template or "suspend" in template or "steps" in template:
         return None
     kinds = [
         k
-        for k in ("steps", "script", "resource", "suspend", "http", "plugin", "containerSet")
+        for k in ("script", "resource", "http", "plugin", "containerSet")
         if k in template
     ]
     what = ", ".join(kinds) or "this kind of"
@@ -68,6 +105,8 @@ class LocalPod:
         kill steps a crashed engine left behind.
     """
 
+    runs_nbflow = True  # the process is nbflow.runner (its exit codes mean what runner.py says)
+
     def __init__(
         self,
         request: PodRequest,
@@ -82,13 +121,15 @@ class LocalPod:
         self.pod_dir = pod_dir
         self.log_path = log_path
         self.workdir = workdir
-        container = request.template["container"]
+        container = request.template.get("container") or request.template.get("script") or {}
         self.mounts = {
             m["mountPath"].rstrip("/"): pod_dir / m["name"]
             for m in container.get("volumeMounts") or []
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid_file = pid_file
+        self.exit_code: int | None = None
+        self.capture_stdout = False  # host steps: stdout becomes outputs.result
 
     def local(self, path: str) -> Path:
         """Map a path of the pod's filesystem to this machine (volume mounts are folders)."""
@@ -109,12 +150,14 @@ class LocalPod:
         try:
             if self.pod_dir.exists():
                 shutil.rmtree(self.pod_dir)
+            self.pod_dir.mkdir(parents=True)
             for folder in self.mounts.values():
                 folder.mkdir(parents=True, exist_ok=True)
             self._stage_inputs()
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
         code, reason = self._start_and_wait(cancel)
+        self.exit_code = code
         message = self._termination_message()
         try:
             outputs = self._collect_outputs()
@@ -124,11 +167,11 @@ class LocalPod:
             shutil.rmtree(self.pod_dir, ignore_errors=True)
         if reason is not None:
             return PodResult(Phase.FAILED, reason, outputs)
-        if code == KERNEL_DIED:
+        if code == KERNEL_DIED and self.runs_nbflow:
             return PodResult(Phase.ERROR, message or "kernel died", outputs)
         if code is not None and code < 0:
             name = signal.Signals(-code).name if -code in signal.valid_signals() else "a signal"
-            return PodResult(Phase.ERROR, message or f"step runner killed by {name}", outputs)
+            return PodResult(Phase.ERROR, message or f"killed by {name}", outputs)
         if code != 0:
             return PodResult(Phase.FAILED, message or f"Error (exit code {code})", outputs)
         return PodResult(Phase.SUCCEEDED, None, outputs)
@@ -143,13 +186,13 @@ class LocalPod:
                 target.write_text(art["raw"].get("data", ""), encoding="utf-8")
             elif (art.get("s3") or {}).get("key"):
                 key = art["s3"]["key"]
-                if not self.store.exists(key):
+                try:
+                    self.store.download(key, target)
+                except ArtifactNotFound:
                     if art.get("optional"):
                         continue
-                    raise NbflowError(
-                        f"input artifact {art['name']!r} not found at {self.store.url(key)}"
-                    )
-                self.store.download(key, target)
+                    message = missing_input(art["name"], key, self.store.url(key))
+                    raise NbflowError(message) from None
             elif not art.get("optional"):
                 raise NbflowError(
                     f"input artifact {art['name']!r} has no source the local engine can read"
@@ -157,21 +200,29 @@ class LocalPod:
 
     # ------------------------------------------------------------------ process
 
-    def _start_and_wait(self, cancel: threading.Event) -> tuple[int | None, str | None]:
+    def command(self) -> list[str]:
+        """The process to start: ``python -m nbflow.runner`` with the pod's arguments mapped."""
         container = self.req.template["container"]
-        argv = [sys.executable, *RUNNER, *(self._arg(a) for a in container.get("args") or [])]
+        return [sys.executable, *RUNNER, *(self._arg(a) for a in container.get("args") or [])]
+
+    def environment(self) -> dict[str, str]:
+        """This machine's environment plus the container's ``env``."""
         env = dict(os.environ)
+        container = self.req.template.get("container") or self.req.template.get("script") or {}
         env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
         env["NBFLOW_TERMINATION_LOG"] = str(self.pod_dir / "termination-log")
+        return env
+
+    def _start_and_wait(self, cancel: threading.Event) -> tuple[int | None, str | None]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "ab") as log, open(self.pod_dir / "stdout", "wb") as out:
             self.proc = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                self.command(),
+                stdout=out if self.capture_stdout else log,
+                stderr=log if self.capture_stdout else subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.workdir,
-                env=env,
+                env=self.environment(),
                 start_new_session=True,
             )
         if self.pid_file is not None:
@@ -229,6 +280,7 @@ class LocalPod:
             elif "default" in src:
                 params.append({"name": p["name"], "value": src["default"]})
         arts = []
+        digests: dict[str, str] = {}
         for a in spec.get("artifacts") or []:
             local = self.local(a["path"])
             if not local.exists():
@@ -238,12 +290,18 @@ class LocalPod:
                 key += "/"
             self.store.upload(local, key)
             arts.append({"name": a["name"], "path": a["path"], "s3": {"key": key}})
+            if a["name"] != EXECUTED_NOTEBOOK:
+                digests[a["name"]] = digest_path(local)
         missing = [
             a["name"]
             for a in spec.get("artifacts") or []
             if not a.get("optional") and a["name"] not in {x["name"] for x in arts}
         ]
         out: dict[str, Any] = {}
+        if self.exit_code is not None:
+            out["exitCode"] = str(self.exit_code)
+        if digests:
+            params.append({"name": DIGESTS, "value": json.dumps(digests, sort_keys=True)})
         if params:
             out["parameters"] = params
         if arts:

@@ -180,6 +180,7 @@ def _add_step_options(parser: _Parser) -> None:
     parser.add_argument("--cpu")
     parser.add_argument("--memory")
     parser.add_argument("--image")
+    parser.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True)
 
 
 def _retry(ns: argparse.Namespace) -> Retry | None:
@@ -234,6 +235,7 @@ def _template_fields(ns: argparse.Namespace) -> dict[str, Any]:
             cpu=_quantity(ns.cpu, "--cpu"), memory=_quantity(ns.memory, "--memory")
         ),
         image=ns.image,
+        cache=ns.cache,
     )
 
 

@@ -59,7 +59,8 @@ def test_node_tree_has_argo_shape(make_notebook: Any, nbflow_home: Path) -> None
     assert first["name"] == f"{run.id}.first" and first["displayName"] == "first"
     assert first["boundaryID"] == run.id and first["type"] == "Pod"
     assert root["children"] == [first["id"]]
-    assert first["outputs"]["parameters"] == [{"name": "x", "value": "16"}]
+    assert first["outputs"]["parameters"][0] == {"name": "x", "value": "16"}
+    assert first["outputs"]["exitCode"] == "0"
     assert {"startedAt", "finishedAt"} <= set(first)
     assert run.workflow["status"]["phase"] == "Succeeded"
 

@@ -1,0 +1,177 @@
+"""Content-addressed result cache of the local engine, shaped like Argo's memoization.
+
+A step's key hashes its code and image (the template's ``nbflow.io/code-sha256`` annotation), its
+resolved parameters and the content digests of its input artifacts. A hit reuses the earlier
+outputs: they are copied under this run's keys, so every run's artifact layout stays complete,
+and the node records ``memoizationStatus: {hit: true, key, cacheName}`` as Argo's would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..argo.container import CACHE_ANNOTATION, CODE_ANNOTATION, STEP_KEY
+from ..artifacts import ArtifactStore
+from ..model import Phase, parse_duration
+from .nodes import Node, parse_timestamp
+from .operator import PodRequest, PodResult
+
+__all__ = [
+    "expired",
+    "ResultCache",
+    "DigestIndex",
+    "cache_key",
+    "digest_path",
+    "DIGESTS",
+    "replay",
+    "entry_of",
+]
+
+DIGESTS = "nbflow-digests"  # output parameter: {artifact name: sha256 of its content}
+
+
+def digest_path(path: Path) -> str:
+    """sha256 of a file, or of a folder's relative paths and file contents in sorted order."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        h.update(str(file.relative_to(path) if file != path else "").encode() + b"\0")
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+class DigestIndex:
+    """Artifact key → content digest, fed from the nodes' ``nbflow-digests`` outputs."""
+
+    def __init__(self, nodes: dict[str, Node] | None = None) -> None:
+        self.by_key: dict[str, str] = {}
+        for node in (nodes or {}).values():
+            self.add(node.get("outputs") or {})
+
+    def add(self, outputs: dict[str, Any]) -> None:
+        """Record the digests of one node's outputs."""
+        params = {p["name"]: p.get("value") for p in outputs.get("parameters") or []}
+        digests = json.loads(params.get(DIGESTS) or "{}")
+        for art in outputs.get("artifacts") or []:
+            if art["name"] in digests and "s3" in art:
+                self.by_key[art["s3"]["key"]] = digests[art["name"]]
+
+    def digest(self, key: str) -> str | None:
+        """The digest of ``key``; a folder prefix digests everything stored under it."""
+        if key in self.by_key:
+            return self.by_key[key]
+        if not key.endswith("/"):
+            return None
+        inside = sorted((k, d) for k, d in self.by_key.items() if k.startswith(key))
+        return hashlib.sha256(json.dumps(inside).encode()).hexdigest() if inside else None
+
+
+def cache_key(request: PodRequest, template: dict[str, Any], index: DigestIndex) -> str | None:
+    """The cache key of a pod, or ``None`` when it must not be cached."""
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    code = annotations.get(CODE_ANNOTATION)
+    if not code or annotations.get(CACHE_ANNOTATION) == "false":
+        return None
+    params = sorted(
+        (p["name"], p["value"])
+        for p in request.inputs.get("parameters") or []
+        if p["name"] != STEP_KEY
+    )
+    digests = []
+    for art in request.inputs.get("artifacts") or []:
+        if "raw" in art:
+            continue
+        key = (art.get("s3") or {}).get("key")
+        digest = index.digest(key) if key else None
+        if digest is None:
+            return None  # content unknown: never reuse blindly
+        digests.append((art["name"], digest))
+    return hashlib.sha256(json.dumps([code, params, sorted(digests)]).encode()).hexdigest()
+
+
+def expired(entry: dict[str, Any], max_age: str | None, now: datetime) -> bool:
+    """Whether a memoization entry is older than ``maxAge`` (a Go duration; none: never)."""
+    if not max_age or not entry.get("creationTimestamp"):
+        return False
+    created = parse_timestamp(entry["creationTimestamp"])
+    return now - created > timedelta(seconds=parse_duration(max_age))
+
+
+class ResultCache:
+    """One workflow's entries in a JSON file: key → ``{outputs, nodeID, creationTimestamp}``."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path = path
+        self.name = name
+        try:
+            self.entries: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry stored for ``key``."""
+        return self.entries.get(key)
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        """Store an entry and write the file atomically."""
+        self.entries[key] = entry
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.entries, indent=1), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def replay(
+    request: PodRequest, entry: dict[str, Any], store: ArtifactStore, key: str, cache_name: str
+) -> PodResult:
+    """Reuse a cached result: copy its artifacts under this pod's keys and return its outputs."""
+    cached = {a["name"]: a for a in (entry.get("outputs") or {}).get("artifacts") or []}
+    artifacts = []
+    for spec in (request.template.get("outputs") or {}).get("artifacts") or []:
+        old = cached.get(spec["name"])
+        new_key = (spec.get("s3") or {}).get("key")
+        if old is None:
+            continue
+        if not new_key:  # no key of its own (a hand-written template): reuse the stored one
+            artifacts.append(old)
+            continue
+        new_key = (
+            new_key
+            if not old["s3"]["key"].endswith("/") or new_key.endswith("/")
+            else new_key + "/"
+        )
+        if old["s3"]["key"] != new_key:
+            _copy(store, old["s3"]["key"], new_key)
+        artifacts.append({"name": spec["name"], "path": spec["path"], "s3": {"key": new_key}})
+    outputs: dict[str, Any] = dict(entry.get("outputs") or {})
+    outputs["artifacts"] = artifacts
+    return PodResult(
+        Phase.SUCCEEDED,
+        None,
+        outputs,
+        memoization={"hit": True, "key": key, "cacheName": cache_name},
+    )
+
+
+def _copy(store: ArtifactStore, src: str, dst: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="nbflow-cache-") as tmp:
+        local = Path(tmp) / "artifact"
+        store.download(src, local)
+        store.upload(local, dst)
+
+
+def entry_of(result: PodResult, node: Node) -> dict[str, Any]:
+    """The cache entry of a succeeded pod: its outputs, executed notebook included."""
+    return {
+        "outputs": result.outputs,
+        "nodeID": node["id"],
+        "creationTimestamp": node.get("finishedAt"),
+    }

@@ -1,0 +1,194 @@
+"""The run graph in a real JupyterLab, driven by Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"jupyter lab did not answer {url} in {timeout_s}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture()
+def lab(tmp_path: Path, nbflow_home: Path) -> Iterator[tuple[str, Path]]:
+    """A jupyter lab server on loopback, without token, rooted in a temporary folder."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(HERE / "notebooks" / "demo.ipynb", root / "demo.ipynb")
+    port = _free_port()
+    env = dict(os.environ)
+    settings = tmp_path / "lab-settings"
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')  # no "Jupyter news?" toast over the page
+    env.update(
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+    )
+    log = tmp_path / "lab.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+                f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
+                "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(f"{url}/api/status", proc, log, 60)
+        yield url, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _output_dir(tmp_path: Path) -> Path:
+    """``test-output/widget`` of the checkout (git-ignored) when writable, else ``tmp_path``."""
+    target = REPO / "test-output" / "widget"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+    except OSError:
+        return tmp_path
+
+
+def _run_all_cells(page: Any) -> None:
+    """Run > Run All Cells, once the kernel is ready; again if the kernel dropped the request."""
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for()
+    first_prompt = page.locator(".jp-Cell .jp-InputPrompt").first
+    for _ in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if first_prompt.text_content().strip() not in ("[ ]:", ""):
+                return
+            time.sleep(0.25)
+    pytest.fail("JupyterLab did not start running the cells (Run > Run All Cells)")
+
+
+def _phases(widget: Any) -> dict[str, str]:
+    nodes = widget.locator("g.nbflow-node")
+    return {
+        nodes.nth(i).get_attribute("data-task"): nodes.nth(i).get_attribute("data-phase")
+        for i in range(nodes.count())
+    }
+
+
+def test_graph_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{url}/lab/tree/demo.ipynb")
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            _run_all_cells(page)
+
+            ended = page.locator(".jp-OutputArea-output", has_text="run ended: Failed")
+            try:
+                ended.wait_for(timeout=90_000)  # the last cell: the run is over
+            except Exception:
+                shot = _output_dir(tmp_path) / "timeout.png"
+                page.screenshot(path=str(shot), full_page=True)
+                log = (tmp_path / "lab.log").read_text(errors="replace")[-3000:]
+                pytest.fail(f"the notebook did not finish; see {shot}\n{log}")
+            widgets = page.locator(".nbflow")
+            graph = widgets.first
+            expect(graph.locator("g.nbflow-node[data-task='after']")).to_have_attribute(
+                "data-phase", "Omitted"
+            )
+            expect(graph.locator("g.nbflow-node[data-task='fan']")).to_have_attribute(
+                "data-phase", "Succeeded"
+            )
+            assert _phases(graph) == {
+                "first": "Succeeded", "fan": "Succeeded", "boom": "Failed", "after": "Omitted",
+            }
+            fan = graph.locator("g.nbflow-node[data-task='fan'] .nbflow-detail")
+            assert "3 items" in fan.text_content()
+            assert "✖" in graph.locator("g.nbflow-node[data-task='boom']").text_content()
+
+            # the same run, laid out in the browser by Graphviz compiled to WebAssembly
+            expect(widgets).to_have_count(2)
+            second = widgets.nth(1)
+            expect(second).to_have_attribute("data-layout", "browser")
+            expect(second.locator("g.nbflow-node[data-task='boom']")).to_have_attribute(
+                "data-phase", "Failed"
+            )
+            assert graph.get_attribute("data-layout") == "kernel"
+            # the live widget now offers the engine's retry (the run failed)
+            expect(graph.locator("button.nbflow-action-retry")).to_have_count(1)
+
+            # click the failed node: its traceback, then its executed notebook
+            graph.locator("g.nbflow-node[data-task='boom']").click()
+            pane = graph.locator(".nbflow-pane[data-task='boom']")
+            traceback = pane.locator("pre.nbflow-traceback")
+            expect(traceback).to_contain_text("ZeroDivisionError")
+            expect(pane.locator("pre.nbflow-source")).to_contain_text("x = 1 / 0")
+            pane.locator("button.nbflow-open-notebook").click()
+            frame = pane.frame_locator("iframe.nbflow-notebook")
+            expect(frame.locator("body")).to_contain_text("division by zero")
+
+            shot = _output_dir(tmp_path) / "graph.png"
+            graph.scroll_into_view_if_needed()
+            page.screenshot(path=str(shot), full_page=False)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()

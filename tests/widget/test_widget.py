@@ -1,0 +1,212 @@
+"""The widget on real runs: live batched updates, details of a failed node, actions, papermill."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbflow import api
+from nbflow.config import load_config
+from nbflow.notebook.extract import read_notebook
+from nbflow.widget.state import graph_shape, task_states
+from nbflow.widget.widget import RunWidget
+
+pytestmark = pytest.mark.kernel
+
+PIPELINE = [
+    "%%template flaky --outputs n --retries 2 --backoff 1s\n"
+    "import nbflow\n"
+    "if nbflow.attempt() == 0:\n    raise ConnectionError('first attempt fails')\n"
+    "n = 3",
+    "%%template fan --inputs n --outputs sq --param i=0\nsq = {'i': i, 'sq': n * i}",
+    "%%template boom --outputs x\nx = 1 / 0",
+    "%%template after --inputs x\nprint(x)",
+    "%%workflow live\nflaky >> [fan.map(i=range(3)), boom]\nboom >> after",
+]
+
+
+class Recorder:
+    """Stands in for the frontend: keeps every custom message the widget sends."""
+
+    def __init__(self) -> None:
+        self.patches: list[dict[str, Any]] = []
+        self.initial: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, content: dict[str, Any], buffers: Any = None) -> None:
+        with self.lock:
+            if content.get("type") == "patch":
+                self.patches.append(json.loads(json.dumps(content["nodes"])))
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real run of PIPELINE, watched from its start by a widget recording its messages."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("NBFLOW_HOME", str(home))
+    monkeypatch.delenv("NBFLOW_ARTIFACT_ROOT", raising=False)
+    folder = tmp_path_factory.mktemp("nb")
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in PIPELINE]
+    nbformat.write(nb, folder / "live.ipynb")
+    wf = read_notebook(folder / "live.ipynb").workflow("live")
+    run = api.run_workflow(wf, config=load_config(), workdir=folder, base_dir=folder, wait=False)
+    widget = run.widget()
+    recorder = Recorder()
+    recorder.initial = json.loads(json.dumps(widget.nodes))
+    widget.send = recorder  # type: ignore[method-assign]
+    run.wait(timeout=120)
+    widget.flush()
+    yield run, widget, recorder
+    widget.close()
+    monkeypatch.undo()
+
+
+def test_live_updates_are_batched_and_hold_only_changes(live_run: Any) -> None:
+    run, widget, recorder = live_run
+    assert run.phase == "Failed", run.summary()
+    assert recorder.patches, "no update reached the frontend"
+    seen = dict(recorder.initial)  # what the frontend got with the widget
+    for patch in recorder.patches:
+        assert patch and set(patch) <= set(seen)
+        for task, state in patch.items():
+            assert seen[task] != state, f"{task}: an unchanged state was sent again"
+            seen[task] = state
+    # the frontend's view, rebuilt from the patches, is the final state
+    final = task_states(run.workflow, graph_shape(run.workflow))
+    assert seen == final == widget.nodes
+    assert {k: v["phase"] for k, v in final.items()} == {
+        "flaky": "Succeeded", "fan": "Succeeded", "boom": "Failed", "after": "Omitted",
+    }
+    assert final["flaky"]["attempt"] == "2/3"
+    assert final["fan"]["counts"] == {"Succeeded": 3} and final["fan"]["total"] == 3
+
+
+def test_backoff_was_shown_while_waiting(live_run: Any) -> None:
+    _, _, recorder = live_run
+    waits = [p["flaky"] for p in recorder.patches if p.get("flaky", {}).get("backoff")]
+    assert waits, "the 1 s backoff before the second attempt was never shown"
+    assert waits[0]["backoff"] == "1" and waits[0]["attempt"] == "2/3"
+    assert waits[0]["phase"] == "Running"
+
+
+def test_group_counts_went_through_running(live_run: Any) -> None:
+    _, _, recorder = live_run
+    counts = [p["fan"]["counts"] for p in recorder.patches if "counts" in p.get("fan", {})]
+    assert counts[-1] == {"Succeeded": 3}
+    assert any(c.get("Running") or c.get("Pending") for c in counts)
+
+
+def test_details_of_the_failed_node(live_run: Any) -> None:
+    run, widget, _ = live_run
+    widget.selected = {"task": "boom", "node": None}
+    details = widget.details
+    assert details["task"] == "boom" and details["phase"] == "Failed"
+    assert details["message"].startswith("ZeroDivisionError")
+    error = details["error"]
+    assert error["ename"] == "ZeroDivisionError"
+    assert "ZeroDivisionError" in error["traceback"] and "1 / 0" in error["traceback"]
+    assert error["source"].strip() == "x = 1 / 0"
+    assert Path(details["notebook"]).is_file()
+    assert details["notebook"] == run.notebook("boom")
+    assert "ZeroDivisionError" in details["log_tail"]
+    html = widget.render_notebook(details["node"])
+    assert "division by zero" in html and "<script" not in html
+
+
+def test_details_of_a_group_its_items_and_outputs(live_run: Any) -> None:
+    _, widget, _ = live_run
+    widget.selected = {"task": "fan", "node": None}
+    group = widget.details
+    assert group["kind"] == "group" and group["items_total"] == 3
+    assert [i["label"] for i in group["items"]] == ["0: i=0", "1: i=1", "2: i=2"]
+    widget.selected = {"task": "fan", "node": group["items"][2]["id"]}
+    item = widget.details
+    assert item["kind"] == "pod" and item["parameters"] == [{"name": "i", "value": "2"}]
+    (sq,) = item["outputs"]
+    assert sq["name"] == "sq" and sq["format"] == "json" and sq["size"] > 0
+    assert json.loads(sq["preview"]["text"]) == {"i": 2, "sq": 6}
+    assert item["inputs"][0]["name"] == "n"
+
+
+def test_details_of_a_retried_task_list_its_attempts(live_run: Any) -> None:
+    _, widget, _ = live_run
+    widget.selected = {"task": "flaky", "node": None}
+    details = widget.details
+    assert [(a["label"], a["phase"]) for a in details["attempts"]] == [
+        ("flaky(0)", "Failed"), ("flaky(1)", "Succeeded"),
+    ]
+    assert details["error"] is None  # it succeeded in the end
+    assert len(details["notebooks"]) == 2
+
+
+def test_static_fallback_of_the_widget_and_the_run(live_run: Any) -> None:
+    run, widget, _ = live_run
+    data, _ = widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert "<svg" in data["text/html"] and "✖ Failed" in data["text/html"]
+    assert "boom" in data["text/plain"]
+    bundle = run._repr_mimebundle_()
+    assert bundle["text/html"] == data["text/html"]
+
+
+def test_retry_action_reruns_the_failed_task_and_is_followed(live_run: Any) -> None:
+    run, widget, recorder = live_run
+    assert widget.actions == ["retry"]  # ended: no stop; a failed local run can be retried
+    before = len(recorder.patches)
+    widget.act("retry")
+    assert widget.run is not run and widget.run.id == run.id
+    widget.run.wait(timeout=60)
+    widget.flush()
+    assert widget.run.phase == "Failed"
+    assert widget.nodes["boom"]["phase"] == "Failed"
+    assert widget.nodes["flaky"]["phase"] == "Succeeded"  # kept, not run again
+    assert len(recorder.patches) > before  # the new engine's changes reached the frontend
+    with pytest.raises(Exception, match="not available"):
+        widget.act("stop")
+
+
+def test_stop_action_on_a_live_run(make_notebook: Any, nbflow_home: Path) -> None:
+    path = make_notebook(["%%template slow\nimport time\ntime.sleep(60)", "%%workflow w\nslow"])
+    wf = read_notebook(path).workflow("w")
+    run = api.run_workflow(wf, workdir=path.parent, base_dir=path.parent, wait=False)
+    widget = RunWidget(run)
+    try:
+        assert "stop" in widget.actions
+        widget.act("stop")
+        run.wait(timeout=60)
+        widget.flush()
+        assert run.phase == "Failed" and widget.info["phase"] == "Failed"
+        assert "stop" not in widget.actions
+    finally:
+        widget.close()
+
+
+def test_demo_notebook_under_papermill_keeps_the_final_graph(
+    nbflow_home: Path, tmp_path: Path
+) -> None:
+    import papermill
+
+    out = tmp_path / "demo.out.ipynb"
+    papermill.execute_notebook(
+        str(Path(__file__).parent / "notebooks" / "demo.ipynb"),
+        str(out),
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    nb = json.loads(out.read_text())
+    outputs = [o for c in nb["cells"] for o in c.get("outputs") or []]
+    graphs = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(graphs) == 2  # %nbflow run's, then nbflow.show(...)'s
+    first = "".join(graphs[0]["data"]["text/html"])
+    # updated when the run ended: the saved output shows the final phases, not "Pending"
+    assert "✖ Failed" in first and "⊘ Omitted" in first and "Pending" not in first
+    assert "run ended: Failed" in json.dumps(outputs)
