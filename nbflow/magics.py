@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,6 @@ from .notebook.magic_args import (
     parse_setup,
     parse_template,
     parse_workflow_options,
-    split_line,
 )
 
 __all__ = ["NbflowMagics", "load_ipython_extension", "live_spec"]
@@ -126,16 +124,14 @@ class NbflowMagics(Magics):
     def nbflow(self, line: str) -> Any:
         """Act on the workflows of this notebook.
 
-        ``%nbflow run [NAME] [-p k=v ...] [--background | --wait] [--artifact-root URL]``,
-        ``%nbflow compile [NAME] [-o FILE] [-p k=v ...]``, ``%nbflow lint [NAME]``,
-        ``%nbflow status [RUN]``, ``%nbflow logs RUN TASK``.
+        ``%nbflow run [NAME] [-p k=v ...] [--background | --wait] [--artifact-root URL]
+        [--no-cache]``, ``%nbflow compile [NAME] [-o FILE] [-p k=v ...]``,
+        ``%nbflow lint [NAME]``, ``%nbflow status [RUN]``, ``%nbflow logs RUN TASK``,
+        ``%nbflow resume [RUN] [--node NAME]``, ``%nbflow retry [RUN]``,
+        ``%nbflow rerun RUN --from TASK`` (with the cells as they are now),
+        ``%nbflow stop [RUN] [--terminate]``.
         """
-        line, background = _run_mode(line)
-        line, artifact_root = _artifact_root_option(line)
         command, args = parse_nbflow(line)
-        if command == "run":
-            args.background = background
-            args.artifact_root = artifact_root
         return getattr(self, f"_cmd_{command}")(args)
 
     def _cmd_run(self, args: Any) -> Any:
@@ -153,20 +149,29 @@ class NbflowMagics(Magics):
         workflow = self.spec.workflow(args.name, args.parameters)
         cwd = os.getcwd()
         widget = _widget_available(self._ip)
+        config = load_config(artifact_root=args.artifact_root)
+        if args.no_cache:
+            config.cache = False
         run = api.run_workflow(
             workflow,
-            config=load_config(artifact_root=getattr(args, "artifact_root", None)),
+            config=config,
             workdir=cwd,
             base_dir=cwd,
             progress=None if widget else sys.stdout,
             wait=False,
         )
+        return self._follow(run, args.background, lambda: self.spec.workflow(args.name))
+
+    def _follow(self, run: Any, background: bool, source: Callable[[], Any] | None) -> Any:
+        """Show a run's live graph (or text progress) and wait for it unless ``background``."""
+        widget = _widget_available(self._ip)
         if widget:
             graph = run.widget()
-            # "rerun from here" in the graph recompiles the cells as they are at that moment
-            graph.workflow_source = lambda: self.spec.workflow(args.name, args.parameters)
+            if source is not None:
+                # "rerun from here" in the graph recompiles the cells as they are at that moment
+                graph.workflow_source = source
             graph.show()
-        if not args.background:
+        if not background and run.live:
             try:
                 run.wait()
             except KeyboardInterrupt:
@@ -176,6 +181,37 @@ class NbflowMagics(Magics):
             if widget:
                 graph.finish()
         return run
+
+    def _cmd_resume(self, args: Any) -> Any:
+        from . import api
+
+        progress = None if _widget_available(self._ip) else sys.stdout
+        run = api.resume_run(args.run, nodes=args.nodes or None, progress=progress, wait=False)
+        if not run.live:
+            print(f"asked run {run.id} to resume")
+            return run
+        return self._follow(run, False, None)
+
+    def _cmd_retry(self, args: Any) -> Any:
+        from . import api
+
+        progress = None if _widget_available(self._ip) else sys.stdout
+        return self._follow(api.retry_run(args.run, progress=progress, wait=False), False, None)
+
+    def _cmd_rerun(self, args: Any) -> Any:
+        """Rerun a task and its descendants with the cells as they are in this kernel now."""
+        from . import api
+
+        progress = None if _widget_available(self._ip) else sys.stdout
+        workflow = self.spec.workflow(args.name)
+        run = api.rerun_from(args.run, args.task, workflow=workflow, progress=progress, wait=False)
+        return self._follow(run, False, None)
+
+    def _cmd_stop(self, args: Any) -> None:
+        from . import api
+
+        name = api.stop_run(args.run, terminate=args.terminate)
+        print(f"asked run {name} to {'terminate' if args.terminate else 'stop'}")
 
     def _cmd_compile(self, args: Any) -> None:
         from . import api
@@ -213,36 +249,6 @@ class NbflowMagics(Magics):
         from . import api
 
         print(api.task_logs(args.run, args.task))
-
-
-def _artifact_root_option(line: str) -> tuple[str, str | None]:
-    """Take ``--artifact-root URL`` off a ``%nbflow run`` line; return (line, URL or None)."""
-    tokens = split_line(line)
-    if not tokens or tokens[0] != "run":
-        return line, None
-    rest, root = [], None
-    it = iter(tokens)
-    for token in it:
-        if token == "--artifact-root":
-            root = next(it, None)
-            if root is None:
-                raise UsageError("%nbflow run: --artifact-root needs a URL")
-        elif token.startswith("--artifact-root="):
-            root = token.split("=", 1)[1]
-        else:
-            rest.append(token)
-    return (shlex.join(rest), root) if root is not None else (line, None)
-
-
-def _run_mode(line: str) -> tuple[str, bool]:
-    """Take ``--background`` / ``--wait`` off a ``%nbflow run`` line; return (line, background)."""
-    tokens = split_line(line)
-    if not tokens or tokens[0] != "run":
-        return line, False
-    background, wait = "--background" in tokens, "--wait" in tokens
-    if background and wait:
-        raise UsageError("%nbflow run: use either --background or --wait, not both")
-    return shlex.join(t for t in tokens if t not in ("--background", "--wait")), background
 
 
 def _widget_available(shell: Any) -> bool:

@@ -230,3 +230,23 @@ def test_magics_in_a_real_kernel(tmp_path: Path) -> None:
     )
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert out.cells[3].outputs[0]["text"] == "42 ['a']\n"
+
+
+@pytest.mark.kernel
+def test_retry_and_rerun_magics_use_the_kernels_cells(shell: Any, nbflow_home: Path) -> None:
+    ok = run(shell, "%%template a --outputs x\nfrom pathlib import Path\n"
+             "if Path('broken').exists():\n    raise RuntimeError('broken')\nx = 1")
+    assert ok.success
+    run(shell, "%%template b --inputs x --outputs y\ny = x + 1")
+    run(shell, "%%workflow w\na >> b")
+    Path("broken").write_text("")
+    first = run(shell, "r = %nbflow run w")
+    assert first.success and shell.user_ns["r"].phase == "Failed"
+    Path("broken").unlink()
+    assert run(shell, "r2 = %nbflow retry").success
+    assert shell.user_ns["r2"].phase == "Succeeded"
+    assert shell.user_ns["r2"].outputs("b") == {"y": 2}
+    run(shell, "%%template b --inputs x --outputs y --no-run\ny = x + 100")  # edit b
+    assert run(shell, f"r3 = %nbflow rerun {shell.user_ns['r'].id} --from b").success
+    assert shell.user_ns["r3"].outputs("b") == {"y": 101}
+    assert shell.user_ns["r3"].id == shell.user_ns["r"].id

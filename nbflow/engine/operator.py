@@ -16,6 +16,7 @@ from ..errors import ManifestError
 from ..model import Phase, parse_duration
 from .dag import execute_dag
 from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
+from .retry import execute_retry
 from .scope import Scope
 from .steps import execute_steps
 
@@ -23,12 +24,6 @@ __all__ = ["Operator", "PodRequest", "PodResult"]
 
 _NODE_TYPES = {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}
 DEADLINE_EXCEEDED = "Step exceeded its deadline"
-# Messages Argo's OnTransientError treats as transient (plus $TRANSIENT_ERROR_PATTERN); nbflow
-# adds a kernel that died, the local equivalent of an evicted or OOM-killed pod.
-TRANSIENT = (
-    r"exceeded quota|pod deleted|connection refused|connection reset|i/o timeout|"
-    r"broken pipe|no such host|too many requests|kernel died"
-)
 _ATTEMPT = re.compile(r"\((\d+)\)$")
 
 
@@ -253,7 +248,7 @@ class Operator:
         if node is not None and Phase(node["phase"]).fulfilled:
             return node
         if "retryStrategy" in tmpl and not attempt:
-            return self._execute_retry(node, name, display, tmpl, args, boundary)
+            return execute_retry(self, node, name, display, tmpl, args, boundary)
         if node is None:
             inputs = self.resolve_inputs(tmpl, args, name)
             type_ = _NODE_TYPES.get(next((k for k in _NODE_TYPES if k in tmpl), ""), "Pod")
@@ -341,88 +336,6 @@ class Operator:
         if artifacts:
             out["artifacts"] = artifacts
         return out
-
-    def _execute_retry(
-        self,
-        node: Node | None,
-        name: str,
-        display: str,
-        tmpl: dict[str, Any],
-        args: dict[str, Any],
-        boundary: str | None,
-    ) -> Node:
-        if node is None:
-            node = self.create(name, display, "Retry", Phase.RUNNING, boundary=boundary)
-            node["children"] = []
-        kids = [self.nodes[k] for k in node["children"]]
-        if kids and not Phase(kids[-1]["phase"]).fulfilled:
-            return node
-        if kids and kids[-1]["phase"] == "Succeeded":
-            if kids[-1].get("outputs"):
-                node["outputs"] = kids[-1]["outputs"]
-            self.mark(node, Phase.SUCCEEDED)
-            return node
-        if kids and not self._should_retry(node, tmpl, kids):
-            return node
-        if kids and self.halted(name):
-            self.mark(node, Phase(kids[-1]["phase"]), kids[-1].get("message"))
-            return node
-        n = len(kids)
-        attempt = self.execute(
-            f"{name}({n})", f"{display}({n})", tmpl["name"], args, boundary, attempt=True
-        )
-        if attempt["id"] not in node["children"]:
-            node["children"].append(attempt["id"])
-            node.pop("message", None)
-        return node
-
-    def _should_retry(self, node: Node, tmpl: dict[str, Any], kids: list[Node]) -> bool:
-        """Decide after a failed attempt: fail the Retry node, wait (backoff), or go on."""
-        strategy = tmpl["retryStrategy"]
-        last = kids[-1]
-        policy = strategy.get("retryPolicy") or (
-            "Always" if strategy.get("expression") else "OnFailure"
-        )
-        retryable = {
-            "Always": ("Failed", "Error"),
-            "OnFailure": ("Failed",),
-            "OnError": ("Error",),
-            "OnTransientError": ("Failed", "Error") if _transient(last) else (),
-        }.get(policy, ())
-        limit = strategy.get("limit")
-        if last["phase"] not in retryable:
-            self.mark(node, Phase(last["phase"]), last.get("message"))
-            return False
-        if limit is not None and len(kids) > int(limit):
-            self.mark(node, Phase(last["phase"]), "No more retries left")
-            return False
-        if strategy.get("expression") and not _expression_allows(strategy["expression"], last):
-            self.mark(node, Phase(last["phase"]), "retryStrategy.expression evaluated to false")
-            return False
-        backoff = strategy.get("backoff") or {}
-        if not backoff or limit is None:  # Argo applies backoff only with a limit (#9425)
-            return True
-        wait = parse_duration(backoff["duration"])
-        factor = int(backoff.get("factor") or 0)
-        if factor > 0:
-            wait *= factor ** (len(kids) - 1)
-        if backoff.get("cap"):
-            wait = min(wait, parse_duration(backoff["cap"]))
-        ready = parse_timestamp(last["finishedAt"]) + timedelta(seconds=wait)
-        if backoff.get("maxDuration"):
-            deadline = parse_timestamp(kids[0]["startedAt"]) + timedelta(
-                seconds=parse_duration(backoff["maxDuration"])
-            )
-            if ready > deadline:
-                self.mark(node, Phase(last["phase"]), "Backoff would exceed max duration limit")
-                return False
-        if self.now < ready:
-            self.mark(node, Phase.RUNNING, f"Backoff for {_seconds(wait)}")
-            self.wake_at(ready)
-            return False
-        return True
-
-    # ------------------------------------------------------------------ pods
 
     def _start_pods(self) -> list[PodRequest]:
         running = sum(
@@ -527,36 +440,6 @@ class Operator:
         return any(n.get("message") == DEADLINE_EXCEEDED for n in self.nodes.values())
 
 
-def _transient(node: Node) -> bool:
-    """Argo's OnTransientError test: the message matches a transient error pattern."""
-    import os
-
-    pattern = os.environ.get("TRANSIENT_ERROR_PATTERN") or TRANSIENT
-    return re.search(pattern, node.get("message") or "", re.IGNORECASE) is not None
-
-
-def _expression_allows(expression: str, last: Node) -> bool:
-    """Evaluate ``retryStrategy.expression`` with Argo's ``lastRetry.*`` variables."""
-    from ..argo.expr import evaluate_expr
-
-    duration = 0.0
-    if "startedAt" in last and "finishedAt" in last:
-        duration = (
-            parse_timestamp(last["finishedAt"]) - parse_timestamp(last["startedAt"])
-        ).total_seconds()
-    last_retry = {
-        "exitCode": str((last.get("outputs") or {}).get("exitCode", "-1")),
-        "status": last["phase"],
-        "duration": str(int(duration)),
-        "message": last.get("message", ""),
-    }
-    return bool(evaluate_expr(expression, {"lastRetry": last_retry}))
-
-
 def _workflow_phase(root: Node) -> str:
     phase: str = root["phase"]
     return "Succeeded" if phase in ("Skipped", "Omitted") else phase
-
-
-def _seconds(wait: float) -> str:
-    return f"{int(wait)} seconds" if float(wait).is_integer() else f"{wait:g} seconds"

@@ -36,7 +36,17 @@ __all__ = [
 _QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?LW#-]+")
-NBFLOW_COMMANDS = ("run", "compile", "lint", "status", "logs")
+NBFLOW_COMMANDS = (
+    "run",
+    "compile",
+    "lint",
+    "status",
+    "logs",
+    "resume",
+    "retry",
+    "rerun",
+    "stop",
+)
 
 
 @dataclass(frozen=True)
@@ -368,6 +378,22 @@ def _nbflow_parser(command: str) -> _Parser:
         parser.add_argument("-p", "--param", action="append", dest="param")
         if command == "compile":
             parser.add_argument("-o", "--output", dest="output")
+        else:
+            mode = parser.add_mutually_exclusive_group()
+            mode.add_argument("--background", action="store_true")
+            mode.add_argument("--wait", action="store_true")
+            parser.add_argument("--artifact-root", dest="artifact_root")
+            parser.add_argument("--no-cache", dest="no_cache", action="store_true")
+    elif command in ("resume", "retry", "stop"):
+        parser.add_argument("run", metavar="RUN", nargs="?")
+        if command == "resume":
+            parser.add_argument("--node", action="append", default=[], dest="nodes")
+        if command == "stop":
+            parser.add_argument("--terminate", action="store_true")
+    elif command == "rerun":
+        parser.add_argument("run", metavar="RUN")
+        parser.add_argument("--from", dest="task", required=True, metavar="TASK")
+        parser.add_argument("--workflow", dest="name")
     elif command == "lint":
         parser.add_argument("name", metavar="NAME", nargs="?")
     elif command == "status":
@@ -381,9 +407,11 @@ def _nbflow_parser(command: str) -> _Parser:
 def parse_nbflow(line: str) -> tuple[str, argparse.Namespace]:
     """Parse a ``%nbflow COMMAND ...`` line; return the command and its arguments.
 
-    Commands: ``run [NAME] [-p k=v ...]``, ``compile [NAME] [-o FILE] [-p k=v ...]``,
-    ``lint [NAME]``, ``status [RUN]``, ``logs RUN TASK``. For ``run`` and ``compile`` the
-    namespace's ``parameters`` holds the ``-p`` values as Python values.
+    Commands: ``run [NAME] [-p k=v ...] [--background|--wait] [--artifact-root URL]
+    [--no-cache]``, ``compile [NAME] [-o FILE] [-p k=v ...]``, ``lint [NAME]``,
+    ``status [RUN]``, ``logs RUN TASK``, ``resume [RUN] [--node NAME]``, ``retry [RUN]``,
+    ``rerun RUN --from TASK [--workflow NAME]``, ``stop [RUN] [--terminate]``. For ``run``
+    and ``compile`` the namespace's ``parameters`` holds the ``-p`` values as Python values.
     """
     tokens = split_line(line)
     if not tokens:

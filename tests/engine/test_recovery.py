@@ -76,6 +76,9 @@ def test_sigkill_at_twenty_random_points_then_resume(make_notebook: Any, nbflow_
     rng = random.Random(20261129)
     kills: list[tuple[float, set[str]]] = []
     proc = nbflow_proc("run", str(path), cwd=workdir)
+    started = time.time()
+    while not list((nbflow_home / "runs").glob("*/workflow.json")) and time.time() - started < 120:
+        time.sleep(0.1)  # kill only once the run exists (a loaded machine starts slowly)
     while len(kills) < 20:
         time.sleep(rng.uniform(0.2, 1.2))
         if proc.poll() is not None:  # it finished before we could kill it: nothing left to do

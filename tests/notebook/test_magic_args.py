@@ -268,8 +268,16 @@ def test_nbflow_commands() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("", "%nbflow: missing command (one of run, compile, lint, status, logs)"),
-        ("go", "%nbflow: unknown command 'go' (one of run, compile, lint, status, logs)"),
+        (
+            "",
+            "%nbflow: missing command (one of run, compile, lint, status, logs, resume, retry, "
+            "rerun, stop)",
+        ),
+        (
+            "go",
+            "%nbflow: unknown command 'go' (one of run, compile, lint, status, logs, resume, "
+            "retry, rerun, stop)",
+        ),
         ("run w -p x", "-p: expected NAME=VALUE, got 'x'"),
         ("logs r1", "missing TASK after %nbflow logs"),
         ("status a b", "unrecognized argument b"),
