@@ -10,6 +10,7 @@ from ..errors import ManifestError
 from ..model import Phase
 from .calls import arguments
 from .calls import items as call_items
+from .hooks import hooks_done, run_hooks
 from .nodes import Node, item_description, outbound
 from .scope import Scope, item_scope, node_scope
 
@@ -26,12 +27,17 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
     blocked = op.halted(prefix) or (plan.fail_fast and _dag_has_failure(op, prefix, plan))
     for task in plan.tasks:
         existing = op.node(f"{prefix}.{task['name']}")
-        if existing is not None and Phase(existing["phase"]).fulfilled:
+        if (
+            existing is not None
+            and "hooks" not in task
+            and "onExit" not in task
+            and (Phase(existing["phase"]).fulfilled)
+        ):
             continue
         expr, deps = plan.depends[task["name"]]
         dep_nodes = [op.node(f"{prefix}.{d}") for d in deps]
         if existing is None:
-            if any(n is None or not Phase(n["phase"]).fulfilled for n in dep_nodes):
+            if any(not _settled(op, plan.by_name[d], n) for d, n in zip(deps, dep_nodes)):
                 continue
             if expr and not _depends_true(op, expr, prefix, deps):
                 _create_task_node(
@@ -48,8 +54,17 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
                 continue  # failFast: no new task starts after a failure (docs; see #10312)
             if _at_parallelism(op, node, tmpl):
                 continue
-        _execute_task(op, node, task, dep_nodes)
+        if existing is None or not Phase(existing["phase"]).fulfilled:
+            _execute_task(op, node, task, dep_nodes)
+        task_node = op.node(f"{prefix}.{task['name']}")
+        if task_node is not None and ("hooks" in task or "onExit" in task):
+            run_hooks(op, node, task, task_node, _dag_scope(op, node, None))
     _assess_dag(op, node, plan, blocked)
+
+
+def _settled(op: Operator, task: dict[str, Any], node: Node | None) -> bool:
+    """A dependency is settled once its node and its hooks are fulfilled."""
+    return node is not None and Phase(node["phase"]).fulfilled and hooks_done(op, task, node)
 
 
 def dag_plan(op: Operator, tmpl: dict[str, Any]) -> DagPlan:
@@ -235,7 +250,7 @@ def _assess_dag(op: Operator, node: Node, plan: DagPlan, blocked: bool) -> None:
     prefix = node["name"]
     by_name = plan.by_name
     task_nodes = {t["name"]: op.node(f"{prefix}.{t['name']}") for t in plan.tasks}
-    if any(n is not None and not Phase(n["phase"]).fulfilled for n in task_nodes.values()):
+    if any(n is not None and not _settled(op, by_name[t], n) for t, n in task_nodes.items()):
         return
     if not blocked and any(n is None for n in task_nodes.values()):
         return

@@ -387,14 +387,20 @@ class Operator:
     # ------------------------------------------------------------------ workflow end
 
     def _exit_handler_done(self, root: Node) -> bool:
-        handler = self.spec.get("onExit")
+        hook = (self.spec.get("hooks") or {}).get("exit") or {}
+        handler = self.spec.get("onExit") or hook.get("template")
         if not handler or self.shutdown == "Terminate":
             return True
         if "exitStatus" not in self.status:
             halted = self.shutdown or self.deadline_passed
             self.status["exitStatus"] = "Failed" if halted else _workflow_phase(root)
             self.status["exitFailures"] = self._failures()
-        exit_node = self.execute(f"{self.name}.onExit", "onExit", handler, {}, self.name)
+        args = hook.get("arguments") or {}
+        if args:
+            from ..argo.subst import substitute_obj
+
+            args = substitute_obj(args, Scope(self.workflow_scope()), where="hooks.exit")
+        exit_node = self.execute(f"{self.name}.onExit", "onExit", handler, args, self.name)
         exit_node.setdefault("nodeFlag", {"hooked": True})
         return Phase(exit_node["phase"]).fulfilled
 

@@ -178,3 +178,54 @@ def test_steps_items_when_and_outputs_of_earlier_steps() -> None:
     assert yes.name == "wf[2].yes"
     no = op.nodes[node_id("wf", "wf[2].no")]
     assert (no["type"], no["message"]) == ("Skipped", "when '3 > 5' evaluated false")
+
+
+def test_task_exit_hook_runs_after_completion_and_dependents_wait_for_it() -> None:
+    wf = workflow([task("a", hooks={"exit": {"template": "t"}}), task("b", depends="a.Failed")])
+    d = Driver(wf, {"a": ["Failed"]})
+    d.run()
+    assert d.started == ["a", "a.onExit", "b"]  # b waited for a's exit hook
+    hook = d.node("wf.a.onExit")
+    assert hook["nodeFlag"] == {"hooked": True} and hook["boundaryID"] == "wf"
+    assert d.op.phase == "Succeeded"
+
+
+def test_deprecated_on_exit_is_the_exit_hook_and_skips_when_task_skipped() -> None:
+    wf = workflow([task("a", onExit="t", when="1 == 2"), task("b", onExit="t")])
+    d = Driver(wf)
+    d.run()
+    assert sorted(d.started) == ["b", "b.onExit"]  # a was Skipped: no exit hook
+
+
+def test_expression_hook_fires_once_when_true() -> None:
+    hooks = {
+        "failed": {"template": "t", "expression": "tasks.a.status == 'Failed'"},
+        "ok": {"template": "t", "expression": "tasks.a.status == 'Succeeded'"},
+    }
+    d = Driver(workflow([task("a", hooks=hooks)]), {"a": ["Failed"]})
+    d.run()
+    assert d.started == ["a", "a.hooks.failed"]
+    assert d.op.phase == "Failed"
+
+
+def test_workflow_hooks_exit_with_arguments() -> None:
+    bye = pod(
+        "bye",
+        inputs={"parameters": [{"name": "s"}]},
+        container={**RUNNER, "args": ["{{inputs.parameters.s}}"]},
+    )
+    wf = workflow(
+        [task("a")],
+        [pod("t"), bye],
+        hooks={
+            "exit": {
+                "template": "bye",
+                "arguments": {"parameters": [{"name": "s", "value": "{{workflow.status}}"}]},
+            }
+        },
+    )
+    op = Operator(wf)
+    (a,) = op.reconcile(T0)
+    op.pod_finished(a.node_id, PodResult(Phase.SUCCEEDED), T0)
+    (exit_pod,) = op.reconcile(T0)
+    assert exit_pod.name == "wf.onExit" and exit_pod.template["container"]["args"] == ["Succeeded"]
