@@ -39,11 +39,11 @@ def compile_workflow(
     """
     from .argo.compile import CompileOptions
     from .argo.compile import compile_workflow as _compile
+    from .argo.nesting import nest_large_dags
 
     cfg = _config(config)
-    return _compile(
-        workflow, CompileOptions(image=cfg.image, base_dir=Path(base_dir) if base_dir else None)
-    )
+    options = CompileOptions(image=cfg.image, base_dir=Path(base_dir) if base_dir else None)
+    return nest_large_dags(_compile(workflow, options))
 
 
 def dump_manifest(manifest: dict[str, Any], fmt: str = "yaml") -> str:
@@ -163,6 +163,18 @@ def _cache(wf: dict[str, Any], cfg: NbflowConfig) -> Any:
     return ResultCache(Path(cfg.home) / "cache" / f"{name}.json", name)
 
 
+def _cluster_run(run_id: str | None, cfg: NbflowConfig, progress: TextIO | None) -> Any:
+    """The run as a cluster run when it was submitted to Argo, else ``None``."""
+    from .cluster.run import recorded_cluster_run
+
+    run = recorded_cluster_run(run_id, config=cfg)
+    if run is not None and progress is not None:
+        from .engine.progress import ProgressPrinter
+
+        run.watcher.listeners.append(ProgressPrinter(progress))
+    return run
+
+
 def _reopen(run_id: str | None, cfg: NbflowConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     from .engine.store import RunStore
     from .engine.worker import kill_leftover_pods
@@ -199,6 +211,10 @@ def resume_run(
     from .engine.store import RunStore
 
     cfg = _config(config)
+    cluster = _cluster_run(run_id, cfg, progress)
+    if cluster is not None:
+        cluster.resume(nodes)
+        return cluster.wait() if wait else cluster
     runs = RunStore(cfg.runs_dir)
     wf, _ = runs.load(run_id)
     name = wf["metadata"]["name"]
@@ -222,6 +238,10 @@ def retry_run(
     from .engine.recovery import retry_plan
 
     cfg = _config(config)
+    cluster = _cluster_run(run_id, cfg, progress)
+    if cluster is not None:
+        cluster.retry()
+        return cluster.wait() if wait else cluster
     wf, settings = _reopen(run_id, cfg)
     retry_plan(wf)
     return _drive(wf, settings, cfg, progress, wait)
@@ -246,6 +266,10 @@ def rerun_from(
     from .errors import NbflowError
 
     cfg = _config(config)
+    from .cluster.run import recorded_cluster_run
+
+    if recorded_cluster_run(run_id, config=cfg, refresh=False) is not None:
+        raise NbflowError("rerun --from is for local runs; on Kubernetes use nbflow k8s retry")
     wf, settings = _reopen(run_id, cfg)
     if workflow is None:
         if not settings.get("notebook"):
@@ -284,9 +308,17 @@ def stop_run(
     from .engine.store import RunStore
     from .errors import NbflowError
 
-    runs = RunStore(_config(config).runs_dir)
-    wf, _ = runs.load(run_id)
+    cfg = _config(config)
+    runs = RunStore(cfg.runs_dir)
+    wf, settings = runs.load(run_id)
     name = wf["metadata"]["name"]
+    if settings.get("backend") == "argo":
+        from .cluster.run import load_cluster_run
+
+        load_cluster_run(wf, settings, config=cfg, refresh=False).stop(
+            "Terminate" if terminate else "Stop"
+        )
+        return name
     if not runs.is_locked(name):
         raise NbflowError(
             f"run {name} is not running ({wf.get('status', {}).get('phase') or 'never started'})"
@@ -304,6 +336,10 @@ def get_run(run_id: str | None = None, *, config: NbflowConfig | None = None) ->
     cfg = _config(config)
     runs = RunStore(cfg.runs_dir)
     wf, settings = runs.load(run_id)
+    if settings.get("backend") == "argo":
+        from .cluster.run import load_cluster_run
+
+        return load_cluster_run(wf, settings, config=cfg)
     store = ArtifactStore.from_config(cfg, settings["artifact_root"])
     return Run(wf, store, runs.run_dir(wf["metadata"]["name"]))
 

@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     source(comp)
     comp.add_argument("-o", "--output-file", help="file to write (default: stdout)")
     comp.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    from .cluster.cli import add_commands, add_kind_arguments
+
+    add_kind_arguments(comp)
     lint = sub.add_parser("lint", help="check a notebook's pipeline without running it")
     lint.add_argument("source")
     lint.add_argument("-w", "--workflow")
@@ -110,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop a running run (exit handlers still run)")
     stop.add_argument("run", nargs="?")
     stop.add_argument("--terminate", action="store_true", help="also skip the exit handlers")
+    _COMMANDS.update(add_commands(sub))
     return p
 
 
@@ -286,9 +290,10 @@ def _compile(args: argparse.Namespace) -> int:
     source, params, base = _load_source(args)
     if not isinstance(source, Workflow):
         raise NbflowError(f"{args.source} is already a manifest")
-    text = api.dump_manifest(
-        api.compile_workflow(source, config=_config(args), base_dir=base), args.format
-    )
+    from .cluster.cli import convert_kind
+
+    manifest = api.compile_workflow(source, config=_config(args), base_dir=base)
+    text = api.dump_manifest(convert_kind(manifest, args, schedule=source.schedule), args.format)
     if args.output_file:
         Path(args.output_file).write_text(text, encoding="utf-8")
         print(f"wrote {args.output_file}", file=sys.stderr)

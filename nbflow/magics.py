@@ -152,6 +152,19 @@ class NbflowMagics(Magics):
         config = load_config(artifact_root=args.artifact_root)
         if args.no_cache:
             config.cache = False
+        if args.backend == "argo":
+            from .cluster.options import load_cluster_config
+            from .cluster.submit import submit_workflow
+
+            cluster = load_cluster_config(config, namespace=args.namespace)
+            submitted = submit_workflow(
+                workflow,
+                config=config,
+                cluster=cluster,
+                base_dir=cwd,
+                progress=None if widget else sys.stdout,
+            )
+            return self._follow(submitted, args.background, None)
         run = api.run_workflow(
             workflow,
             config=config,
@@ -218,6 +231,17 @@ class NbflowMagics(Magics):
 
         workflow = self.spec.workflow(args.name, args.parameters)
         manifest = api.compile_workflow(workflow, base_dir=os.getcwd())
+        if args.kind or args.schedule or args.template_ref:
+            from .argo.kinds import export
+
+            schedule = args.schedule or workflow.schedule
+            kind = args.kind or ("cronworkflow" if args.schedule else None)
+            manifest = export(
+                manifest,
+                kind,
+                schedules=(schedule,) if schedule else (),
+                template_ref=args.template_ref,
+            )
         fmt = "json" if args.output and args.output.endswith(".json") else "yaml"
         text = api.dump_manifest(manifest, fmt)
         if args.output is None:

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import SpecError
 from ..model import OutputRef, Task, Workflow, check, k8s_name, resolve_inputs
 from .container import STEP_KEY, container_template
+from .limits import dependencies_for_continue_on
 from .when import translate_when
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -81,7 +82,7 @@ def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) 
     spec["volumes"] = [{"name": "nbflow", "emptyDir": {}}]
     dag = {"tasks": [_dag_task(workflow, task, producers, wf_params) for task in workflow.tasks]}
     spec["templates"] = [{"name": ENTRYPOINT, "dag": dag}, *templates]
-    return {
+    manifest = {
         "apiVersion": API_VERSION,
         "kind": "Workflow",
         "metadata": {
@@ -90,6 +91,8 @@ def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) 
         },
         "spec": spec,
     }
+    # Argo's validation rejects continueOn in a DAG that uses depends: use dependencies there.
+    return dependencies_for_continue_on(manifest)
 
 
 def workflow_parameters(workflow: Workflow) -> dict[str, Any]:

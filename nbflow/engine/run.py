@@ -95,6 +95,13 @@ class Run:
             (t for t in spec.get("templates", []) if t["name"] == spec.get("entrypoint")), {}
         )
         by_name = {n["name"]: n for n in self.nodes.values()}
+        if entry.get("dag"):
+            from ..argo.nesting import task_nodes
+
+            nested = task_nodes(self.workflow)
+            if f"{self.id}.onExit" in by_name:
+                nested["onExit"] = by_name[f"{self.id}.onExit"]
+            return nested
         names = [
             (t["name"], f"{self.id}.{t['name']}")
             for t in (entry.get("dag") or {}).get("tasks") or []

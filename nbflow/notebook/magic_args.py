@@ -36,6 +36,7 @@ __all__ = [
 _QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?LW#-]+")
+KINDS = ("workflow", "workflowtemplate", "clusterworkflowtemplate", "cronworkflow")
 NBFLOW_COMMANDS = (
     "run",
     "compile",
@@ -378,7 +379,12 @@ def _nbflow_parser(command: str) -> _Parser:
         parser.add_argument("-p", "--param", action="append", dest="param")
         if command == "compile":
             parser.add_argument("-o", "--output", dest="output")
+            parser.add_argument("--kind", choices=KINDS)
+            parser.add_argument("--schedule")
+            parser.add_argument("--template-ref", dest="template_ref")
         else:
+            parser.add_argument("--backend", choices=["local", "argo"], default="local")
+            parser.add_argument("--namespace")
             mode = parser.add_mutually_exclusive_group()
             mode.add_argument("--background", action="store_true")
             mode.add_argument("--wait", action="store_true")

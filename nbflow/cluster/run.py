@@ -1,0 +1,276 @@
+"""Runs on Kubernetes: the run object that follows a Workflow on the cluster, and how to find
+runs (submitted from here and recorded in the run store, or started elsewhere)."""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..engine.run import Run
+from ..errors import NbflowError
+from .client import ArgoClient
+from .errors import ClusterUnreachable, ObjectNotFound
+from .watch import WorkflowWatcher
+
+if TYPE_CHECKING:
+    from ..config import NbflowConfig
+    from ..engine.store import RunStore
+    from .options import ClusterConfig
+
+__all__ = [
+    "ClusterRun",
+    "open_cluster_run",
+    "load_cluster_run",
+    "recorded_cluster_run",
+    "BACKEND",
+]
+
+BACKEND = "argo"
+_REMOTE = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://")
+
+
+class ClusterRun(Run):
+    """A run on Kubernetes, with the surface of a local :class:`~nbflow.engine.run.Run`.
+
+    ``workflow`` follows the cluster's Workflow while :meth:`follow` watches it; logs come
+    from the step pods, executed notebooks and outputs from the artifact repository.
+    """
+
+    def __init__(
+        self,
+        workflow: dict[str, Any],
+        store: Any,
+        run_dir: Path,
+        client: ArgoClient,
+        runs: RunStore | None = None,
+        *,
+        owns_client: bool = False,
+    ) -> None:
+        super().__init__(workflow, store, run_dir)
+        self.client = client
+        self.runs = runs
+        self.stale: str | None = None
+        self.watcher = self._new_watcher([])
+        if owns_client:  # close the connections with the run object
+            weakref.finalize(self, client.close)
+
+    @property
+    def namespace(self) -> str:
+        """The run's namespace."""
+        return self.client.namespace
+
+    def _new_watcher(self, listeners: list[Any]) -> WorkflowWatcher:
+        watcher = WorkflowWatcher(self.client, self.workflow)
+        watcher.listeners += listeners or ([self._save] if self.runs is not None else [])
+        return watcher
+
+    def _save(self, workflow: dict[str, Any], changed: list[dict[str, Any]]) -> None:
+        if self.runs is not None:
+            self.runs.save(workflow)
+
+    # ------------------------------------------------------------------ following
+
+    def follow(self) -> ClusterRun:
+        """Start watching the workflow in the background (viewers attach to its listeners)."""
+        if self.watcher.finished.is_set() or self.watcher.done:
+            self.watcher = self._new_watcher(self.watcher.listeners)
+        if self._engine is not self.watcher:
+            # the watcher offers what viewers use of an engine: listeners, lock, finished, stop
+            self._engine = self.watcher  # type: ignore[assignment]
+            if not self.watcher.done:
+                self.watcher.start()
+            else:
+                self.watcher.finished.set()
+        return self
+
+    def wait(self, timeout: float | None = None) -> ClusterRun:
+        """Block until the run ends (following it if nobody does), or ``timeout`` passes."""
+        if not self.done and self._engine is None:
+            self.follow()
+        if self._engine is not None:
+            self._engine.finished.wait(timeout)
+        if self.watcher.error is not None and self.watcher.finished.is_set():
+            raise self.watcher.error
+        return self
+
+    def refresh(self) -> ClusterRun:
+        """Read the workflow's current state from the cluster."""
+        self.watcher.refresh()
+        self.stale = None
+        return self
+
+    # ------------------------------------------------------------------ control
+
+    def stop(self, strategy: str = "Stop") -> None:
+        """``argo stop`` (exit handlers run) or, with ``"Terminate"``, ``argo terminate``."""
+        if strategy == "Terminate":
+            self.client.terminate(self.id)
+        else:
+            self.client.stop(self.id)
+
+    def terminate(self) -> None:
+        """Stop without running the exit handlers."""
+        self.stop("Terminate")
+
+    def retry(self) -> ClusterRun:
+        """Run the failed steps again (succeeded ones keep their results); follow the run."""
+        self.watcher.apply(self.client.retry(self.id))
+        return self.follow()
+
+    def resume(self, nodes: list[str] | None = None) -> list[str]:
+        """Resume the suspended workflow or its suspended steps (all, or those named); follow
+        the run. Returns what resumed."""
+        obj, resumed = self.client.resume(self.id, nodes)
+        self.watcher.apply(obj)
+        self.follow()
+        return resumed
+
+    def delete(self) -> None:
+        """Delete the workflow (and its pods) from the cluster; the local record stays."""
+        self.client.delete(self.id)
+
+    # ------------------------------------------------------------------ views
+
+    def task_nodes(self) -> dict[str, Any]:
+        """Task nodes by task name, through nested parts of large DAGs; ``onExit`` last."""
+        from ..argo.nesting import task_nodes
+
+        out = task_nodes(self.workflow)
+        exit_node = next(
+            (n for n in self.nodes.values() if n["name"] == f"{self.id}.onExit"), None
+        )
+        if exit_node is not None:
+            out["onExit"] = exit_node
+        return out
+
+    def logs(self, task: str) -> str:
+        """Logs of the main container of every attempt of ``task``, each under a header."""
+        parts = []
+        for pod in self.pods(task):
+            try:
+                text = self.client.node_logs(self.workflow, pod)
+            except ObjectNotFound:
+                text = "(the pod is gone: Argo's pod GC or a retry deleted it)\n"
+            parts.append(f"==> {pod['displayName']} ({pod['phase']}) <==\n{text}")
+        return "\n".join(parts)
+
+    def summary(self) -> str:
+        """The run's task table, with where it runs and anything that limits the view."""
+        notes = [f"  namespace {self.namespace}"]
+        if self.stale:
+            notes.append(f"  last known state (cluster unreachable: {self.stale})")
+        if self.watcher.deleted:
+            notes.append("  the workflow was deleted from the cluster")
+        if self.watcher.offloaded:
+            notes.append("  node status is offloaded to Argo's database: ask argo-server")
+        return "\n".join([super().summary(), *notes])
+
+
+def open_cluster_run(
+    name: str,
+    *,
+    config: NbflowConfig | None = None,
+    cluster: ClusterConfig | None = None,
+    client: ArgoClient | None = None,
+    refresh: bool = True,
+) -> ClusterRun:
+    """The run ``name``: from the run store if submitted from here, else read from the cluster
+    (a CronWorkflow's run, or one created with kubectl) and recorded."""
+    from ..config import load_config
+    from ..engine.store import RunStore
+    from .options import load_cluster_config
+
+    cfg = config if config is not None else load_config()
+    runs = RunStore(cfg.runs_dir)
+    try:
+        wf, settings = runs.load(name)
+    except NbflowError:
+        settings = {}
+    if settings.get("backend") == BACKEND:
+        return load_cluster_run(wf, settings, config=cfg, client=client, refresh=refresh)
+    ccfg = cluster if cluster is not None else load_cluster_config(cfg)
+    owns = client is None
+    client = client if client is not None else ArgoClient.from_config(ccfg)
+    return _record(client.get(name), client, cfg, ccfg, owns)
+
+
+def recorded_cluster_run(
+    run_id: str | None, *, config: NbflowConfig, refresh: bool = True
+) -> ClusterRun | None:
+    """The :class:`ClusterRun` of run ``run_id`` (``None``: the most recent) if the run store
+    records it as a run on Kubernetes, else ``None`` (a local run)."""
+    from ..engine.store import RunStore
+
+    wf, settings = RunStore(config.runs_dir).load(run_id)
+    if settings.get("backend") != BACKEND:
+        return None
+    return load_cluster_run(wf, settings, config=config, refresh=refresh)
+
+
+def load_cluster_run(
+    workflow: dict[str, Any],
+    settings: dict[str, Any],
+    *,
+    config: NbflowConfig,
+    client: ArgoClient | None = None,
+    refresh: bool = True,
+) -> ClusterRun:
+    """The :class:`ClusterRun` of a run-store record (``settings["backend"] == "argo"``).
+
+    With ``refresh`` its state is read from the cluster; if the cluster cannot be reached the
+    recorded state is kept and :attr:`ClusterRun.stale` says why.
+    """
+    from ..engine.store import RunStore
+
+    owns = client is None
+    client = client if client is not None else ArgoClient(
+        settings.get("namespace"), context=settings.get("context"),
+        kubeconfig=settings.get("kubeconfig"),
+    )
+    runs = RunStore(config.runs_dir)
+    name = workflow["metadata"]["name"]
+    run = ClusterRun(workflow, _store(config, settings.get("artifact_root", "")),
+                     runs.run_dir(name), client, runs, owns_client=owns)
+    if refresh:
+        try:
+            run.refresh()
+        except ClusterUnreachable as exc:
+            run.stale = str(exc)
+    return run
+
+
+def _record(
+    obj: dict[str, Any], client: ArgoClient, cfg: NbflowConfig, ccfg: ClusterConfig,
+    owns_client: bool = False,
+) -> ClusterRun:
+    from ..engine.store import RunStore
+
+    runs = RunStore(cfg.runs_dir)
+    root = ccfg.artifact_root or (cfg.artifact_root if cfg.artifact_root.startswith(_REMOTE)
+                                  else "")
+    settings = {"backend": BACKEND, "namespace": client.namespace, "context": ccfg.context,
+                "kubeconfig": ccfg.kubeconfig, "artifact_root": root}
+    name = obj["metadata"]["name"]
+    if not runs.run_dir(name).is_dir():
+        runs.create(obj, settings)
+    return ClusterRun(obj, _store(cfg, root), runs.run_dir(name), client, runs,
+                      owns_client=owns_client)
+
+
+def _store(cfg: NbflowConfig, root: str) -> Any:
+    from ..artifacts import ArtifactStore
+
+    if not root:
+        return _NoStore()
+    return ArtifactStore.from_config(cfg, root)
+
+
+class _NoStore:
+    """Stands in for the artifact store when nobody said where the cluster keeps artifacts."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NbflowError(
+            "nbflow does not know where this cluster keeps artifacts: set "
+            "c.ClusterConfig.artifact_root to the artifact repository's bucket (s3://BUCKET)"
+        )

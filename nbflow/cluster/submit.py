@@ -1,0 +1,115 @@
+"""Submit a workflow to Argo: the manifest the cluster gets (compiled, parameters, nested DAGs,
+pod options, checked), created through the Kubernetes API and followed as a run."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ..errors import ManifestError
+from .client import ArgoClient
+from .run import ClusterRun, _record
+
+if TYPE_CHECKING:
+    from ..argo.limits import Problem
+    from ..config import NbflowConfig
+    from ..model import Workflow
+    from .options import ClusterConfig
+
+__all__ = ["build_manifest", "submit_workflow"]
+
+_BARE_IMAGES = ("python:", "library/python:")
+
+
+def build_manifest(
+    source: Workflow | dict[str, Any],
+    *,
+    config: NbflowConfig,
+    cluster: ClusterConfig,
+    parameters: dict[str, Any] | None = None,
+    base_dir: str | Path | None = None,
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The Workflow to submit: compiled, parameters set, nested, pod options, checked.
+
+    Returns the manifest and the warnings; raises :class:`ManifestError` listing every
+    problem the API server or Argo would reject.
+    """
+    from ..argo.compile import CompileOptions, compile_workflow, encode_value
+    from ..argo.limits import Problem, check_manifest, dependencies_for_continue_on
+    from ..argo.nesting import nest_large_dags
+    from ..model import Workflow
+    from .options import apply_pod_options, pod_options
+
+    image = cluster.image or config.image
+    if isinstance(source, Workflow):
+        base = Path(base_dir) if base_dir else None
+        source = compile_workflow(source, CompileOptions(image=image, base_dir=base))
+    manifest = _set_parameters(source, {k: encode_value(v) for k, v in (parameters or {}).items()})
+    manifest = dependencies_for_continue_on(nest_large_dags(manifest))
+    manifest = apply_pod_options(manifest, pod_options(cluster))
+    problems = check_manifest(manifest)
+    errors = [str(p) for p in problems if p.level == "error"]
+    if errors:
+        raise ManifestError("the cluster would reject this workflow:\n  " + "\n  ".join(errors))
+    warnings = [p for p in problems if p.level != "error"]
+    if image.startswith(_BARE_IMAGES) or image.split("/", 1)[-1].startswith(_BARE_IMAGES):
+        warnings.append(Problem(
+            "warning",
+            f"steps run in image {image!r}, which has no nbflow in it: build the runner image "
+            "(nbflow/cluster/Dockerfile) and set c.ClusterConfig.image",
+        ))
+    return manifest, warnings
+
+
+def _set_parameters(manifest: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    out = copy.deepcopy(manifest)
+    out.pop("status", None)
+    declared = {p["name"]: p for p in (out["spec"].get("arguments") or {}).get("parameters") or []}
+    for name, value in values.items():
+        if name not in declared:
+            raise ManifestError(
+                f"-p {name}: the workflow has no parameter {name!r} "
+                f"(declared: {', '.join(sorted(declared)) or 'none'})"
+            )
+        declared[name]["value"] = value
+    return out
+
+
+def submit_workflow(
+    source: Workflow | dict[str, Any],
+    *,
+    parameters: dict[str, Any] | None = None,
+    config: NbflowConfig | None = None,
+    cluster: ClusterConfig | None = None,
+    client: ArgoClient | None = None,
+    base_dir: str | Path | None = None,
+    progress: TextIO | None = None,
+    wait: bool = False,
+    follow: bool = True,
+) -> ClusterRun:
+    """Submit a workflow (model or manifest) to Argo and return its :class:`ClusterRun`.
+
+    The run is recorded in the run store (so ``nbflow status`` and ``logs`` find it) and,
+    with ``follow``, watched in the background; ``wait=True`` blocks until it ends.
+    ``progress`` gets the warnings of the manifest check and one line per phase change.
+    """
+    from ..config import load_config
+    from ..engine.progress import ProgressPrinter
+    from .options import load_cluster_config
+
+    cfg = config if config is not None else load_config()
+    ccfg = cluster if cluster is not None else load_cluster_config(cfg)
+    manifest, warnings = build_manifest(source, config=cfg, cluster=ccfg, parameters=parameters,
+                                        base_dir=base_dir)
+    if progress is not None:
+        for warning in warnings:
+            progress.write(f"nbflow: {warning}\n")
+    owns = client is None
+    client = client if client is not None else ArgoClient.from_config(ccfg)
+    run = _record(client.create(manifest), client, cfg, ccfg, owns)
+    if progress is not None:
+        run.watcher.listeners.append(ProgressPrinter(progress))
+    if follow or wait:
+        run.follow()
+    return run.wait() if wait else run
