@@ -104,9 +104,36 @@ class Operator:
             self._stop_pending()
         args = self.spec.get("arguments") or {}
         root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
-        if Phase(root["phase"]).fulfilled and self._exit_handler_done(root):
+        hooks_done = self._workflow_hooks(root)
+        if Phase(root["phase"]).fulfilled and hooks_done and self._exit_handler_done(root):
             self._finish(root)
         return self._start_pods()
+
+    def _workflow_hooks(self, root: Node) -> bool:
+        """Run ``spec.hooks`` with an ``expression`` (over ``workflow.status``) once it holds;
+        return whether every started hook is fulfilled."""
+        from ..argo.expr import evaluate_expr
+        from ..argo.subst import scope_variables
+
+        done = True
+        for name, hook in (self.spec.get("hooks") or {}).items():
+            if name == "exit" or not hook.get("expression"):
+                continue
+            node_name = f"{self.name}.hooks.{name}"
+            node = self.node(node_name)
+            if node is None:
+                status = root["phase"] if root["phase"] != "Pending" else "Running"
+                values = {**self.workflow_scope(), "workflow.status": status}
+                if self.halted(node_name) or not evaluate_expr(
+                    hook["expression"], scope_variables(values)
+                ):
+                    continue
+            node = self.execute(
+                node_name, f"hooks.{name}", hook["template"], hook.get("arguments") or {}, self.name
+            )
+            node.setdefault("nodeFlag", {"hooked": True})
+            done = done and Phase(node["phase"]).fulfilled
+        return done
 
     @property
     def shutdown(self) -> str | None:
@@ -375,13 +402,13 @@ class Operator:
         arts = []
         for a in substitute_obj(inputs.get("artifacts") or [], Scope(fixed)):
             arts.append({**a, "raw": raw[a["name"]]} if "raw" in a and a["name"] in raw else a)
-        deadline = tmpl.get("activeDeadlineSeconds")
+        # activeDeadlineSeconds bounds the pod's running time; template.timeout the node's whole
+        # life, which locally starts when the step does.
+        limits = [float(v) for v in (tmpl.get("activeDeadlineSeconds"),) if v is not None]
+        if body.get("timeout"):
+            limits.append(parse_duration(str(body["timeout"])))
         return PodRequest(
-            node["id"],
-            node["name"],
-            body,
-            {**inputs, "artifacts": arts},
-            float(deadline) if deadline is not None else None,
+            node["id"], node["name"], body, {**inputs, "artifacts": arts}, min(limits, default=None)
         )
 
     # ------------------------------------------------------------------ workflow end

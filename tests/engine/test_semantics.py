@@ -229,3 +229,22 @@ def test_workflow_hooks_exit_with_arguments() -> None:
     op.pod_finished(a.node_id, PodResult(Phase.SUCCEEDED), T0)
     (exit_pod,) = op.reconcile(T0)
     assert exit_pod.name == "wf.onExit" and exit_pod.template["container"]["args"] == ["Succeeded"]
+
+
+def test_workflow_expression_hook_runs_once_while_running() -> None:
+    wf = workflow(
+        [task("a"), task("b", depends="a")],
+        [pod("t"), pod("note")],
+        hooks={"started": {"template": "note", "expression": "workflow.status == 'Running'"}},
+    )
+    d = Driver(wf)
+    d.run()
+    assert d.started.count("hooks.started") == 1 and d.started[:2] == ["a", "hooks.started"]
+    assert d.node("wf.hooks.started")["nodeFlag"] == {"hooked": True}
+    assert d.op.phase == "Succeeded"
+
+
+def test_template_timeout_and_active_deadline_bound_the_pod() -> None:
+    tmpl = pod("t", timeout="1m", activeDeadlineSeconds="90")
+    (req,) = Operator(workflow([task("a")], [tmpl])).reconcile(T0)
+    assert req.deadline_s == 60
