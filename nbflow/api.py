@@ -138,6 +138,7 @@ def _drive(
         max_workers=cfg.workers,
         cache=_cache(wf, cfg),
         cache_dir=Path(cfg.home) / "cache",
+        engine=cfg.engine,
     )
     if progress is not None:
         engine.listeners.append(ProgressPrinter(progress))

@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     source(run)
     run.add_argument(
+        "--engine",
+        choices=["papermill", "fast"],
+        help="papermill (default): each step a papermill run in a fresh kernel; fast: a fresh "
+        "IPython shell in a process forked from a pre-warmed server",
+    )
+    run.add_argument(
         "--host-exec",
         action="store_true",
         help="run hand-written container/script templates on this machine (the image is "
@@ -178,6 +184,8 @@ def _run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if args.no_cache:
         cfg.cache = False
+    if args.engine:
+        cfg.engine = args.engine
     run = api.run_workflow(
         source,
         parameters=params,

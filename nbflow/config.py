@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, Dict, Float, Int, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
 from traitlets.config import Config, Configurable
 
 
@@ -74,6 +74,14 @@ class NbflowConfig(Configurable):
         0,
         help="Maximum number of steps the local engine runs at once; 0 means the number of CPU "
         "cores. A workflow's --parallelism lowers it further.",
+    ).tag(config=True)
+
+    engine = Enum(
+        ["papermill", "fast"],
+        default_value="papermill",
+        help="How the local engine runs a step: 'papermill' (a papermill run in a fresh kernel, "
+        "the reference) or 'fast' (a fresh IPython shell in a process forked from a pre-warmed "
+        "server; templates it cannot run safely fall back to papermill).",
     ).tag(config=True)
 
     cache = Bool(

@@ -91,6 +91,10 @@ class LocalEngine:
         Earlier results to reuse instead of running a step again (``None``: no cache).
     cache_dir : Path, optional
         Where the caches of templates with an Argo ``memoize`` block live.
+    engine : str
+        ``"papermill"``: every step is a papermill run in a fresh kernel. ``"fast"``: steps run
+        in a fresh IPython shell of a process forked from a pre-warmed server
+        (:mod:`.fast`); a template it cannot run safely still goes through papermill.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class LocalEngine:
         max_workers: int,
         cache: ResultCache | None = None,
         cache_dir: Path | None = None,
+        engine: str = "papermill",
     ) -> None:
         self.wf = workflow
         self.name = workflow["metadata"]["name"]
@@ -120,6 +125,12 @@ class LocalEngine:
         self.key_caches: dict[str, ResultCache] = {}
         self.memo_caches: dict[str, ResultCache] = {}
         self.cache_dir = cache_dir
+        if engine not in ("fast", "papermill"):
+            raise NbflowError(f"unknown engine {engine!r}: use 'fast' or 'papermill'")
+        self.engine = engine
+        self.max_workers = max_workers
+        self.server: Any = None
+        self.fallbacks: dict[str, str] = {}  # template name -> why it runs through papermill
         self.listeners: list[Listener] = []
         self.lock = threading.RLock()
         self.finished = threading.Event()
@@ -144,6 +155,8 @@ class LocalEngine:
         """Run to the end in this thread (holding the run's lock)."""
         try:
             with self.runs.lock(self.name):
+                if self.engine == "fast":
+                    self._start_server()
                 self._loop()
         except NbflowError as exc:
             self._abort(str(exc))
@@ -155,7 +168,29 @@ class LocalEngine:
             self._abort(f"internal error ({type(exc).__name__}: {exc}); details in {log}")
         finally:
             self.pool.shutdown(wait=True)
+            if self.server is not None:
+                self.server.close()
             self.finished.set()
+
+    def _start_server(self) -> None:
+        """Start the fast engine's fork server, unless no template can use it."""
+        from .fast import ForkServer, fallback_reason, pool_size
+        from .imports import discover
+
+        pods = [t for t in self.wf["spec"]["templates"] if runs_nbflow(t)]
+        for tmpl in pods:
+            why = fallback_reason(tmpl)
+            if why is not None:
+                self.fallbacks[tmpl["name"]] = why
+        if len(self.fallbacks) == len(pods):
+            return
+        parallelism = self.wf["spec"].get("parallelism") or self.max_workers
+        self.server = ForkServer(
+            pool_size(min(self.max_workers, parallelism)),
+            discover(self.wf),
+            local_dirs=[self.workdir],
+        )
+        self.server.start()
 
     def _abort(self, message: str) -> None:
         with self.lock:
@@ -229,11 +264,17 @@ class LocalEngine:
                 self.runs.log_path(self.name, req.node_id),
                 self.workdir,
                 pid_file=run_dir / "pids" / req.node_id,
+                **self._server_for(template),
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))
         cancel = self.cancels[req.node_id] = threading.Event()
         return self.pool.submit(pod.run, cancel)
+
+    def _server_for(self, template: dict[str, Any]) -> dict[str, Any]:
+        if self.server is None or not runs_nbflow(template) or template["name"] in self.fallbacks:
+            return {}
+        return {"server": self.server}
 
     def _still_stored(self, entry: dict[str, Any]) -> bool:
         arts = (entry.get("outputs") or {}).get("artifacts") or []

@@ -155,8 +155,9 @@ class RunStore:
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
+    text = json.dumps(data, separators=(",", ":"))  # compact: the C encoder, no indentation
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -76,11 +76,7 @@ def check_runnable(template: dict[str, Any], host_exec: bool = False) -> str | N
         )
     if "dag" in template or "suspend" in template or "steps" in template:
         return None
-    kinds = [
-        k
-        for k in ("script", "resource", "http", "plugin", "containerSet")
-        if k in template
-    ]
+    kinds = [k for k in ("script", "resource", "http", "plugin", "containerSet") if k in template]
     what = ", ".join(kinds) or "this kind of"
     return f"template {template['name']!r}: {what} templates cannot run locally yet"
 
@@ -115,6 +111,7 @@ class LocalPod:
         log_path: Path,
         workdir: Path,
         pid_file: Path | None = None,
+        server: Any = None,
     ) -> None:
         self.req = request
         self.store = store
@@ -128,6 +125,7 @@ class LocalPod:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid_file = pid_file
+        self.server = server  # the fast engine's ForkServer, when the step runs there
         self.exit_code: int | None = None
         self.capture_stdout = False  # host steps: stdout becomes outputs.result
 
@@ -156,7 +154,10 @@ class LocalPod:
             self._stage_inputs()
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
-        code, reason = self._start_and_wait(cancel)
+        if self.server is not None:
+            code, reason = self._run_in_server(cancel)
+        else:
+            code, reason = self._start_and_wait(cancel)
         self.exit_code = code
         message = self._termination_message()
         try:
@@ -212,6 +213,29 @@ class LocalPod:
         env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
         env["NBFLOW_TERMINATION_LOG"] = str(self.pod_dir / "termination-log")
         return env
+
+    def _run_in_server(self, cancel: threading.Event) -> tuple[int | None, str | None]:
+        """Run the step in the fast engine's fork server; same answer as _start_and_wait."""
+        from .fast import DEADLINE, STOPPED, StepRequest
+
+        container = self.req.template["container"]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        request = StepRequest(
+            args=[self._arg(a) for a in container.get("args") or []],
+            env=self.environment(),
+            cwd=str(self.workdir),
+            log_path=str(self.log_path),
+            deadline_s=self.req.deadline_s,
+        )
+        end = self.server.run(request, cancel)
+        if end.reason == STOPPED:
+            return None, CANCELLED
+        if end.reason == DEADLINE:
+            return None, DEADLINE_MESSAGE
+        if end.message is not None:  # the step's process died (a signal) or the server did
+            (self.pod_dir / "termination-log").write_text(end.message, encoding="utf-8")
+            return KERNEL_DIED, None
+        return end.code, None
 
     def _start_and_wait(self, cancel: threading.Event) -> tuple[int | None, str | None]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
