@@ -70,7 +70,8 @@ class DigestIndex:
             return self.by_key[key]
         if not key.endswith("/"):
             return None
-        inside = sorted((k, d) for k, d in self.by_key.items() if k.startswith(key))
+        # keys relative to the prefix: the run's name in it must not change the digest
+        inside = sorted((k[len(key):], d) for k, d in self.by_key.items() if k.startswith(key))
         return hashlib.sha256(json.dumps(inside).encode()).hexdigest() if inside else None
 
 

@@ -163,3 +163,14 @@ def test_argo_memoize_block_with_host_exec(nbflow_home: Path, tmp_path: Path) ->
     assert pod2["memoizationStatus"] == {"hit": True, "key": "rand-7", "cacheName": "my-cache"}
     assert pod1["outputs"]["result"] == pod2["outputs"]["result"]
     assert (nbflow_home / "cache" / "configmap-my-cache.json").is_file()
+
+
+@pytest.mark.kernel
+def test_fan_in_hits_the_cache_on_an_unchanged_rerun(make_notebook: Any, nbflow_home: Path) -> None:
+    path = make_notebook("fanout")
+    first = run(path)
+    second = run(path)
+    assert first.phase == second.phase == "Succeeded"
+    memo = second.task_nodes()["train"].get("memoizationStatus") or {}
+    assert memo.get("hit") is True  # the fan-in's input digest does not depend on the run's name
+    assert second.outputs("train") == first.outputs("train")

@@ -57,6 +57,15 @@ def test_quickstart_runs_with_artifacts_on_s3(s3: Any, nbflow_home: Path, tmp_pa
     files = {str(p): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     files.update({k: s3.fs.cat_file(f"{s3.bucket}/{k}") for k in keys})
     secrets_absent(files, s3)
+    # a second run of the unchanged pipeline executes nothing: every step is a cache hit whose
+    # artifacts are copied under the new run's keys in the bucket
+    second = api.run_workflow(wf, config=cfg, workdir=tmp_path, base_dir=QUICKSTART.parent)
+    assert second.phase == "Succeeded", second.summary()
+    pods = [p for t in second.tasks() for p in second.pods(t)]
+    assert pods and all(p["memoizationStatus"]["hit"] for p in pods)
+    new_keys = s3.keys(f"quickstart/{second.id}")
+    assert f"prefix/quickstart/{second.id}/fit/model/data.json" in new_keys
+    assert second.outputs("fit") == outputs
 
 
 @pytest.mark.kernel
