@@ -33,6 +33,27 @@ def validate_manifest(argo_validator: Any):
 
 
 @pytest.fixture()
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The process's IPython shell with nbflow loaded, an empty registry and namespace."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from nbflow.magics import NbflowMagics
+    from nbflow.notebook.extract import NotebookSpec
+
+    monkeypatch.chdir(tmp_path)
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = InteractiveShell.instance(config=config)
+    if "nbflow" not in ip.extension_manager.loaded:
+        ip.run_line_magic("load_ext", "nbflow")
+    ip.reset(new_session=False)
+    ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(base_dir=str(tmp_path))
+    yield ip
+    ip.reset(new_session=False)
+
+
+@pytest.fixture()
 def nbflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private nbflow home (runs and artifacts) for one test."""
     home = tmp_path / "nbflow-home"

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
-from nbflow.magics import NbflowMagics, live_spec
-from nbflow.notebook.extract import NotebookSpec
+from nbflow.magics import live_spec
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
-
-
-@pytest.fixture
-def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The process's IPython shell with nbflow loaded, an empty registry and namespace."""
-    monkeypatch.chdir(tmp_path)
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    if "nbflow" not in ip.extension_manager.loaded:
-        ip.run_line_magic("load_ext", "nbflow")
-    ip.reset(new_session=False)
-    ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(base_dir=str(tmp_path))
-    yield ip
-    ip.reset(new_session=False)
 
 
 def run(ip: Any, code: str, **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ import yaml
 
 from ..errors import ManifestError
 
-__all__ = ["dump", "load", "load_file"]
+__all__ = ["dump", "load", "load_file", "set_parameters"]
 
 
 class _Dumper(yaml.SafeDumper):
@@ -56,3 +56,18 @@ def load_file(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ManifestError(f"cannot read {p}: {exc.strerror}") from None
     return load(text, where=str(p))
+
+
+def set_parameters(spec: dict[str, Any], values: dict[str, str]) -> None:
+    """Set workflow parameters (``argo submit -p``) in ``spec.arguments``, in place.
+
+    Raises :class:`ManifestError` naming a parameter the workflow does not declare.
+    """
+    declared = {p["name"]: p for p in (spec.get("arguments") or {}).get("parameters") or []}
+    for name, value in values.items():
+        if name not in declared:
+            raise ManifestError(
+                f"-p {name}: the workflow has no parameter {name!r} "
+                f"(declared: {', '.join(sorted(declared)) or 'none'})"
+            )
+        declared[name]["value"] = value

@@ -63,16 +63,11 @@ def build_manifest(
 
 
 def _set_parameters(manifest: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    from ..argo.manifest import set_parameters
+
     out = copy.deepcopy(manifest)
     out.pop("status", None)
-    declared = {p["name"]: p for p in (out["spec"].get("arguments") or {}).get("parameters") or []}
-    for name, value in values.items():
-        if name not in declared:
-            raise ManifestError(
-                f"-p {name}: the workflow has no parameter {name!r} "
-                f"(declared: {', '.join(sorted(declared)) or 'none'})"
-            )
-        declared[name]["value"] = value
+    set_parameters(out["spec"], values)
     return out
 
 

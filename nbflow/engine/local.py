@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
 from ..errors import ManifestError, NbflowError
 from ..model import Phase
@@ -61,14 +62,7 @@ def prepare(
         why = check_runnable(tmpl, host_exec)
         if why:
             raise ManifestError(why)
-    declared = {p["name"]: p for p in (spec.get("arguments") or {}).get("parameters") or []}
-    for name, value in (parameters or {}).items():
-        if name not in declared:
-            raise ManifestError(
-                f"-p {name}: the workflow has no parameter {name!r} "
-                f"(declared: {', '.join(sorted(declared)) or 'none'})"
-            )
-        declared[name]["value"] = value
+    set_parameters(spec, parameters or {})
     return wf
 
 

@@ -133,24 +133,3 @@ def flaky_server(
     s3_client(server.endpoint).mkdir(BUCKET)
     yield server
     server.stop()
-
-
-@pytest.fixture()
-def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The process's IPython shell with nbflow loaded and an empty registry."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    from nbflow.magics import NbflowMagics
-    from nbflow.notebook.extract import NotebookSpec
-
-    monkeypatch.chdir(tmp_path)
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    if "nbflow" not in ip.extension_manager.loaded:
-        ip.run_line_magic("load_ext", "nbflow")
-    ip.reset(new_session=False)
-    ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(base_dir=str(tmp_path))
-    yield ip
-    ip.reset(new_session=False)
