@@ -46,6 +46,40 @@ def compile_workflow(
     return nest_large_dags(_compile(workflow, options))
 
 
+def load_source(
+    path: str | Path, workflow: str | None = None, assignments: list[str] | tuple[str, ...] = ()
+) -> tuple[Any, dict[str, Any], Path, dict[str, Any] | None]:
+    """Read what a command was given: a notebook (its workflow) or an Argo manifest.
+
+    ``assignments`` are ``NAME=VALUE`` texts (``-p``). Returns the Workflow model or the
+    manifest, the parameters still to apply (a manifest's), the folder steps run in, and for a
+    notebook where it came from (recorded so that ``rerun`` can recompile it).
+    """
+    from .errors import NbflowError
+    from .model import parse_assignment
+
+    params = {}
+    for text in assignments:
+        try:
+            key, value = parse_assignment(text)
+        except ValueError as exc:
+            raise NbflowError(f"-p {text}: {exc}") from None
+        params[key] = value
+    source = Path(path)
+    if source.suffix == ".ipynb":
+        from .notebook.extract import read_notebook
+
+        wf = read_notebook(source).workflow(workflow, params)
+        base = source.resolve().parent
+        origin = {"notebook": str(source.resolve()), "workflow": wf.name, "base_dir": str(base)}
+        return wf, {}, base, origin
+    if source.suffix in (".yaml", ".yml", ".json"):
+        from .argo.manifest import load_file
+
+        return load_file(source), params, Path.cwd(), None
+    raise NbflowError(f"{source}: expected a notebook (.ipynb) or a manifest (.yaml, .yml, .json)")
+
+
 def dump_manifest(manifest: dict[str, Any], fmt: str = "yaml") -> str:
     """Serialise a manifest deterministically as ``"yaml"`` or ``"json"``."""
     from .argo.manifest import dump

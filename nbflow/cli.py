@@ -142,39 +142,12 @@ def _config(args: argparse.Namespace) -> Any:
     return load_config(home=args.home, artifact_root=args.artifact_root)
 
 
-def _parameters(args: argparse.Namespace) -> dict[str, Any]:
-    from .model import parse_assignment
-
-    out = {}
-    for text in args.parameter:
-        try:
-            key, value = parse_assignment(text)
-        except ValueError as exc:
-            raise NbflowError(f"-p {text}: {exc}") from None
-        out[key] = value
-    return out
-
-
 def _load_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
     """Return (Workflow model or manifest, leftover parameters, base folder)."""
-    path = Path(args.source)
-    params = _parameters(args)
-    if path.suffix == ".ipynb":
-        from .notebook.extract import read_notebook
+    from . import api
 
-        spec = read_notebook(path)
-        wf = spec.workflow(args.workflow, params)
-        args.origin = {
-            "notebook": str(path.resolve()),
-            "workflow": wf.name,
-            "base_dir": str(path.resolve().parent),
-        }
-        return wf, {}, path.resolve().parent
-    if path.suffix in (".yaml", ".yml", ".json"):
-        from .argo.manifest import load_file
-
-        return load_file(path), params, Path.cwd()
-    raise NbflowError(f"{path}: expected a notebook (.ipynb) or a manifest (.yaml, .yml, .json)")
+    source, params, base, args.origin = api.load_source(args.source, args.workflow, args.parameter)
+    return source, params, base
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -26,8 +26,12 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     _cluster(submit)
     _pod(submit)
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    submit.add_argument("-o", "--output", choices=["json", "yaml"],
-                        help="print the Workflow object (with --wait: its final state)")
+    submit.add_argument(
+        "-o",
+        "--output",
+        choices=["json", "yaml"],
+        help="print the Workflow object (with --wait: its final state)",
+    )
     _add_schedule(sub)
     _add_k8s(sub)
     return {"submit": _submit, "schedule": _schedule, "k8s": _k8s}
@@ -38,8 +42,12 @@ def _add_schedule(sub: Any) -> None:
     _source(sched)
     _cluster(sched)
     _pod(sched)
-    sched.add_argument("--cron", action="append", metavar="CRON",
-                       help="cron schedule, repeatable (default: %%%%workflow --schedule)")
+    sched.add_argument(
+        "--cron",
+        action="append",
+        metavar="CRON",
+        help="cron schedule, repeatable (default: %%%%workflow --schedule)",
+    )
     sched.add_argument("--timezone", help="IANA time zone of the schedule, e.g. Europe/Paris")
     sched.add_argument("--concurrency-policy", choices=["Allow", "Forbid", "Replace"])
     sched.add_argument("--starting-deadline", type=int, metavar="SECONDS")
@@ -54,43 +62,67 @@ def _add_k8s(sub: Any) -> None:
     ksub = k8s.add_subparsers(dest="k8s_command", required=True)
     rbac = ksub.add_parser("rbac", help="print the least Role/RoleBinding/ServiceAccount needed")
     rbac.add_argument("-n", "--namespace", default="default")
-    rbac.add_argument("--service-account", default="nbflow-workflow",
-                      help="service account of the workflow pods")
+    rbac.add_argument(
+        "--service-account", default="nbflow-workflow", help="service account of the workflow pods"
+    )
     rbac.add_argument("--user", action="append", default=[], help="user allowed to submit")
     rbac.add_argument("--group", action="append", default=[], help="group allowed to submit")
-    rbac.add_argument("--submitter", action="append", default=[], metavar="[NS:]SA",
-                      help="service account allowed to submit (e.g. a notebook server's)")
-    rbac.add_argument("--cluster-templates", action="store_true",
-                      help="also allow publishing ClusterWorkflowTemplates")
+    rbac.add_argument(
+        "--submitter",
+        action="append",
+        default=[],
+        metavar="[NS:]SA",
+        help="service account allowed to submit (e.g. a notebook server's)",
+    )
+    rbac.add_argument(
+        "--cluster-templates",
+        action="store_true",
+        help="also allow publishing ClusterWorkflowTemplates",
+    )
     for name, text in _ACTIONS.items():
         sp = ksub.add_parser(name, help=text)
         sp.add_argument("run", help="workflow (run) name")
         _cluster(sp)
         if name in ("retry", "resume"):
             sp.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    publish = ksub.add_parser("publish", help="create or update a WorkflowTemplate that other "
-                              "workflows can use (templateRef)")
+    publish = ksub.add_parser(
+        "publish",
+        help="create or update a WorkflowTemplate that other workflows can use (templateRef)",
+    )
     _source(publish)
     _cluster(publish)
     _pod(publish)
     publish.add_argument("--name", help="template name (default: the workflow's)")
-    publish.add_argument("--cluster-scope", action="store_true",
-                         help="a ClusterWorkflowTemplate, for every namespace")
+    publish.add_argument(
+        "--cluster-scope",
+        action="store_true",
+        help="a ClusterWorkflowTemplate, for every namespace",
+    )
 
 
 def add_kind_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``compile`` options that pick the Argo kind and share templates."""
-    parser.add_argument("--kind", choices=["workflow", "workflowtemplate",
-                                           "clusterworkflowtemplate", "cronworkflow"])
+    parser.add_argument(
+        "--kind",
+        choices=["workflow", "workflowtemplate", "clusterworkflowtemplate", "cronworkflow"],
+    )
     parser.add_argument("--name", help="object name of a template or CronWorkflow")
-    parser.add_argument("--schedule", action="append", metavar="CRON",
-                        help="CronWorkflow schedule, repeatable (implies --kind cronworkflow)")
+    parser.add_argument(
+        "--schedule",
+        action="append",
+        metavar="CRON",
+        help="CronWorkflow schedule, repeatable (implies --kind cronworkflow)",
+    )
     parser.add_argument("--timezone")
     parser.add_argument("--concurrency-policy", choices=["Allow", "Forbid", "Replace"])
-    parser.add_argument("--template-ref", metavar="NAME",
-                        help="call the step templates of WorkflowTemplate NAME (templateRef)")
-    parser.add_argument("--cluster-template-ref", metavar="NAME",
-                        help="same, from ClusterWorkflowTemplate NAME")
+    parser.add_argument(
+        "--template-ref",
+        metavar="NAME",
+        help="call the step templates of WorkflowTemplate NAME (templateRef)",
+    )
+    parser.add_argument(
+        "--cluster-template-ref", metavar="NAME", help="same, from ClusterWorkflowTemplate NAME"
+    )
 
 
 def convert_kind(
@@ -129,8 +161,14 @@ _ACTIONS = {
 def _source(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("source", help="a notebook (.ipynb) or a Workflow manifest (.yaml/.json)")
     sp.add_argument("-w", "--workflow", help="which %%%%workflow of the notebook")
-    sp.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                    help="a workflow parameter; VALUE is read as a Python literal when it is one")
+    sp.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a workflow parameter; VALUE is read as a Python literal when it is one",
+    )
 
 
 def _cluster(sp: argparse.ArgumentParser) -> None:
@@ -145,16 +183,20 @@ def _pod(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--image-pull-secret", action="append", metavar="SECRET")
     sp.add_argument("--node-selector", action="append", metavar="KEY=VALUE")
     sp.add_argument("--toleration", action="append", metavar="KEY[=VALUE][:EFFECT]")
-    sp.add_argument("--artifact-repository", metavar="CONFIGMAP[#KEY]",
-                    help="artifact repository of the workflow (default: the namespace's)")
+    sp.add_argument(
+        "--artifact-repository",
+        metavar="CONFIGMAP[#KEY]",
+        help="artifact repository of the workflow (default: the namespace's)",
+    )
 
 
 def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
     from ..config import load_config
     from .options import load_cluster_config, parse_selector, parse_toleration
 
-    cfg = load_config(home=getattr(args, "home", None),
-                      artifact_root=getattr(args, "artifact_root", None))
+    cfg = load_config(
+        home=getattr(args, "home", None), artifact_root=getattr(args, "artifact_root", None)
+    )
     selectors = getattr(args, "node_selector", None)
     tolerations = getattr(args, "toleration", None)
     pulls = getattr(args, "image_pull_secret", None)
@@ -175,25 +217,10 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _load(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
     """(Workflow model or manifest, leftover parameters, base folder) of ``args.source``."""
-    from ..model import parse_assignment
+    from ..api import load_source
 
-    params = {}
-    for text in args.parameter:
-        try:
-            key, value = parse_assignment(text)
-        except ValueError as exc:
-            raise NbflowError(f"-p {text}: {exc}") from None
-        params[key] = value
-    path = Path(args.source)
-    if path.suffix == ".ipynb":
-        from ..notebook.extract import read_notebook
-
-        return read_notebook(path).workflow(args.workflow, params), {}, path.resolve().parent
-    if path.suffix in (".yaml", ".yml", ".json"):
-        from ..argo.manifest import load_file
-
-        return load_file(path), params, Path.cwd()
-    raise NbflowError(f"{path}: expected a notebook (.ipynb) or a manifest (.yaml, .yml, .json)")
+    source, params, base, _ = load_source(args.source, args.workflow, args.parameter)
+    return source, params, base
 
 
 # ------------------------------------------------------------------ commands
@@ -205,8 +232,16 @@ def _submit(args: argparse.Namespace) -> int:
 
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
-    run = submit_workflow(source, parameters=params, config=cfg, cluster=cluster, base_dir=base,
-                          progress=sys.stderr, wait=args.wait, follow=args.wait)
+    run = submit_workflow(
+        source,
+        parameters=params,
+        config=cfg,
+        cluster=cluster,
+        base_dir=base,
+        progress=sys.stderr,
+        wait=args.wait,
+        follow=args.wait,
+    )
     print(f"submitted {run.id} to namespace {run.namespace}", file=sys.stderr)
     if not args.wait:
         print(run.id)
@@ -220,8 +255,11 @@ def _submit(args: argparse.Namespace) -> int:
 def _report(run: Any) -> None:
     print(run.summary(), file=sys.stderr)
     for failure in run.failures():
-        what = (f"{failure['ename']}: {failure['evalue']}" if failure.get("ename")
-                else failure["message"])
+        what = (
+            f"{failure['ename']}: {failure['evalue']}"
+            if failure.get("ename")
+            else failure["message"]
+        )
         print(f"  {failure['task']} failed: {what}", file=sys.stderr)
         if failure.get("notebook"):
             print(f"    executed notebook: {failure['notebook']}", file=sys.stderr)
@@ -236,10 +274,16 @@ def _schedule(args: argparse.Namespace) -> int:
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
     default = [source.schedule] if isinstance(source, Workflow) and source.schedule else []
-    manifest, _ = build_manifest(source, config=cfg, cluster=cluster, parameters=params,
-                                 base_dir=base)
-    cron = CronOptions(tuple(args.cron or default), args.timezone, args.concurrency_policy,
-                       args.starting_deadline, args.suspend)
+    manifest, _ = build_manifest(
+        source, config=cfg, cluster=cluster, parameters=params, base_dir=base
+    )
+    cron = CronOptions(
+        tuple(args.cron or default),
+        args.timezone,
+        args.concurrency_policy,
+        args.starting_deadline,
+        args.suspend,
+    )
     obj = convert(manifest, "cronworkflow", name=args.name, cron=cron)
     errors = [str(p) for p in check_manifest(obj) if p.level == "error"]
     if errors:
@@ -254,10 +298,15 @@ def _publish(obj: dict[str, Any], args: argparse.Namespace, cluster: Any) -> int
     if getattr(args, "apply", True):
         with ArgoClient.from_config(cluster) as client:
             _, created = client.apply(obj)
-            where = "" if obj["kind"] == "ClusterWorkflowTemplate" else (
-                f" in namespace {client.namespace}")
-        print(f"{'created' if created else 'updated'} {obj['kind']} "
-              f"{obj['metadata']['name']}{where}", file=sys.stderr)
+            where = (
+                ""
+                if obj["kind"] == "ClusterWorkflowTemplate"
+                else (f" in namespace {client.namespace}")
+            )
+        print(
+            f"{'created' if created else 'updated'} {obj['kind']} {obj['metadata']['name']}{where}",
+            file=sys.stderr,
+        )
     elif getattr(args, "output_file", None):
         Path(args.output_file).write_text(dump(obj), encoding="utf-8")
         print(f"wrote {args.output_file}", file=sys.stderr)
@@ -275,8 +324,9 @@ def _k8s(args: argparse.Namespace) -> int:
 
         source, params, base = _load(args)
         cfg, cluster = _configs(args)
-        manifest, _ = build_manifest(source, config=cfg, cluster=cluster, parameters=params,
-                                     base_dir=base)
+        manifest, _ = build_manifest(
+            source, config=cfg, cluster=cluster, parameters=params, base_dir=base
+        )
         kind = "clusterworkflowtemplate" if args.cluster_scope else "workflowtemplate"
         return _publish(convert(manifest, kind, name=args.name), args, cluster)
     from .run import open_cluster_run
@@ -309,11 +359,19 @@ def _rbac(args: argparse.Namespace) -> int:
 
     from .rbac import RbacOptions, rbac_manifests
 
-    opts = RbacOptions(args.namespace, args.service_account, args.user, args.group,
-                       args.submitter, args.cluster_templates)
+    opts = RbacOptions(
+        args.namespace,
+        args.service_account,
+        args.user,
+        args.group,
+        args.submitter,
+        args.cluster_templates,
+    )
     objects = rbac_manifests(opts)
     sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False))
     if not (args.user or args.group or args.submitter):
-        print("no --user, --group or --submitter: bind the nbflow-submitter Role yourself",
-              file=sys.stderr)
+        print(
+            "no --user, --group or --submitter: bind the nbflow-submitter Role yourself",
+            file=sys.stderr,
+        )
     return EXIT_OK
