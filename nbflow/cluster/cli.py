@@ -253,16 +253,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _report(run: Any) -> None:
-    print(run.summary(), file=sys.stderr)
-    for failure in run.failures():
-        what = (
-            f"{failure['ename']}: {failure['evalue']}"
-            if failure.get("ename")
-            else failure["message"]
-        )
-        print(f"  {failure['task']} failed: {what}", file=sys.stderr)
-        if failure.get("notebook"):
-            print(f"    executed notebook: {failure['notebook']}", file=sys.stderr)
+    print(run.report(), file=sys.stderr)
 
 
 def _schedule(args: argparse.Namespace) -> int:

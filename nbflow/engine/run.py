@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,7 @@ class Run:
         self.store = store
         self.run_dir = run_dir
         self._engine = engine
+        self._downloads: Path | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -229,14 +232,31 @@ class Run:
         return node
 
     def _fetch(self, key: str) -> Path:
+        """A local copy of ``key``: the file itself in a local store, else one download kept
+        for the life of this run object (removed with it)."""
         local = self.store.local_path(key)
         if local is not None:
             return local
-        target = Path(tempfile.mkdtemp(prefix="nbflow-")) / "artifact"
-        self.store.download(key, target)
+        if self._downloads is None:
+            self._downloads = Path(tempfile.mkdtemp(prefix="nbflow-"))
+            weakref.finalize(self, shutil.rmtree, self._downloads, True)
+        target = self._downloads / key.strip("/")
+        if not target.exists():
+            self.store.download(key, target)
         return target
 
     # ------------------------------------------------------------------ display
+
+    def report(self) -> str:
+        """The summary, then one line per failed task with its error and executed notebook."""
+        lines = [self.summary()]
+        for failure in self.failures():
+            ename = failure.get("ename")
+            what = f"{ename}: {failure['evalue']}" if ename else failure["message"]
+            lines.append(f"  {failure['task']} failed: {what}")
+            if failure.get("notebook"):
+                lines.append(f"    executed notebook: {failure['notebook']}")
+        return "\n".join(lines)
 
     def summary(self) -> str:
         """A plain-text table of the run's tasks."""
