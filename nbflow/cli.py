@@ -54,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--engine",
         choices=["papermill", "fast"],
-        help="papermill (default): each step a papermill run in a fresh kernel; fast: a fresh "
-        "IPython shell in a process forked from a pre-warmed server",
+        help="fast (default): each step a fresh IPython shell in a process forked from a "
+        "pre-warmed server, papermill where that is not safe; papermill: each step a papermill "
+        "run in a fresh kernel (the reference)",
     )
     run.add_argument(
         "--host-exec",

@@ -78,10 +78,10 @@ class NbflowConfig(Configurable):
 
     engine = Enum(
         ["papermill", "fast"],
-        default_value="papermill",
-        help="How the local engine runs a step: 'papermill' (a papermill run in a fresh kernel, "
-        "the reference) or 'fast' (a fresh IPython shell in a process forked from a pre-warmed "
-        "server; templates it cannot run safely fall back to papermill).",
+        help="How the local engine runs a step: 'fast' (the default; a fresh IPython shell in a "
+        "process forked from a pre-warmed server; templates it cannot run safely fall back to "
+        "papermill) or 'papermill' (a papermill run in a fresh kernel, the reference). "
+        "Default: $NBFLOW_ENGINE, else 'fast'.",
     ).tag(config=True)
 
     cache = Bool(
@@ -93,6 +93,10 @@ class NbflowConfig(Configurable):
     @default("home")
     def _home_default(self) -> str:
         return os.environ.get("NBFLOW_HOME") or str(_data_home())
+
+    @default("engine")
+    def _engine_default(self) -> str:
+        return os.environ.get("NBFLOW_ENGINE") or "fast"
 
     @default("artifact_root")
     def _artifact_root_default(self) -> str:

@@ -62,6 +62,13 @@ def nbflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(params=["fast", "papermill"])
+def both_engines(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once with each local engine (``NBFLOW_ENGINE``); the fast one is the default."""
+    monkeypatch.setenv("NBFLOW_ENGINE", request.param)
+    return str(request.param)
+
+
 # Pipelines used across the compiler, engine and CLI tests, as the cells a user writes.
 PIPELINES: dict[str, list[str]] = {
     "chain": [

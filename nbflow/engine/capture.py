@@ -435,16 +435,26 @@ SAVE_EVERY_S = 1.0
 
 
 class _Manager(NotebookExecutionManager):
-    """papermill's bookkeeping, saving the notebook at most once a second while cells run.
+    """papermill's bookkeeping, writing the notebook less often while cells run.
 
-    papermill writes the notebook after every cell; a short step would spend more time writing
-    it than running it. The final notebook is always written.
+    papermill writes the notebook when it starts, when each cell starts and when each cell
+    completes. This writes it when it starts and when each cell starts (so a process that dies
+    in a cell leaves the notebook up to that cell, as a dead kernel does on the papermill path)
+    but after a cell completes at most once a second. The final notebook is always written.
     """
 
     def save(self, **kwargs: Any) -> None:
         since = (self.now() - self.last_save_time).total_seconds()
         if since >= SAVE_EVERY_S:
             super().save(**kwargs)
+
+    def notebook_start(self, **kwargs: Any) -> None:
+        super().notebook_start(**kwargs)
+        super().save()
+
+    def cell_start(self, cell: Any, cell_index: Any = None, **kwargs: Any) -> None:
+        super().cell_start(cell, cell_index, **kwargs)
+        super().save()
 
     def cell_complete(self, cell: Any, cell_index: Any = None, **kwargs: Any) -> None:
         """papermill's, without parsing the start time back with dateutil (it made it)."""

@@ -66,12 +66,15 @@ class StepExit:
     """How a step ended: an exit ``code`` (0 ok, 1 failed, 2 usage) or a ``signal``.
 
     ``reason`` is set when the step did not end by itself: :data:`STOPPED` (cancelled),
-    :data:`DEADLINE`, or :data:`LOST` (the fork server died).
+    :data:`DEADLINE`, or :data:`LOST` (the fork server died). ``died`` is true when the step's
+    process exited without finishing the step (``os._exit`` in a cell, a signal): what a dead
+    kernel is on the papermill path.
     """
 
     code: int | None
     signal: int | None = None
     reason: str | None = None
+    died: bool = False
 
     @property
     def message(self) -> str | None:
@@ -83,6 +86,8 @@ class StepExit:
             name = signal.Signals(sig).name if sig in signal.valid_signals() else "signal"
             hint = ": out of memory?" if sig == signal.SIGKILL else ""
             return f"kernel died: exit code {-sig} ({name}{hint})"
+        if self.died and self.reason is None:
+            return f"kernel died: exit code {self.code}"
         return None
 
 
@@ -220,7 +225,7 @@ class ForkServer:
             with self._lock:
                 slot = self._slots.pop(msg["id"], None)
             if slot is not None:
-                slot.result = StepExit(msg.get("code"), msg.get("signal"))
+                slot.result = StepExit(msg.get("code"), msg.get("signal"), died=msg["died"])
                 slot.done.set()
         proc.wait()
         proc.stdout.close()
@@ -461,8 +466,9 @@ class _Server:
 
     def __init__(self, requests: int, replies: int, pool: int) -> None:
         self.requests, self.replies, self.pool = requests, replies, pool
-        self.idle: list[tuple[int, int]] = []  # (pid, write end of its job pipe)
-        self.running: dict[int, int] = {}  # pid -> request id
+        # (pid, write end of its job pipe, read end of its status pipe)
+        self.idle: list[tuple[int, int, int]] = []
+        self.running: dict[int, tuple[int, int]] = {}  # pid -> (request id, status pipe)
         self.ids: dict[int, int] = {}  # request id -> pid
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
@@ -510,28 +516,33 @@ class _Server:
         while True:
             if not self.idle:
                 self.fork()  # all zygotes taken: this job waits while one warms up
-            pid, fd = self.idle.pop(0)
+            pid, fd, status = self.idle.pop(0)
             try:
                 while data:
                     data = data[os.write(fd, data) :]
             except OSError:  # that zygote died while idle; it is reaped later
                 os.close(fd)
+                os.close(status)
                 data = json.dumps(msg["job"]).encode()
                 continue
             os.close(fd)
-            self.running[pid] = msg["id"]
+            self.running[pid] = (msg["id"], status)
             self.ids[msg["id"]] = pid
             return
 
     def fork(self) -> None:
         read, write = os.pipe()
-        keep_closed = [self.requests, self.replies, self.wake_r, self.wake_w, write]
-        keep_closed += [fd for _, fd in self.idle]
+        status_r, status_w = os.pipe()  # the child writes its exit code there when it is done
+        os.set_blocking(status_r, False)
+        keep_closed = [self.requests, self.replies, self.wake_r, self.wake_w, write, status_r]
+        keep_closed += [fd for _, job, status in self.idle for fd in (job, status)]
+        keep_closed += [status for _, status in self.running.values()]
         pid = os.fork()
         if pid == 0:
-            _zygote(read, keep_closed)  # never returns
+            _zygote(read, status_w, keep_closed)  # never returns
         os.close(read)
-        self.idle.append((pid, write))
+        os.close(status_w)
+        self.idle.append((pid, write, status_r))
 
     def refill(self) -> None:
         while len(self.idle) < self.pool:
@@ -546,23 +557,30 @@ class _Server:
             if pid == 0:
                 return
             if pid in self.running:
-                rid = self.running.pop(pid)
+                rid, status_fd = self.running.pop(pid)
                 self.ids.pop(rid, None)
+                try:
+                    finished = bool(os.read(status_fd, 16))
+                except BlockingIOError:
+                    finished = False
+                os.close(status_fd)
                 code = os.waitstatus_to_exitcode(status)
                 if code < 0:
-                    self.reply(id=rid, code=None, signal=-code)
+                    self.reply(id=rid, code=None, signal=-code, died=True)
                 else:
-                    self.reply(id=rid, code=code, signal=None)
+                    self.reply(id=rid, code=code, signal=None, died=not finished)
             else:
                 for entry in [e for e in self.idle if e[0] == pid]:
                     self.idle.remove(entry)
                     os.close(entry[1])
+                    os.close(entry[2])
 
     def shutdown(self) -> int:
         for pid in self.running:
             _killpg(pid)
-        for pid, fd in self.idle:
+        for pid, fd, status in self.idle:
             os.close(fd)
+            os.close(status)
             _killpg(pid)
         for _ in range(len(self.running) + len(self.idle)):
             try:
@@ -612,8 +630,12 @@ def _make_pristine_shell() -> None:
     atexit.unregister(_PRISTINE.atexit_operations)  # nothing to clean up in the server
 
 
-def _zygote(job_fd: int, inherited: list[int]) -> None:
-    """A forked child: get ready for one step, wait for it, run it, exit. Never returns."""
+def _zygote(job_fd: int, status_fd: int, inherited: list[int]) -> None:
+    """A forked child: get ready for one step, wait for it, run it, exit. Never returns.
+
+    Its exit code goes to ``status_fd`` too: a step whose process exits without writing it
+    (``os._exit`` in a cell) died, as a kernel would have.
+    """
     code = 70
     try:
         os.setsid()  # its own process group: a kill reaches the step's subprocesses too
@@ -649,6 +671,8 @@ def _zygote(job_fd: int, inherited: list[int]) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        with contextlib.suppress(OSError):
+            os.write(status_fd, b"%d" % code)
         os._exit(code)
 
 

@@ -101,7 +101,7 @@ class LocalEngine:
         max_workers: int,
         cache: ResultCache | None = None,
         cache_dir: Path | None = None,
-        engine: str = "papermill",
+        engine: str = "fast",
     ) -> None:
         self.wf = workflow
         self.name = workflow["metadata"]["name"]

@@ -150,7 +150,7 @@ def test_working_directory_and_sys_path(steps: Steps) -> None:
 
 def test_a_segfault_ends_only_that_step(steps: Steps) -> None:
     end, step = steps.run("print('before the crash')", "import ctypes\nctypes.string_at(0)")
-    assert end == StepExit(None, signal.SIGSEGV)
+    assert end == StepExit(None, signal.SIGSEGV, died=True)
     assert end.message == "kernel died: exit code -11 (SIGSEGV)"
     assert "before the crash" in (step / "log").read_text()
     after, _ = steps.run("x = 1")
@@ -163,8 +163,15 @@ def test_exit_codes_follow_the_runner(steps: Steps) -> None:
     assert (step / "termination-log").read_text() == "ValueError: nope (cell 1)"
     assert "ValueError: nope" in (step / "log").read_text()
     assert (step / "notebook.ipynb").is_file()
-    exited, _ = steps.run("import os\nos._exit(7)")
-    assert exited == StepExit(7) and exited.message is None
+
+
+
+def test_a_process_that_exits_mid_step_died_like_a_kernel(steps: Steps) -> None:
+    for code in (0, 1, 7):  # whatever the code, the step did not finish
+        exited, step = steps.run("print('started')", f"import os\nos._exit({code})", "x = 1")
+        assert exited == StepExit(code, died=True)
+        assert exited.message == f"kernel died: exit code {code}"
+        assert "started" in (step / "log").read_text()
 
 
 def test_deadline_and_cancel_kill_the_step(steps: Steps) -> None:

@@ -15,7 +15,7 @@ from nbflow import api
 from nbflow.config import load_config
 from nbflow.notebook.extract import read_notebook
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("both_engines")]
 
 
 def run(make_notebook: Any, cells: list[str], **kwargs: Any) -> Any:

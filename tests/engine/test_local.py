@@ -1,4 +1,4 @@
-"""End-to-end runs on the local engine: real kernels, real papermill, a real artifact folder."""
+"""End-to-end runs on both local engines: real kernels, real papermill, a real artifact folder."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from nbflow import api
 from nbflow.config import load_config
 from nbflow.notebook.extract import read_notebook
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("both_engines")]
 
 
 def run_pipeline(

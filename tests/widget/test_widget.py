@@ -22,7 +22,9 @@ PIPELINE = [
     "import nbflow\n"
     "if nbflow.attempt() == 0:\n    raise ConnectionError('first attempt fails')\n"
     "n = 3",
-    "%%template fan --inputs n --outputs sq --param i=0\nsq = {'i': i, 'sq': n * i}",
+    # the items take long enough for a batch of updates (150 ms) to see them running
+    "%%template fan --inputs n --outputs sq --param i=0\n"
+    "import time\ntime.sleep(0.4)\nsq = {'i': i, 'sq': n * i}",
     "%%template boom --outputs x\nx = 1 / 0",
     "%%template after --inputs x\nprint(x)",
     "%%workflow live\nflaky >> [fan.map(i=range(3)), boom]\nboom >> after",
