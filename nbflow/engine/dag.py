@@ -96,14 +96,16 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         group["children"] = []
         group["nbflowItems"] = values  # kept so that every reconcile expands the same items
     children = []
-    for i, item in enumerate(group["nbflowItems"]):
-        desc = item_description(item)
-        item_name = f"{name}({i}:{desc})"
-        if op.node(item_name) is None and (
+    for (item_name, display), item in zip(_item_names(op, group, task), group["nbflowItems"]):
+        kid = op.node(item_name)
+        if kid is not None and (kid["type"] == "Pod" or kid["phase"] in _FULFILLED):
+            children.append(kid["id"])  # nothing to advance here: workers report pods
+            continue
+        if kid is None and (
             op.halted(item_name) or _at_parallelism(op, dag, op.templates[dag["templateName"]])
         ):
             continue
-        kid = _execute_instance(op, dag, task, item_name, f"{task['name']}({i}:{desc})", item, None)
+        kid = _execute_instance(op, dag, task, item_name, display, item, None)
         children.append(kid["id"])
     group["children"] = children  # item order, also after a retry recreated some items
     if len(children) < len(group["nbflowItems"]) and all(
@@ -119,6 +121,19 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
             Phase(bad[0]["phase"]) if bad else Phase.SUCCEEDED,
             f"child '{bad[0]['id']}' failed" if bad else None,
         )
+
+
+_FULFILLED = frozenset(p.value for p in Phase if p.fulfilled)
+
+
+def _item_names(op: Operator, group: Node, task: dict[str, Any]) -> list[tuple[str, str]]:
+    """Node name and display name of each item of a mapped task (worked out once per run)."""
+    names = op.memo.get(group["id"])
+    if names is None or len(names) != len(group["nbflowItems"]):
+        descs = [f"{i}:{item_description(item)}" for i, item in enumerate(group["nbflowItems"])]
+        names = [(f"{group['name']}({d})", f"{task['name']}({d})") for d in descs]
+        op.memo[group["id"]] = names
+    return names
 
 
 def _execute_instance(

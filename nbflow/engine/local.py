@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
@@ -23,6 +24,10 @@ from .worker import CANCELLED, LocalPod, check_runnable, runs_nbflow
 __all__ = ["LocalEngine", "prepare"]
 
 CONTROL_POLL_S = 0.5  # how often a running engine looks for a stop request from another process
+# The run record is rewritten whole; after a save that took t seconds the next waits SAVE_PACE * t,
+# so saving costs at most ~1/SAVE_PACE of the run's time however many nodes it has (a small run
+# still saves after every change, a 1,000-step fan-out a few times a second).
+SAVE_PACE = 10
 
 Listener = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 
@@ -126,6 +131,8 @@ class LocalEngine:
         self.server: Any = None
         self.fallbacks: dict[str, str] = {}  # template name -> why it runs through papermill
         self.listeners: list[Listener] = []
+        self._unsaved = False  # node changes not yet in the run record
+        self._next_save = 0.0  # time.monotonic() before which a save is deferred
         self.lock = threading.RLock()
         self.finished = threading.Event()
         self._thread: threading.Thread | None = None
@@ -192,7 +199,7 @@ class LocalEngine:
                 cancel.set()
             self.op.status.update(phase="Error", message=message, finishedAt=timestamp(_now()))
             self.op.changed.append(self.name)
-            self._flush()
+            self._flush(force=True)
 
     def _loop(self) -> None:
         futures: dict[Future[PodResult], str] = {}
@@ -202,7 +209,7 @@ class LocalEngine:
                     futures[self._submit(req)] = req.node_id
                 if self.op.deadline_passed:
                     self._cancel_halted()
-                self._flush()
+                self._flush(force=self.op.done and not futures)
                 if self.op.done and not futures:
                     return
                 if not futures and self.op.wakeup is None and not self.op.suspended():
@@ -210,6 +217,8 @@ class LocalEngine:
                         "the workflow cannot make progress (nothing runs, nothing waits)"
                     )
             timeout = CONTROL_POLL_S
+            if self._unsaved:
+                timeout = min(timeout, max(0.0, self._next_save - time.monotonic()))
             if self.op.wakeup is not None:
                 timeout = min(timeout, max(0.0, (self.op.wakeup - _now()).total_seconds()))
             done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
@@ -317,12 +326,18 @@ class LocalEngine:
             if self.op.halted(self.op.nodes[node_id]["name"]):
                 cancel.set()
 
-    def _flush(self) -> None:
-        if not self.op.changed:
-            return
+    def _flush(self, force: bool = False) -> None:
+        """Save the run record (paced, see SAVE_PACE; ``force``: now) and tell the listeners."""
         ids = list(dict.fromkeys(self.op.changed))
         self.op.changed.clear()
-        self.runs.save(self.wf)
+        self._unsaved = self._unsaved or bool(ids)
+        if self._unsaved and (force or time.monotonic() >= self._next_save):
+            start = time.monotonic()
+            self.runs.save(self.wf)
+            self._unsaved = False
+            self._next_save = time.monotonic() + SAVE_PACE * (time.monotonic() - start)
+        if not ids:
+            return
         changed = [self.op.nodes[i] for i in ids if i in self.op.nodes]
         for listener in list(self.listeners):
             listener(self.wf, changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -31,8 +32,12 @@ def fnv32a(text: str) -> int:
     return h
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def node_id(workflow_name: str, node_name: str) -> str:
-    """Argo's node id: the workflow name for the root node, else ``<wf>-<fnv32a(name)>``."""
+    """Argo's node id: the workflow name for the root node, else ``<wf>-<fnv32a(name)>``.
+
+    Cached: every reconcile looks up every node of the run by name.
+    """
     if node_name == workflow_name:
         return workflow_name
     return f"{workflow_name}-{fnv32a(node_name)}"

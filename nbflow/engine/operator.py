@@ -70,6 +70,7 @@ class Operator:
         self.max_running = min(limits) if limits else None
         self.changed: list[str] = []
         self.plans: dict[str, Any] = {}
+        self.memo: dict[str, Any] = {}  # derived values worked out once (never persisted)
         self.now = datetime.min
         self._wake: datetime | None = None
 
