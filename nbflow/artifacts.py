@@ -130,12 +130,16 @@ class ArtifactStore:
         if not local.exists():
             raise StorageError(f"cannot store {local} at {self.url(key)}: it does not exist")
         put = self._put_object if self.remote else self._put_fsspec
+        if self.local_path(key) is not None:
+            put = self._put_local
         self._call("store", key, lambda: put(local, key))
 
     def download(self, key: str, local: Path) -> None:
         """Copy ``key`` (a file, or a folder when ``key`` ends with ``/``) to ``local``."""
         local = Path(local)
         get = self._get_object if self.remote else self._get_fsspec
+        if self.local_path(key) is not None:
+            get = self._get_local
         self._call("fetch", key, lambda: get(key, local))
 
     def read_bytes(self, key: str) -> bytes:
@@ -172,6 +176,34 @@ class ArtifactStore:
         if self.fs.exists(final):
             self.fs.rm(final, recursive=True)
         self.fs.mv(tmp, final, recursive=local.is_dir())
+
+    def _put_local(self, local: Path, key: str) -> None:
+        """:meth:`_put_fsspec` for a folder on this machine, with plain file copies."""
+        final = Path(self.path(key))
+        tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if local.is_dir():
+            shutil.copytree(local, tmp, copy_function=shutil.copyfile)
+        else:
+            shutil.copyfile(local, tmp)
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        elif final.exists() and tmp.is_dir():
+            final.unlink()  # a folder replaces a file
+        os.replace(tmp, final)
+
+    def _get_local(self, key: str, local: Path) -> None:
+        """:meth:`_get_fsspec` for a folder on this machine, with plain file copies."""
+        src = Path(self.path(key))
+        if not src.exists():
+            raise ArtifactNotFound(f"artifact not found: {self.url(key)}", self.url(key))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            if local.exists():
+                shutil.rmtree(local)
+            shutil.copytree(src, local, copy_function=shutil.copyfile)
+        else:
+            shutil.copyfile(src, local)
 
     def _get_fsspec(self, key: str, local: Path) -> None:
         src = self.path(key)
