@@ -229,6 +229,55 @@ def plain_papermill(case: str, folder: Path) -> dict[str, float]:
     return {"wall": wall, "cells": cell_seconds(outs), "steps": len(outs)}
 
 
+def ploomber_steps(case: str, folder: Path) -> Path:
+    """The same steps as a Ploomber pipeline (``pipeline.yaml``), handing data over by pickle."""
+    folder.mkdir(parents=True, exist_ok=True)
+    load = "import pickle\nget = lambda t: pickle.load(open(upstream[t]['data'], 'rb'))"
+    save = "pickle.dump({n}, open(product['data'], 'wb'))"
+    tasks: dict[str, tuple[list[str], str]] = {}  # name: (upstream, body)
+    if case == "a":
+        tasks["t0"] = ([], "x = 0\n" + save.format(n="x"))
+        for i in range(1, 20):
+            body = f"x = get('t{i - 1}')\n{TRIVIAL}\n" + save.format(n="x")
+            tasks[f"t{i}"] = ([f"t{i - 1}"], body)
+    elif case == "b":
+        tasks["make"] = ([], "x = 1\n" + save.format(n="x"))
+        for i in range(40):
+            tasks[f"item{i}"] = (["make"], f"i = {i}\ny = get('make') + i\n" + save.format(n="y"))
+        items = [f"item{i}" for i in range(40)]
+        total = f"total = sum(get(t) for t in {items!r})\n" + save.format(n="total")
+        tasks["join"] = (items, total)
+    else:
+        for name, (inputs, outputs, code) in DAG_CODE.items():
+            reads = "".join(f"{n} = get({n!r})\n" for n in inputs)
+            tasks[name] = (inputs, f"{IMPORTS}\n{reads}{code}\n" + save.format(n=outputs[0]))
+    lines = ["tasks:"]
+    for name, (upstream, body) in tasks.items():
+        params = f"upstream = {upstream or None!r}\nproduct = None"
+        notebook(folder / f"{name}.ipynb", [params, load, body], {0: ["parameters"]})
+        lines += [
+            f"  - source: {name}.ipynb",
+            "    product:",
+            f"      nb: out/{name}.ipynb",
+            f"      data: out/{name}.pkl",
+        ]
+    (folder / "pipeline.yaml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def ploomber_build(case: str, folder: Path, exe: str) -> dict[str, float]:
+    """``ploomber build --force`` on :func:`ploomber_steps` (its serial executor)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    ploomber_steps(case, folder)
+    start = time.perf_counter()
+    done = subprocess.run([exe, "build", "--force"], cwd=folder, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"ploomber build failed:\n{done.stderr[-3000:]}")
+    outs = sorted((folder / "out").glob("*.ipynb"))
+    return {"wall": wall, "cells": cell_seconds(outs), "steps": len(outs)}
+
+
 def executor_chain(folder: Path, n: int = 20) -> dict[str, float]:
     """The fork server alone, warm, on the compiled step notebooks of (a), inputs staged by hand."""
     from nbflow import api
@@ -330,10 +379,18 @@ def measure(case: str, root: Path, args: argparse.Namespace, engines: bool) -> l
     if not args.skip_plain:
         got["plain"] = median(reps, plain_papermill, case, folder / "plain")
         lines.append(row(case, "papermill per step", got["plain"], "baseline"))
+    if args.ploomber:
+        got["ploomber"] = median(reps, ploomber_build, case, folder / "ploomber", args.ploomber)
+        lines.append(row(case, "ploomber build", got["ploomber"], "serial executor"))
     if "plain" in got and "fast" in got:
         ratio = got["plain"]["wall"] / got["fast"]["wall"]
         lines.append(
             f"=({case}) wall time, plain papermill / nbflow run --engine fast: {ratio:.1f}x"
+        )
+    if "ploomber" in got and "fast" in got:
+        ratio = got["ploomber"]["wall"] / got["fast"]["wall"]
+        lines.append(
+            f"=({case}) wall time, ploomber build / nbflow run --engine fast: {ratio:.1f}x"
         )
     if case == "b" and engines:
         one = median(reps, nbflow_warm, fanout(folder, 40, 1), "fast")
@@ -351,6 +408,13 @@ def main() -> int:
     p.add_argument("--skip-plain", action="store_true", help="skip plain papermill (slow)")
     p.add_argument("--skip-papermill-engine", action="store_true", help="skip --engine papermill")
     p.add_argument("--skip-memory", action="store_true", help="skip the 100/1,000-item runs")
+    p.add_argument(
+        "--ploomber",
+        metavar="EXE",
+        default=shutil.which("ploomber"),
+        help="the ploomber command to compare with (default: ploomber on PATH, if any); "
+        "install it apart from nbflow, with pandas and numpy for (c)",
+    )
     args = p.parse_args()
     engines = has_engine_option()
     if not engines:
