@@ -248,9 +248,11 @@ def ploomber_steps(case: str, folder: Path) -> Path:
         total = f"total = sum(get(t) for t in {items!r})\n" + save.format(n="total")
         tasks["join"] = (items, total)
     else:
+        producer = {out: name for name, (_, outs, _) in DAG_CODE.items() for out in outs}
         for name, (inputs, outputs, code) in DAG_CODE.items():
-            reads = "".join(f"{n} = get({n!r})\n" for n in inputs)
-            tasks[name] = (inputs, f"{IMPORTS}\n{reads}{code}\n" + save.format(n=outputs[0]))
+            reads = "".join(f"{n} = get({producer[n]!r})\n" for n in inputs)
+            upstream = [producer[n] for n in inputs]
+            tasks[name] = (upstream, f"{IMPORTS}\n{reads}{code}\n" + save.format(n=outputs[0]))
     lines = ["tasks:"]
     for name, (upstream, body) in tasks.items():
         params = f"upstream = {upstream or None!r}\nproduct = None"
