@@ -190,12 +190,9 @@ def _cache(wf: dict[str, Any], cfg: NbflowConfig) -> Any:
     """The result cache of the workflow ``wf`` belongs to, or ``None`` when caching is off."""
     if not cfg.cache:
         return None
-    from .engine.cache import ResultCache
+    from .engine.cache import workflow_cache
 
-    meta = wf["metadata"]
-    label = (meta.get("labels") or {}).get("nbflow.io/workflow") or meta.get("generateName", "")
-    name = label.rstrip("-") or meta["name"]
-    return ResultCache(Path(cfg.home) / "cache" / f"{name}.json", name)
+    return workflow_cache(wf, Path(cfg.home) / "cache")
 
 
 def _cluster_run(run_id: str | None, cfg: NbflowConfig, progress: TextIO | None) -> Any:

@@ -12,12 +12,14 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..argo.container import CACHE_ANNOTATION, CODE_ANNOTATION, STEP_KEY
+from ..argo.container import CACHE_ANNOTATION, CODE_ANNOTATION, EXECUTED_NOTEBOOK, STEP_KEY
 from ..artifacts import ArtifactStore
+from ..errors import NbflowError
 from ..model import Phase, parse_duration
 from .nodes import Node, parse_timestamp
 from .operator import PodRequest, PodResult
@@ -27,10 +29,14 @@ __all__ = [
     "ResultCache",
     "DigestIndex",
     "cache_key",
+    "key_of",
+    "workflow_cache",
     "digest_path",
     "DIGESTS",
     "replay",
     "entry_of",
+    "make_entry",
+    "record_nodes",
 ]
 
 DIGESTS = "nbflow-digests"  # output parameter: {artifact name: sha256 of its content}
@@ -77,24 +83,45 @@ class DigestIndex:
 
 def cache_key(request: PodRequest, template: dict[str, Any], index: DigestIndex) -> str | None:
     """The cache key of a pod, or ``None`` when it must not be cached."""
+    return key_of(request.inputs, template, index.digest)
+
+
+def key_of(
+    inputs: dict[str, Any], template: dict[str, Any], digest: Callable[[str], str | None]
+) -> str | None:
+    """The cache key of a step from its resolved ``inputs`` (a pod request's or a node's).
+
+    Parameters
+    ----------
+    inputs : dict
+        ``{"parameters": [{name, value}], "artifacts": [{name, s3: {key}} or {name, raw}]}``.
+    template : dict
+        The step's template, whose ``nbflow.io/code-sha256`` annotation is hashed.
+    digest : callable
+        Artifact key to content digest, ``None`` when unknown.
+
+    Returns
+    -------
+    str or None
+        ``None`` when the step must not be cached (no code hash, opted out, or an input whose
+        content is unknown).
+    """
     annotations = (template.get("metadata") or {}).get("annotations") or {}
     code = annotations.get(CODE_ANNOTATION)
     if not code or annotations.get(CACHE_ANNOTATION) == "false":
         return None
     params = sorted(
-        (p["name"], p["value"])
-        for p in request.inputs.get("parameters") or []
-        if p["name"] != STEP_KEY
+        (p["name"], p["value"]) for p in inputs.get("parameters") or [] if p["name"] != STEP_KEY
     )
     digests = []
-    for art in request.inputs.get("artifacts") or []:
+    for art in inputs.get("artifacts") or []:
         if "raw" in art:
             continue
         key = (art.get("s3") or {}).get("key")
-        digest = index.digest(key) if key else None
-        if digest is None:
+        found = digest(key) if key else None
+        if found is None:
             return None  # content unknown: never reuse blindly
-        digests.append((art["name"], digest))
+        digests.append((art["name"], found))
     return hashlib.sha256(json.dumps([code, params, sorted(digests)]).encode()).hexdigest()
 
 
@@ -123,7 +150,11 @@ class ResultCache:
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         """Store an entry and write the file atomically."""
-        self.entries[key] = entry
+        self.put_all({key: entry})
+
+    def put_all(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Store several entries and write the file (atomically) once."""
+        self.entries.update(entries)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.entries, indent=1), encoding="utf-8")
@@ -171,8 +202,103 @@ def _copy(store: ArtifactStore, src: str, dst: str) -> None:
 
 def entry_of(result: PodResult, node: Node) -> dict[str, Any]:
     """The cache entry of a succeeded pod: its outputs, executed notebook included."""
+    return make_entry(result.outputs, node)
+
+
+def make_entry(outputs: dict[str, Any], node: Node) -> dict[str, Any]:
+    """The cache entry of a succeeded pod node with these ``outputs``."""
     return {
-        "outputs": result.outputs,
+        "outputs": outputs,
         "nodeID": node["id"],
         "creationTimestamp": node.get("finishedAt"),
     }
+
+
+def workflow_cache(workflow: dict[str, Any], cache_dir: Path) -> ResultCache:
+    """The result cache of the workflow ``workflow`` belongs to, in ``cache_dir``.
+
+    Named after the ``nbflow.io/workflow`` label, else the ``generateName`` (or the name), so
+    every run of a pipeline, local or on a cluster, shares one cache.
+    """
+    meta = workflow["metadata"]
+    label = (meta.get("labels") or {}).get("nbflow.io/workflow") or meta.get("generateName", "")
+    name = label.rstrip("-") or meta["name"]
+    return ResultCache(cache_dir / f"{name}.json", name)
+
+
+def record_nodes(workflow: dict[str, Any], cache: ResultCache, store: ArtifactStore) -> int:
+    """Add the succeeded pods of a Workflow's ``status.nodes`` (a cluster run's) to ``cache``.
+
+    A node's key comes from its resolved ``inputs``, as :meth:`LocalEngine._record` computes
+    it from the pod request. Digests come from the nodes' ``nbflow-digests`` outputs; an
+    artifact without one (Argo does not report it) is read from ``store`` and digested, and
+    the entry gets the ``nbflow-digests`` parameter, so that its dependents' keys can be
+    computed later. Returns how many entries were added.
+    """
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    templates = {t["name"]: t for t in (workflow.get("spec") or {}).get("templates") or []}
+    digests = _StoredDigests(nodes, store)
+    added: dict[str, dict[str, Any]] = {}
+    for node in nodes.values():
+        if node.get("type") != "Pod" or node.get("phase") != Phase.SUCCEEDED.value:
+            continue
+        tmpl = templates.get(node.get("templateName") or "")
+        if tmpl is None or tmpl.get("memoize") or (node.get("memoizationStatus") or {}).get("hit"):
+            continue
+        key = key_of(node.get("inputs") or {}, tmpl, digests.digest)
+        if key is None or key in added or cache.get(key) is not None:
+            continue
+        outputs = digests.with_digests(node.get("outputs") or {})
+        if outputs is not None:
+            added[key] = make_entry(outputs, node)
+    if added:
+        cache.put_all(added)
+    return len(added)
+
+
+class _StoredDigests:
+    """Digests of a run's output artifacts: reported ones, else read back from the store."""
+
+    def __init__(self, nodes: dict[str, Node], store: ArtifactStore) -> None:
+        self.index = DigestIndex(nodes)
+        self.store = store
+        self.produced = {
+            art["s3"]["key"]
+            for node in nodes.values()
+            if node.get("type") == "Pod" and node.get("phase") == Phase.SUCCEEDED.value
+            for art in (node.get("outputs") or {}).get("artifacts") or []
+            if art.get("name") != EXECUTED_NOTEBOOK and (art.get("s3") or {}).get("key")
+        }
+
+    def digest(self, key: str) -> str | None:
+        """The digest of ``key`` (a folder prefix: of every output stored under it)."""
+        under = [k for k in self.produced if k == key or (key.endswith("/") and k.startswith(key))]
+        for k in under:
+            if k not in self.index.by_key:
+                self._compute(k)
+        return self.index.digest(key)
+
+    def _compute(self, key: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="nbflow-digest-") as tmp:
+            local = Path(tmp) / "artifact"
+            try:
+                self.store.download(key, local)
+            except (NbflowError, OSError):
+                return  # unknown content: whatever reads it is not cached
+            self.index.by_key[key] = digest_path(local)
+
+    def with_digests(self, outputs: dict[str, Any]) -> dict[str, Any] | None:
+        """``outputs`` with its ``nbflow-digests`` parameter (``None`` if one cannot be read)."""
+        params = outputs.get("parameters") or []
+        if any(p["name"] == DIGESTS for p in params):
+            return outputs
+        found = {}
+        for art in outputs.get("artifacts") or []:
+            key = (art.get("s3") or {}).get("key")
+            if art.get("name") == EXECUTED_NOTEBOOK or not key:
+                continue
+            found[art["name"]] = self.digest(key)
+            if found[art["name"]] is None:
+                return None
+        value = json.dumps(found, sort_keys=True)
+        return {**outputs, "parameters": [*params, {"name": DIGESTS, "value": value}]}
