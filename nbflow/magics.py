@@ -154,16 +154,21 @@ class NbflowMagics(Magics):
             config.cache = False
         if args.backend == "argo":
             from .cluster.options import load_cluster_config
+            from .cluster.prune import NothingToRun
             from .cluster.submit import submit_workflow
 
             cluster = load_cluster_config(config, namespace=args.namespace)
-            submitted = submit_workflow(
-                workflow,
-                config=config,
-                cluster=cluster,
-                base_dir=cwd,
-                progress=None if widget else sys.stdout,
-            )
+            try:
+                submitted = submit_workflow(
+                    workflow,
+                    config=config,
+                    cluster=cluster,
+                    base_dir=cwd,
+                    progress=None if widget else sys.stdout,
+                )
+            except NothingToRun as exc:  # not an error: the results are all there already
+                print(f"nbflow: {exc}")
+                return None
             return self._follow(submitted, args.background, None)
         run = api.run_workflow(
             workflow,

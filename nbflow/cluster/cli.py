@@ -27,6 +27,11 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     _pod(submit)
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
     submit.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="submit every step, even those whose earlier result could be reused",
+    )
+    submit.add_argument(
         "-o",
         "--output",
         choices=["json", "yaml"],
@@ -228,20 +233,27 @@ def _load(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
 
 def _submit(args: argparse.Namespace) -> int:
     from ..argo.manifest import dump
+    from .prune import NothingToRun
     from .submit import submit_workflow
 
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
-    run = submit_workflow(
-        source,
-        parameters=params,
-        config=cfg,
-        cluster=cluster,
-        base_dir=base,
-        progress=sys.stderr,
-        wait=args.wait,
-        follow=args.wait,
-    )
+    if args.no_cache:
+        cfg.cache = False
+    try:
+        run = submit_workflow(
+            source,
+            parameters=params,
+            config=cfg,
+            cluster=cluster,
+            base_dir=base,
+            progress=sys.stderr,
+            wait=args.wait,
+            follow=args.wait,
+        )
+    except NothingToRun as exc:
+        print(f"nbflow: {exc}", file=sys.stderr)
+        return EXIT_OK
     print(f"submitted {run.id} to namespace {run.namespace}", file=sys.stderr)
     if not args.wait:
         print(run.id)

@@ -11,10 +11,12 @@ from ..engine.run import Run
 from ..errors import NbflowError
 from .client import ArgoClient
 from .errors import ClusterUnreachable, ObjectNotFound
+from .prune import cluster_cache
 from .watch import WorkflowWatcher
 
 if TYPE_CHECKING:
     from ..config import NbflowConfig
+    from ..engine.cache import ResultCache
     from ..engine.store import RunStore
     from .options import ClusterConfig
 
@@ -23,6 +25,7 @@ __all__ = [
     "open_cluster_run",
     "load_cluster_run",
     "recorded_cluster_run",
+    "artifact_root",
     "BACKEND",
 ]
 
@@ -34,7 +37,8 @@ class ClusterRun(Run):
     """A run on Kubernetes, with the surface of a local :class:`~nbflow.engine.run.Run`.
 
     ``workflow`` follows the cluster's Workflow while :meth:`follow` watches it; logs come
-    from the step pods, executed notebooks and outputs from the artifact repository.
+    from the step pods, executed notebooks and outputs from the artifact repository. With a
+    ``cache``, the succeeded steps of the run are added to it once the run ends.
     """
 
     def __init__(
@@ -46,10 +50,13 @@ class ClusterRun(Run):
         runs: RunStore | None = None,
         *,
         owns_client: bool = False,
+        cache: ResultCache | None = None,
     ) -> None:
         super().__init__(workflow, store, run_dir)
         self.client = client
         self.runs = runs
+        self.cache = cache
+        self.fed: str | None = None  # resourceVersion whose succeeded steps went to the cache
         self.stale: str | None = None
         self.watcher = self._new_watcher([])
         if owns_client:  # close the connections with the run object
@@ -62,12 +69,26 @@ class ClusterRun(Run):
 
     def _new_watcher(self, listeners: list[Any]) -> WorkflowWatcher:
         watcher = WorkflowWatcher(self.client, self.workflow)
-        watcher.listeners += listeners or ([self._save] if self.runs is not None else [])
+        own = [self._save] if self.runs is not None else []
+        watcher.listeners += listeners or [*own, self._feed]
         return watcher
 
     def _save(self, workflow: dict[str, Any], changed: list[dict[str, Any]]) -> None:
         if self.runs is not None:
             self.runs.save(workflow)
+
+    def _feed(self, workflow: dict[str, Any], changed: list[dict[str, Any]]) -> None:
+        """Once the run has ended: add its succeeded steps to the cache (as local runs do)."""
+        from ..engine.cache import ResultCache, record_nodes
+        from .control import FINAL_PHASES
+
+        version = workflow["metadata"].get("resourceVersion") or ""
+        if self.cache is None or self.fed == version:
+            return
+        if (workflow.get("status") or {}).get("phase") not in FINAL_PHASES:
+            return
+        self.fed = version
+        record_nodes(workflow, ResultCache(self.cache.path, self.cache.name), self.store)
 
     # ------------------------------------------------------------------ following
 
@@ -230,8 +251,9 @@ def load_cluster_run(
     )
     runs = RunStore(config.runs_dir)
     name = workflow["metadata"]["name"]
-    run = ClusterRun(workflow, _store(config, settings.get("artifact_root", "")),
-                     runs.run_dir(name), client, runs, owns_client=owns)
+    root = settings.get("artifact_root", "")
+    run = ClusterRun(workflow, _store(config, root), runs.run_dir(name), client, runs,
+                     owns_client=owns, cache=cluster_cache(workflow, config, root))
     if refresh:
         try:
             run.refresh()
@@ -247,15 +269,21 @@ def _record(
     from ..engine.store import RunStore
 
     runs = RunStore(cfg.runs_dir)
-    root = ccfg.artifact_root or (cfg.artifact_root if cfg.artifact_root.startswith(_REMOTE)
-                                  else "")
+    root = artifact_root(cfg, ccfg)
     settings = {"backend": BACKEND, "namespace": client.namespace, "context": ccfg.context,
                 "kubeconfig": ccfg.kubeconfig, "artifact_root": root}
     name = obj["metadata"]["name"]
     if not runs.run_dir(name).is_dir():
         runs.create(obj, settings)
     return ClusterRun(obj, _store(cfg, root), runs.run_dir(name), client, runs,
-                      owns_client=owns_client)
+                      owns_client=owns_client, cache=cluster_cache(obj, cfg, root))
+
+
+def artifact_root(cfg: NbflowConfig, ccfg: ClusterConfig) -> str:
+    """The URL of the cluster's artifact repository as this machine reads it ("": unknown)."""
+    if ccfg.artifact_root:
+        return str(ccfg.artifact_root)
+    return cfg.artifact_root if cfg.artifact_root.startswith(_REMOTE) else ""
 
 
 def _store(cfg: NbflowConfig, root: str) -> Any:

@@ -29,11 +29,14 @@ def build_manifest(
     cluster: ClusterConfig,
     parameters: dict[str, Any] | None = None,
     base_dir: str | Path | None = None,
+    prune: bool = False,
 ) -> tuple[dict[str, Any], list[Problem]]:
     """The Workflow to submit: compiled, parameters set, nested, pod options, checked.
 
-    Returns the manifest and the warnings; raises :class:`ManifestError` listing every
-    problem the API server or Argo would reject.
+    With ``prune`` (and an ``s3://`` artifact root the cluster shares), the steps whose
+    results are in nbflow's cache are left out (:mod:`.prune`). Returns the manifest and the
+    warnings; raises :class:`ManifestError` listing every problem the API server or Argo
+    would reject, and :class:`~.prune.NothingToRun` when every step is cached.
     """
     from ..argo.compile import CompileOptions, compile_workflow, encode_value
     from ..argo.limits import Problem, check_manifest, dependencies_for_continue_on
@@ -46,6 +49,8 @@ def build_manifest(
         base = Path(base_dir) if base_dir else None
         source = compile_workflow(source, CompileOptions(image=image, base_dir=base))
     manifest = _set_parameters(source, {k: encode_value(v) for k, v in (parameters or {}).items()})
+    if prune:
+        manifest = _prune(manifest, config, cluster)
     manifest = dependencies_for_continue_on(nest_large_dags(manifest))
     manifest = apply_pod_options(manifest, pod_options(cluster))
     problems = check_manifest(manifest)
@@ -60,6 +65,22 @@ def build_manifest(
             "(nbflow/cluster/Dockerfile) and set c.ClusterConfig.image",
         ))
     return manifest, warnings
+
+
+def _prune(manifest: dict[str, Any], config: NbflowConfig,
+           cluster: ClusterConfig) -> dict[str, Any]:
+    from ..artifacts import ArtifactStore
+    from .prune import NothingToRun, cluster_cache, prune_manifest
+    from .run import artifact_root
+
+    root = artifact_root(config, cluster)
+    cache = cluster_cache(manifest, config, root)
+    if cache is None:
+        return manifest
+    pruned = prune_manifest(manifest, ArtifactStore.from_config(config, root), cache)
+    if pruned.all_cached:
+        raise NothingToRun(cache.name, pruned.cached)
+    return pruned.manifest
 
 
 def _set_parameters(manifest: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
@@ -87,7 +108,10 @@ def submit_workflow(
 
     The run is recorded in the run store (so ``nbflow status`` and ``logs`` find it) and,
     with ``follow``, watched in the background; ``wait=True`` blocks until it ends.
-    ``progress`` gets the warnings of the manifest check and one line per phase change.
+    ``progress`` gets the warnings of the manifest check, the cached steps left out, and one
+    line per phase change. When ``config.cache`` is on and the artifact root is shared
+    (``s3://``), cached steps are not submitted; if all are, :class:`~.prune.NothingToRun`
+    is raised and nothing is submitted.
     """
     from ..config import load_config
     from ..engine.progress import ProgressPrinter
@@ -96,10 +120,13 @@ def submit_workflow(
     cfg = config if config is not None else load_config()
     ccfg = cluster if cluster is not None else load_cluster_config(cfg)
     manifest, warnings = build_manifest(source, config=cfg, cluster=ccfg, parameters=parameters,
-                                        base_dir=base_dir)
+                                        base_dir=base_dir, prune=cfg.cache)
     if progress is not None:
         for warning in warnings:
             progress.write(f"nbflow: {warning}\n")
+        cached = _cached_tasks(manifest)
+        if cached:
+            progress.write(f"nbflow: cached, not submitted: {', '.join(cached)}\n")
     owns = client is None
     client = client if client is not None else ArgoClient.from_config(ccfg)
     run = _record(client.create(manifest), client, cfg, ccfg, owns)
@@ -108,3 +135,12 @@ def submit_workflow(
     if follow or wait:
         run.follow()
     return run.wait() if wait else run
+
+
+def _cached_tasks(manifest: dict[str, Any]) -> list[str]:
+    import json
+
+    from .prune import CACHED_ANNOTATION
+
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    return sorted(json.loads(annotations.get(CACHED_ANNOTATION) or "{}"))

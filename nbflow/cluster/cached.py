@@ -1,0 +1,269 @@
+"""Which tasks of a DAG have their results in nbflow's cache, worked out before anything runs.
+
+Keys are computed as the local engine computes them (:func:`nbflow.engine.cache.key_of`), from
+the workflow's parameters and the cached outputs of the tasks before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..argo.container import CACHE_ANNOTATION, CODE_ANNOTATION, STEP_KEY
+from ..engine.cache import DIGESTS, DigestIndex, ResultCache, key_of
+from ..errors import NbflowError
+
+if TYPE_CHECKING:
+    from ..artifacts import ArtifactStore
+
+__all__ = ["Hit", "Finder", "task_deps", "topological", "cached_parameters", "cached_artifact"]
+
+_ITEM_KEY = "{{item._i}}"
+_WORKFLOW_NAME = "\0workflow.name\0"
+_FROM = re.compile(
+    r"^\{\{\s*tasks\.([a-zA-Z0-9][-a-zA-Z0-9]*)\.outputs\.artifacts\.([^}\s]+)\s*\}\}$"
+)
+_SKIP = ("when", "hooks", "onExit", "withParam", "withSequence", "templateRef", "inline")
+
+
+@dataclass
+class Hit:
+    """The cache entries of one task (one per item of a mapped task)."""
+
+    keys: list[str]
+    entries: list[dict[str, Any]]
+    prefix_template: str | None = None  # mapped: the key prefix a fan-in reads, as compiled
+    prefix: str | None = None  # ... and where the cached items live
+    step_key: str = ""  # where its outputs go in this run, as compiled (``.../`` for a map)
+
+    @property
+    def digests(self) -> DigestIndex:
+        index = DigestIndex()
+        for entry in self.entries:
+            index.add(entry.get("outputs") or {})
+        return index
+
+
+def task_deps(task: dict[str, Any]) -> list[str] | None:
+    """The tasks ``task`` waits for (``None``: a ``depends`` expression that does not parse)."""
+    from ..argo.depends import depends_tasks
+
+    if "depends" in task:
+        try:
+            return depends_tasks(str(task["depends"]))
+        except NbflowError:
+            return None
+    return list(task.get("dependencies") or [])
+
+
+def topological(tasks: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """``tasks`` in an order where each comes after those it waits for (``None``: no order)."""
+    by_name = {t["name"]: t for t in tasks}
+    deps = {t["name"]: task_deps(t) for t in tasks}
+    if any(d is None or set(d) - set(by_name) for d in deps.values()):
+        return None
+    order: list[dict[str, Any]] = []
+    done: set[str] = set()
+    while len(order) < len(tasks):
+        ready = [n for n in by_name if n not in done and set(deps[n] or []) <= done]
+        if not ready:
+            return None
+        done.update(ready)
+        order += [by_name[n] for n in ready]
+    return order
+
+
+class Finder:
+    """Computes the cache keys of a DAG's tasks from the workflow parameters and cached tasks."""
+
+    def __init__(self, spec: dict[str, Any], templates: dict[str, Any], store: ArtifactStore,
+                 cache: ResultCache) -> None:
+        self.templates = templates
+        self.store = store
+        self.cache = cache
+        self.globals = {
+            f"workflow.parameters.{p['name']}": str(p["value"])
+            for p in (spec.get("arguments") or {}).get("parameters") or []
+            if "value" in p and "{{" not in str(p["value"])
+        }
+
+    def lookup(self, task: dict[str, Any], hits: dict[str, Hit]) -> Hit | None:
+        """The task's cache hit, or ``None`` when it must run."""
+        from ..argo.depends import TaskResult, evaluate_depends
+        from ..model import Phase
+
+        tmpl = self.templates.get(task.get("template") or "")
+        deps = task_deps(task)
+        if tmpl is None or not _cacheable(tmpl) or any(k in task for k in _SKIP):
+            return None
+        if deps is None or any(d not in hits for d in deps):
+            return None
+        done = {d: TaskResult(Phase.SUCCEEDED) for d in deps}
+        if not evaluate_depends(str(task.get("depends") or ""), done):
+            return None  # it would not run after its dependencies succeed
+        if "withItems" in task:
+            return self._mapped(task, tmpl, hits)
+        hit = self._hit(task, tmpl, {}, hits)
+        step_key = _argument(task, STEP_KEY)
+        if hit is not None and step_key:
+            hit.step_key = step_key + "/"
+        return hit
+
+    def _mapped(self, task: dict[str, Any], tmpl: dict[str, Any],
+                hits: dict[str, Hit]) -> Hit | None:
+        from ..engine.scope import item_scope
+
+        items = task["withItems"]
+        step_key = _argument(task, STEP_KEY) or ""
+        if not isinstance(items, list) or not items or not step_key.endswith("/" + _ITEM_KEY):
+            return None
+        prefix = step_key[: -len(_ITEM_KEY)]
+        out = Hit([], [], prefix_template=prefix, step_key=prefix)
+        for item in items:
+            hit = self._hit(task, tmpl, item_scope(item), hits)
+            if hit is None:
+                return None
+            out.keys += hit.keys
+            out.entries += hit.entries
+        return out if _locate(out, task, items, self.globals) else None
+
+    def _hit(self, task: dict[str, Any], tmpl: dict[str, Any], item: dict[str, str],
+             hits: dict[str, Hit]) -> Hit | None:
+        digests: dict[str, str] = {}
+        inputs = self._inputs(task, tmpl, item, hits, digests)
+        key = key_of(inputs, tmpl, digests.get) if inputs is not None else None
+        entry = self.cache.get(key) if key else None
+        if key is None or entry is None:
+            return None
+        arts = (entry.get("outputs") or {}).get("artifacts") or []
+        try:
+            stored = all(self.store.exists(a["s3"]["key"]) for a in arts)
+        except (NbflowError, OSError, KeyError):
+            stored = False
+        return Hit([key], [entry]) if stored else None
+
+    def _inputs(self, task: dict[str, Any], tmpl: dict[str, Any], item: dict[str, str],
+                hits: dict[str, Hit], digests: dict[str, str]) -> dict[str, Any] | None:
+        """The inputs the pod would get (as the operator binds them), or ``None``."""
+        from ..argo.subst import substitute
+        from ..engine.scope import Scope
+
+        scope = Scope({**self.globals, **item, **cached_parameters(hits)})
+        args = task.get("arguments") or {}
+        given = {p["name"]: p for p in args.get("parameters") or []}
+        params = []
+        for p in (tmpl.get("inputs") or {}).get("parameters") or []:
+            arg = given.get(p["name"], {})
+            if p["name"] == STEP_KEY:
+                value = "?"  # where outputs go: not part of the key
+            elif set(arg) - {"name", "value"}:
+                return None
+            elif "value" in arg:
+                try:
+                    value = substitute(str(arg["value"]), scope)
+                except NbflowError:
+                    return None
+            elif "value" in p or "default" in p:
+                value = str(p.get("value", p.get("default")))
+            else:
+                return None
+            params.append({"name": p["name"], "value": value})
+        arts = self._artifacts(tmpl, args, hits, digests)
+        return None if arts is None else {"parameters": params, "artifacts": arts}
+
+    def _artifacts(self, tmpl: dict[str, Any], args: dict[str, Any], hits: dict[str, Hit],
+                   digests: dict[str, str]) -> list[dict[str, Any]] | None:
+        given = {a["name"]: a for a in args.get("artifacts") or []}
+        out = []
+        for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
+            arg = given.get(art["name"]) or {}
+            if "raw" in art and not arg:
+                out.append({"name": art["name"], "raw": {}})
+                continue
+            found = cached_artifact(arg, hits)
+            if found is None:
+                return None
+            key, digest = found
+            digests[key] = digest
+            out.append({"name": art["name"], "s3": {"key": key}})
+        return out
+
+
+def _cacheable(tmpl: dict[str, Any]) -> bool:
+    annotations = (tmpl.get("metadata") or {}).get("annotations") or {}
+    return (
+        bool(annotations.get(CODE_ANNOTATION))
+        and annotations.get(CACHE_ANNOTATION) != "false"
+        and "memoize" not in tmpl
+        and "container" in tmpl
+    )
+
+
+def _argument(task: dict[str, Any], name: str) -> str | None:
+    for p in (task.get("arguments") or {}).get("parameters") or []:
+        if p["name"] == name and "value" in p:
+            return str(p["value"])
+    return None
+
+
+def cached_parameters(hits: dict[str, Hit]) -> dict[str, str]:
+    """``tasks.T.outputs.parameters.P`` of the cached plain tasks (safe to write literally)."""
+    out = {}
+    for name, hit in hits.items():
+        if hit.prefix is not None:
+            continue
+        for p in (hit.entries[0].get("outputs") or {}).get("parameters") or []:
+            value = p.get("value")
+            if p["name"] != DIGESTS and isinstance(value, str) and "{{" not in value:
+                out[f"tasks.{name}.outputs.parameters.{p['name']}"] = value
+    return out
+
+
+def cached_artifact(arg: dict[str, Any], hits: dict[str, Hit]) -> tuple[str, str] | None:
+    """(key, digest) of an input artifact taken from a cached task, else ``None``."""
+    m = _FROM.match(str(arg.get("from") or ""))
+    if m and m.group(1) in hits and hits[m.group(1)].prefix is None:
+        entry = hits[m.group(1)].entries[0]
+        for out in (entry.get("outputs") or {}).get("artifacts") or []:
+            if out["name"] == m.group(2) and "key" in (out.get("s3") or {}):
+                digest = hits[m.group(1)].digests.digest(out["s3"]["key"])
+                return (out["s3"]["key"], digest) if digest else None
+        return None
+    key = (arg.get("s3") or {}).get("key") if set(arg) <= {"name", "s3"} else None
+    for hit in hits.values():
+        if hit.prefix is not None and key == hit.prefix_template:
+            digest = hit.digests.digest(hit.prefix)
+            return (hit.prefix, digest) if digest else None
+    return None
+
+
+def _locate(hit: Hit, task: dict[str, Any], items: list[Any], globals_: dict[str, str]) -> bool:
+    """Whether the cached items all live under one prefix laid out as this run would write
+    them (``<prefix><i>/...``), so a fan-in can read that prefix; sets ``hit.prefix``."""
+    from ..argo.subst import substitute
+    from ..engine.scope import Scope, item_scope
+
+    template = hit.prefix_template or ""
+    try:
+        pattern = substitute(template, Scope({**globals_, "workflow.name": _WORKFLOW_NAME}))
+    except NbflowError:
+        return False
+    if pattern.count(_WORKFLOW_NAME) != 1:
+        return False
+    before, after = (re.escape(s) for s in pattern.split(_WORKFLOW_NAME))
+    names = set()
+    for item, entry in zip(items, hit.entries):
+        index = item_scope(item).get("item._i")
+        if index is None:
+            return False
+        own = re.compile(f"{before}([^/]+){after}{re.escape(index)}/")
+        for art in (entry.get("outputs") or {}).get("artifacts") or []:
+            m = own.match((art.get("s3") or {}).get("key") or "")
+            if m is None:
+                return False
+            names.add(m.group(1))
+    if len(names) != 1:
+        return False
+    hit.prefix = pattern.replace(_WORKFLOW_NAME, names.pop())
+    return True
