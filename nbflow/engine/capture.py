@@ -438,9 +438,10 @@ class _Manager(NotebookExecutionManager):
     """papermill's bookkeeping, writing the notebook less often while cells run.
 
     papermill writes the notebook when it starts, when each cell starts and when each cell
-    completes. This writes it when it starts and when each cell starts (so a process that dies
-    in a cell leaves the notebook up to that cell, as a dead kernel does on the papermill path)
-    but after a cell completes at most once a second. The final notebook is always written.
+    completes; a short step would spend more time writing it than running it. This writes it
+    when it starts (so a process that dies in a cell still leaves its notebook, as a dead
+    kernel does on the papermill path; what the cells printed is in the step's log), then at
+    most once a second while cells run. The final notebook is always written.
     """
 
     def save(self, **kwargs: Any) -> None:
@@ -450,10 +451,6 @@ class _Manager(NotebookExecutionManager):
 
     def notebook_start(self, **kwargs: Any) -> None:
         super().notebook_start(**kwargs)
-        super().save()
-
-    def cell_start(self, cell: Any, cell_index: Any = None, **kwargs: Any) -> None:
-        super().cell_start(cell, cell_index, **kwargs)
         super().save()
 
     def cell_complete(self, cell: Any, cell_index: Any = None, **kwargs: Any) -> None:

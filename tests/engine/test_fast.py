@@ -172,6 +172,9 @@ def test_a_process_that_exits_mid_step_died_like_a_kernel(steps: Steps) -> None:
         assert exited == StepExit(code, died=True)
         assert exited.message == f"kernel died: exit code {code}"
         assert "started" in (step / "log").read_text()
+        kept = nbformat.read(step / "notebook.ipynb", as_version=4)  # the notebook stays
+        sources = [c.source for c in kept.cells]
+        assert sources[:2] == ["print('started')", f"import os\nos._exit({code})"]
 
 
 def test_deadline_and_cancel_kill_the_step(steps: Steps) -> None:
