@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -142,6 +143,22 @@ class ArtifactStore:
             get = self._get_local
         self._call("fetch", key, lambda: get(key, local))
 
+    def copy(self, src: str, dst: str) -> None:
+        """Store a copy of ``src`` (a file, or a folder when it ends with ``/``) at ``dst``,
+        replacing what was there, without the data going through this machine on S3
+        (server-side copies) and with the same atomicity as :meth:`upload`."""
+        local = self.local_path(src)
+        if local is not None:
+            if not local.exists():
+                raise ArtifactNotFound(f"artifact not found: {self.url(src)}", self.url(src))
+            self._call("store", dst, lambda: self._put_local(local, dst))
+        elif self.remote:
+            self._call("copy", dst, lambda: self._copy_object(src, dst))
+        else:
+            with tempfile.TemporaryDirectory(prefix="nbflow-copy-") as tmp:
+                self.download(src, Path(tmp) / "artifact")
+                self.upload(Path(tmp) / "artifact", dst)
+
     def read_bytes(self, key: str) -> bytes:
         """The content of the (small) file at ``key``."""
         data = self._call("read", key, lambda: self.fs.cat_file(self.path(key)))
@@ -229,17 +246,32 @@ class ArtifactStore:
     def _publish_folder(self, local: Path, final: str) -> None:
         from fsspec.asyn import sync
 
-        sync(self.fs.loop, self._publish, local, final)
-
-    async def _publish(self, local: Path, final: str) -> None:
-        """Replace the folder ``final`` with ``local``: unpublish, write, then commit."""
-        fs = self.fs
-        commit = f"{final}/{COMMIT_FILE}"
         files = {
             f"{final}/{p.relative_to(local).as_posix()}": p
             for p in sorted(local.rglob("*"))
             if p.is_file()
         }
+        sync(self.fs.loop, self._publish, files, final)
+
+    def _copy_object(self, src: str, dst: str) -> None:
+        from fsspec.asyn import sync
+
+        source, final = self.path(src), self.path(dst)
+        if not src.endswith("/") and self.fs.isfile(source):
+            self.fs.copy(source, final)
+            return
+        found = self.fs.find(source)
+        rels = [_relative(f, source) for f in found]
+        if not found or COMMIT_FILE not in {r.rsplit("/", 1)[-1] for r in rels}:
+            raise ArtifactNotFound(f"artifact not found: {self.url(src)}", self.url(src))
+        files = {f"{final}/{rel}": f for rel, f in zip(rels, found)}
+        sync(self.fs.loop, self._publish, files, final)
+
+    async def _publish(self, files: dict[str, Path | str], final: str) -> None:
+        """Replace the folder ``final`` with ``files`` (target key to a local file, or to an
+        object of the store, copied server-side): unpublish, write, then commit."""
+        fs = self.fs
+        commit = f"{final}/{COMMIT_FILE}"
         failed_before = final in self._unfinished
         self._unfinished.add(final)
         # A HEAD, not a LIST, in the common case of a new key; an earlier version, or what an
@@ -253,7 +285,7 @@ class ArtifactStore:
                 await fs._rm(stale)
         await self._put_all({remote: p for remote, p in files.items() if remote != commit})
         if commit in files:
-            await fs._put_file(str(files[commit]), commit)
+            await self._put_all({commit: files[commit]})
         self._unfinished.discard(final)
 
     async def _published(self, commit: str) -> bool:
@@ -264,15 +296,22 @@ class ArtifactStore:
             return False
         return True
 
-    async def _put_all(self, files: dict[str, Path]) -> None:
-        if files:
-            size = max(p.stat().st_size for p in files.values())
+    async def _put_all(self, files: dict[str, Path | str]) -> None:
+        import asyncio
+
+        local = {k: p for k, p in files.items() if isinstance(p, Path)}
+        if local:
+            size = max(p.stat().st_size for p in local.values())
             await self.fs._put(
-                [str(p) for p in files.values()],
-                list(files),
+                [str(p) for p in local.values()],
+                list(local),
                 batch_size=FILE_CONCURRENCY,
                 **_part_options(size),
             )
+        copies = [(src, dst) for dst, src in files.items() if isinstance(src, str)]
+        for start in range(0, len(copies), FILE_CONCURRENCY):
+            batch = copies[start : start + FILE_CONCURRENCY]
+            await asyncio.gather(*(self.fs._cp_file(src, dst) for src, dst in batch))
 
     def _get_object(self, key: str, local: Path) -> None:
         src = self.path(key)

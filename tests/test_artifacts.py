@@ -85,3 +85,14 @@ def test_downloading_a_staged_input_twice_replaces_it(store: ArtifactStore, tmp_
 def test_missing_key_names_the_url(store: ArtifactStore, tmp_path: Path) -> None:
     with pytest.raises(ArtifactNotFound, match="wf/run/nothing/x"):
         store.download("wf/run/nothing/x/", tmp_path / "x")
+
+
+def test_copy_replaces_the_target(store: ArtifactStore, tmp_path: Path) -> None:
+    store.upload(saved(tmp_path / "a", "x", {"v": 1}), "wf/old/t/x/")
+    store.upload(saved(tmp_path / "b", "x", [1, 2]), "wf/new/t/x/")
+    store.copy("wf/old/t/x/", "wf/new/t/x/")
+    assert marshal.load(store.local_path("wf/new/t/x/")) == {"v": 1}
+    root = tmp_path / "artifacts" / "wf"
+    assert files(root / "new") == files(root / "old")
+    with pytest.raises(ArtifactNotFound, match="wf/old/t/none"):
+        store.copy("wf/old/t/none/", "wf/new/t/none/")

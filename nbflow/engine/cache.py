@@ -181,7 +181,7 @@ def replay(
             else new_key + "/"
         )
         if old["s3"]["key"] != new_key:
-            _copy(store, old["s3"]["key"], new_key)
+            store.copy(old["s3"]["key"], new_key)
         artifacts.append({"name": spec["name"], "path": spec["path"], "s3": {"key": new_key}})
     outputs: dict[str, Any] = dict(entry.get("outputs") or {})
     outputs["artifacts"] = artifacts
@@ -191,13 +191,6 @@ def replay(
         outputs,
         memoization={"hit": True, "key": key, "cacheName": cache_name},
     )
-
-
-def _copy(store: ArtifactStore, src: str, dst: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="nbflow-cache-") as tmp:
-        local = Path(tmp) / "artifact"
-        store.download(src, local)
-        store.upload(local, dst)
 
 
 def entry_of(result: PodResult, node: Node) -> dict[str, Any]:

@@ -208,3 +208,43 @@ def test_local_store_keeps_its_behaviour(tmp_path: Path) -> None:
     assert local is not None and json.loads((local / "data.json").read_text()) == {"k": 1}
     with pytest.raises(ArtifactNotFound, match="artifact not found: file://"):
         store.download("wf/run/t/y/", tmp_path / "y")
+
+
+def test_copy_is_server_side_and_replaces_the_target(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ArtifactStore(s3.root)
+    store.upload(saved(tmp_path / "a", "x", {"v": 1}), "wf/old/t/x/")
+    store.upload(saved(tmp_path / "b", "x", object.__new__(Stale)), "wf/new/t/x/")
+    nb = tmp_path / "notebook.ipynb"
+    nb.write_text('{"cells": []}')
+    store.upload(nb, "wf/old/t/notebook.ipynb")
+
+    def no_transfer(*args: Any) -> None:
+        raise AssertionError("the copy went through this machine")
+
+    monkeypatch.setattr(store, "download", no_transfer)
+    monkeypatch.setattr(store, "upload", no_transfer)
+    store.copy("wf/old/t/x/", "wf/new/t/x/")
+    store.copy("wf/old/t/notebook.ipynb", "wf/new/t/notebook.ipynb")
+    monkeypatch.undo()
+    # the earlier pickle at the target is gone: only the copied files are there
+    assert s3.keys("wf/new") == [
+        "prefix/wf/new/t/notebook.ipynb",
+        "prefix/wf/new/t/x/data.json",
+        "prefix/wf/new/t/x/nbflow.json",
+    ]
+    store.download("wf/new/t/x/", tmp_path / "x")
+    assert marshal.load(tmp_path / "x") == {"v": 1}
+    assert store.read_bytes("wf/new/t/notebook.ipynb") == b'{"cells": []}'
+    assert s3.keys("wf/old/t/x") == ["prefix/wf/old/t/x/data.json", "prefix/wf/old/t/x/nbflow.json"]
+
+
+def test_copy_of_a_missing_or_unfinished_folder_names_it(s3: Any, tmp_path: Path) -> None:
+    store = ArtifactStore(s3.root, retry=FAST)
+    with pytest.raises(ArtifactNotFound, match="wf/old/t/none"):
+        store.copy("wf/old/t/none/", "wf/new/t/none/")
+    s3.fs.pipe(f"{s3.bucket}/prefix/wf/old/t/half/data.json", b"{}")  # no nbflow.json: unfinished
+    with pytest.raises(ArtifactNotFound, match="wf/old/t/half"):
+        store.copy("wf/old/t/half/", "wf/new/t/half/")
+    assert s3.keys("wf/new") == []
