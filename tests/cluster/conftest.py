@@ -96,3 +96,28 @@ def eventually() -> Callable[..., Any]:
         raise AssertionError(f"gave up waiting for {what or condition}")
 
     return wait
+
+
+def _nbflow(argv: list[str]) -> int:
+    """``nbflow ARGV`` with the cluster commands, as ``nbflow.cli.main`` dispatches them."""
+    import argparse
+
+    from nbflow.cluster.cli import add_commands
+    from nbflow.errors import NbflowError
+
+    parser = argparse.ArgumentParser(prog="nbflow")
+    parser.add_argument("--home")
+    parser.add_argument("--artifact-root")
+    handlers = add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return handlers[args.command](args)
+    except NbflowError as exc:
+        print(f"nbflow: error: {exc}", file=sys.stderr)
+        return 2
+
+
+@pytest.fixture()
+def nbflow() -> Callable[[list[str]], int]:
+    """Run an ``nbflow`` cluster command in this process; returns its exit code."""
+    return _nbflow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,7 @@ import pytest
 import yaml
 
 from nbflow.argo.limits import check_manifest
-from nbflow.cluster.cli import add_commands, add_kind_arguments, convert_kind
-from nbflow.errors import NbflowError
+from nbflow.cluster.cli import add_kind_arguments, convert_kind
 
 SCHEDULED = [
     "%%template first --outputs x\nx = 16",
@@ -23,22 +21,9 @@ SCHEDULED = [
 ]
 
 
-def nbflow(argv: list[str]) -> int:
-    """``nbflow ARGV`` with the cluster commands, as ``nbflow.cli.main`` dispatches them."""
-    parser = argparse.ArgumentParser(prog="nbflow")
-    parser.add_argument("--home")
-    parser.add_argument("--artifact-root")
-    handlers = add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return handlers[args.command](args)
-    except NbflowError as exc:
-        print(f"nbflow: error: {exc}", file=sys.stderr)
-        return 2
-
 
 def test_submit_and_wait(make_notebook: Any, cluster_home: Path, argo: Any,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+                         capsys: pytest.CaptureFixture[str], nbflow: Any) -> None:
     nb = make_notebook("chain")
     assert nbflow(["submit", str(nb), "--wait", "-o", "json", "-p", "scale=3"]) == 0
     out, err = capsys.readouterr()
@@ -50,7 +35,7 @@ def test_submit_and_wait(make_notebook: Any, cluster_home: Path, argo: Any,
 
 
 def test_submit_without_waiting_prints_the_name(make_notebook: Any, cluster_home: Path,
-                                                kube: Any, capsys: Any) -> None:
+                                                kube: Any, capsys: Any, nbflow: Any) -> None:
     assert nbflow(["submit", str(make_notebook("chain")), "--namespace", "default",
                    "--service-account", "runner", "--node-selector", "pool=cpu",
                    "--toleration", "spot:NoSchedule", "--image-pull-secret", "regcred"]) == 0
@@ -64,7 +49,7 @@ def test_submit_without_waiting_prints_the_name(make_notebook: Any, cluster_home
 
 
 def test_submit_errors_are_one_line(make_notebook: Any, cluster_home: Path, kube: Any,
-                                    capsys: Any) -> None:
+                                    capsys: Any, nbflow: Any) -> None:
     kube.state.deny.add(("create", "workflows"))
     assert nbflow(["submit", str(make_notebook("chain"))]) == 2
     err = capsys.readouterr().err
@@ -77,7 +62,8 @@ def test_submit_errors_are_one_line(make_notebook: Any, cluster_home: Path, kube
 
 
 def test_schedule_prints_or_applies_a_cron_workflow(
-    make_notebook: Any, cluster_home: Path, kube: Any, capsys: Any, validate_manifest: Any
+    make_notebook: Any, cluster_home: Path, kube: Any, capsys: Any, validate_manifest: Any,
+    nbflow: Any,
 ) -> None:
     nb = make_notebook(SCHEDULED)
     assert nbflow(["schedule", str(nb)]) == 0
@@ -100,7 +86,7 @@ def test_schedule_prints_or_applies_a_cron_workflow(
     assert "a CronWorkflow needs a schedule" in capsys.readouterr().err
 
 
-def test_rbac_prints_valid_objects(capsys: Any) -> None:
+def test_rbac_prints_valid_objects(capsys: Any, nbflow: Any) -> None:
     assert nbflow(["k8s", "rbac", "-n", "team", "--user", "alice"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert [d["kind"] for d in docs] == ["ServiceAccount", "Role", "RoleBinding", "Role",
@@ -112,7 +98,7 @@ def test_rbac_prints_valid_objects(capsys: Any) -> None:
 
 
 def test_control_commands(make_notebook: Any, cluster_home: Path, kube: Any, argo: Any,
-                          capsys: Any) -> None:
+                          capsys: Any, nbflow: Any) -> None:
     argo.outcomes = {"second": ["Failed"]}
     assert nbflow(["submit", str(make_notebook("chain")), "--wait"]) == 1
     capsys.readouterr()
@@ -128,7 +114,7 @@ def test_control_commands(make_notebook: Any, cluster_home: Path, kube: Any, arg
 
 
 def test_publish_shares_templates(make_notebook: Any, cluster_home: Path, kube: Any,
-                                  capsys: Any) -> None:
+                                  capsys: Any, nbflow: Any) -> None:
     nb = make_notebook("chain")
     assert nbflow(["k8s", "publish", str(nb), "--name", "chain-steps"]) == 0
     stored = kube.state.objects[("workflowtemplates", "team", "chain-steps")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import importlib.util
 import json
@@ -15,12 +14,10 @@ from typing import Any
 import pytest
 
 from nbflow import api
-from nbflow.cluster.cli import add_commands
 from nbflow.cluster.prune import CACHED_ANNOTATION, NothingToRun
 from nbflow.cluster.submit import submit_workflow
 from nbflow.config import NbflowConfig, load_config
 from nbflow.engine.cache import DIGESTS
-from nbflow.errors import NbflowError
 from nbflow.notebook.extract import read_notebook
 
 pytestmark = pytest.mark.kernel
@@ -191,22 +188,10 @@ def test_a_producer_named_in_a_depends_that_is_not_a_conjunction_runs(
     assert "depends" not in tasks["left"] and "from" not in artifact_args(tasks["left"])["n"]
 
 
-def nbflow(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="nbflow")
-    parser.add_argument("--home")
-    parser.add_argument("--artifact-root")
-    handlers = add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return handlers[args.command](args)
-    except NbflowError as exc:
-        print(f"nbflow: error: {exc}", file=sys.stderr)
-        return 2
-
 
 def test_no_cache_submits_every_step_and_a_fully_cached_submit_says_so(
     make_notebook: Any, home: Path, kube: Any, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], nbflow: Any,
 ) -> None:
     nb = make_notebook("chain")
     run_locally(read_notebook(nb).workflow(), tmp_path)
