@@ -2,6 +2,7 @@
 
     python benchmarks/steps.py                 # everything, median of 3 repetitions
     python benchmarks/steps.py --reps 1 --only a --skip-plain
+    python benchmarks/steps.py --ploomber /path/to/ploomber   # ploomber build as well
 
 Pipelines: (a) a chain of 20 trivial templates, (b) a fan-out of 40 trivial items plus a fan-in,
 (c) a DAG of 6 whole notebooks that import pandas and numpy. Each runs as ``nbflow run
@@ -147,12 +148,6 @@ def cell_seconds(paths: list[Path]) -> float:
                 end = datetime.fromisoformat(t["shell.execute_reply"].rstrip("Z"))
                 total += (end - start).total_seconds()
     return total
-
-
-def has_engine_option() -> bool:
-    from nbflow.config import NbflowConfig
-
-    return NbflowConfig.class_traits().get("engine") is not None
 
 
 def nbflow_cli(path: Path, engine: str) -> dict[str, float]:
@@ -361,7 +356,7 @@ def row(case: str, how: str, m: dict[str, float], note: str = "") -> str:
     )
 
 
-def measure(case: str, root: Path, args: argparse.Namespace, engines: bool) -> list[str]:
+def measure(case: str, root: Path, args: argparse.Namespace) -> list[str]:
     """Measure one pipeline; return its table rows (summary lines start with '=')."""
     folder = root / case
     path = {"a": chain, "b": fanout, "c": dag}[case](folder)
@@ -370,14 +365,13 @@ def measure(case: str, root: Path, args: argparse.Namespace, engines: bool) -> l
     if case == "a":
         got["executor"] = median(reps, executor_chain, root / "x")
         lines.append(row(case, "fork server alone (warm)", got["executor"], "executor only"))
-    if engines:
-        got["fast"] = median(reps, nbflow_cli, path, "fast")
-        lines.append(row(case, "nbflow run --engine fast", got["fast"], "whole process"))
-        got["warm"] = median(reps, nbflow_warm, path, "fast")
-        lines.append(row(case, "  same, warm", got["warm"], "first step to end"))
-        if not args.skip_papermill_engine:
-            got["pm"] = median(reps, nbflow_cli, path, "papermill")
-            lines.append(row(case, "nbflow run --engine papermill", got["pm"], "whole process"))
+    got["fast"] = median(reps, nbflow_cli, path, "fast")
+    lines.append(row(case, "nbflow run --engine fast", got["fast"], "whole process"))
+    got["warm"] = median(reps, nbflow_warm, path, "fast")
+    lines.append(row(case, "  same, warm", got["warm"], "first step to end"))
+    if not args.skip_papermill_engine:
+        got["pm"] = median(reps, nbflow_cli, path, "papermill")
+        lines.append(row(case, "nbflow run --engine papermill", got["pm"], "whole process"))
     if not args.skip_plain:
         got["plain"] = median(reps, plain_papermill, case, folder / "plain")
         lines.append(row(case, "papermill per step", got["plain"], "baseline"))
@@ -394,7 +388,7 @@ def measure(case: str, root: Path, args: argparse.Namespace, engines: bool) -> l
         lines.append(
             f"=({case}) wall time, ploomber build / nbflow run --engine fast: {ratio:.1f}x"
         )
-    if case == "b" and engines:
+    if case == "b":
         one = median(reps, nbflow_warm, fanout(folder, 40, 1), "fast")
         two = median(reps, nbflow_warm, fanout(folder, 40, 2), "fast")
         lines.append(row(case, "  warm, parallelism 1", one))
@@ -418,20 +412,17 @@ def main() -> int:
         "install it apart from nbflow, with pandas and numpy for (c)",
     )
     args = p.parse_args()
-    engines = has_engine_option()
-    if not engines:
-        print("this nbflow has no engine option: only the fork server alone is measured")
     root = Path(tempfile.mkdtemp(prefix="nbflow-bench-"))
     print(f"{'':<4} {'how':<28} {'steps':>5} {'wall s':>9} {'cells s':>8} {'ms/step':>10}")
     summary = []
     try:
         for case in args.only:
-            for line in measure(case, root, args, engines):
+            for line in measure(case, root, args):
                 if line.startswith("="):
                     summary.append(line[1:])
                 else:
                     print(line, flush=True)
-        if engines and not args.skip_memory:
+        if not args.skip_memory:
             small = peak_rss(fanout(root / "m", 100))
             large = peak_rss(fanout(root / "m", 1000))
             for what, label in (
