@@ -72,8 +72,8 @@ class NbflowConfig(Configurable):
 
     max_workers = Int(
         0,
-        help="Maximum number of steps the local engine runs at once; 0 means the number of CPU "
-        "cores. A workflow's --parallelism lowers it further.",
+        help="Maximum number of steps the local engine runs at once; 0 means the number of cores "
+        "this process may use. A workflow's --parallelism lowers it further.",
     ).tag(config=True)
 
     engine = Enum(
@@ -112,8 +112,8 @@ class NbflowConfig(Configurable):
 
     @property
     def workers(self) -> int:
-        """The effective worker count (``max_workers``, or the CPU count when 0)."""
-        return self.max_workers or (os.cpu_count() or 1)
+        """The effective worker count (``max_workers``, or the usable cores when 0)."""
+        return self.max_workers or usable_cores()
 
 
 def load_config(**overrides: object) -> NbflowConfig:
@@ -141,3 +141,12 @@ def load_config(**overrides: object) -> NbflowConfig:
         if value is not None:
             setattr(cfg, key, value)
     return cfg
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the OS has one (``taskset``,
+    a container's cpuset), else every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1

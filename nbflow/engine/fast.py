@@ -93,7 +93,9 @@ class StepExit:
 
 def pool_size(max_workers: int) -> int:
     """Zygotes to keep ready: one per step that may start at once, at most one per core."""
-    return max(1, min(max_workers, os.cpu_count() or 1))
+    from ..config import usable_cores
+
+    return max(1, min(max_workers, usable_cores()))
 
 
 def fallback_reason(template: dict[str, Any]) -> str | None:
