@@ -19,7 +19,8 @@ FIFTEEN = [
     "%%setup\nimport time\n"
     "def mark(name):\n"
     "    with open('executions.log', 'a') as f:\n"
-    "        f.write(f'{name} {time.time()}\\n')",
+    "        f.write(f'{name} {time.time()}\\n')\n"
+    "    time.sleep(1)  # long enough a run for twenty kills, on either engine",
     "%%template start --outputs base\nmark('start')\nbase = 100",
     "%%template work --inputs base --outputs part --param i=0\n"
     "mark(f'work({i})')\npart = base + i * i",
@@ -70,6 +71,7 @@ def executions(workdir: Path) -> list[tuple[str, float]]:
     return [(name, float(t)) for name, t in rows]
 
 
+@pytest.mark.usefixtures("both_engines")
 def test_sigkill_at_twenty_random_points_then_resume(make_notebook: Any, nbflow_home: Path) -> None:
     path = make_notebook(FIFTEEN)
     workdir = path.parent
