@@ -65,15 +65,19 @@ def chain(folder: Path, n: int = 20) -> Path:
     return notebook(folder / "chain.ipynb", cells)
 
 
-def fanout(folder: Path, n: int = 40, parallelism: int | None = None) -> Path:
+WORK = "s = sum(range(10**6))  # ~20 ms of computation\n"
+
+
+def fanout(folder: Path, n: int = 40, parallelism: int | None = None, work: str = "") -> Path:
     flag = f" --parallelism {parallelism}" if parallelism else ""
     cells = [
         "%%template make --outputs x\nx = 1",
-        "%%template item --inputs x --outputs y --param i=0\ny = x + i",
+        f"%%template item --inputs x --outputs y --param i=0\n{work}y = x + i",
         "%%template join --inputs y --outputs total\ntotal = sum(y)",
         f"%%workflow fan{flag}\nmake >> item.map(i=range({n})) >> join",
     ]
-    return notebook(folder / f"fan{n}-{parallelism or 0}.ipynb", cells)
+    name = f"fan{n}-{parallelism or 0}{'-work' if work else ''}.ipynb"
+    return notebook(folder / name, cells)
 
 
 IMPORTS = "import numpy as np\nimport pandas as pd"
@@ -400,6 +404,13 @@ def measure(case: str, root: Path, args: argparse.Namespace) -> list[str]:
         lines.append(row(case, "  warm, on 1 core", one))
         lines.append(row(case, "  warm, on 2 cores", two))
         lines.append(f"=(b) speed-up from 2 cores (warm): {one['wall'] / two['wall']:.2f}x")
+        busy = fanout(folder, 40, None, WORK)
+        one_w = median(reps, nbflow_warm, busy, "fast", {0})
+        two_w = median(reps, nbflow_warm, busy, "fast", {0, 1})
+        lines.append(row(case, "  items ~20 ms, 1 core", one_w))
+        lines.append(row(case, "  items ~20 ms, 2 cores", two_w))
+        ratio = one_w["wall"] / two_w["wall"]
+        lines.append(f"=(b) with ~20 ms of work per item, speed-up from 2 cores: {ratio:.2f}x")
         one = median(reps, nbflow_warm, fanout(folder, 40, 1), "fast")
         two = median(reps, nbflow_warm, fanout(folder, 40, 2), "fast")
         lines.append(row(case, "  warm, parallelism 1", one))
