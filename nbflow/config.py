@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, default
 from traitlets.config import Config, Configurable
+
+from .errors import NbflowError
 
 
 def _data_home() -> Path:
@@ -96,7 +98,10 @@ class NbflowConfig(Configurable):
 
     @default("engine")
     def _engine_default(self) -> str:
-        return os.environ.get("NBFLOW_ENGINE") or "fast"
+        value = os.environ.get("NBFLOW_ENGINE") or "fast"
+        if value not in ("fast", "papermill"):
+            raise NbflowError(f"NBFLOW_ENGINE is {value!r}: use 'fast' or 'papermill'")
+        return value
 
     @default("artifact_root")
     def _artifact_root_default(self) -> str:
@@ -136,10 +141,13 @@ def load_config(**overrides: object) -> NbflowConfig:
             ):
                 if os.path.isfile(os.path.join(path, fname)):
                     config.merge(loader_cls(fname, path=path).load_config())
-    cfg = NbflowConfig(config=config)
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(cfg, key, value)
+    try:
+        cfg = NbflowConfig(config=config)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+    except TraitError as exc:  # a value of the wrong kind in a config file or an option
+        raise NbflowError(f"invalid nbflow setting: {exc}") from None
     return cfg
 
 

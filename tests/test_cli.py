@@ -161,3 +161,24 @@ def test_lint_reports_names_from_plain_cells(make_notebook: Any) -> None:
         "`json` is defined only in cell 1: move it into a %%setup cell or declare it as an input"
         in proc.stderr
     )
+
+
+def test_bad_settings_are_one_line_and_exit_2(
+    make_notebook: Any, nbflow_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nb = make_notebook("chain")
+    monkeypatch.setenv("NBFLOW_ENGINE", "bogus")
+    proc = nbflow("run", str(nb))
+    assert proc.returncode == 2, proc.stderr
+    assert "NBFLOW_ENGINE is 'bogus': use 'fast' or 'papermill'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    monkeypatch.delenv("NBFLOW_ENGINE")
+    conf = tmp_path / "jupyter-config"
+    conf.mkdir()
+    (conf / "nbflow_config.py").write_text("c.NbflowConfig.max_workers = 'many'\n")
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(conf))
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(conf))
+    proc = nbflow("run", str(nb))
+    assert proc.returncode == 2, proc.stderr
+    assert "invalid nbflow setting" in proc.stderr and "max_workers" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
