@@ -140,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
 def _config(args: argparse.Namespace) -> Any:
     from .config import load_config
 
-    return load_config(home=args.home, artifact_root=args.artifact_root)
+    return load_config(
+        home=args.home,
+        artifact_root=args.artifact_root,
+        cache=False if getattr(args, "no_cache", False) else None,
+        engine=getattr(args, "engine", None),
+    )
 
 
 def _load_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
@@ -156,10 +161,6 @@ def _run(args: argparse.Namespace) -> int:
 
     source, params, base = _load_source(args)
     cfg = _config(args)
-    if args.no_cache:
-        cfg.cache = False
-    if args.engine:
-        cfg.engine = args.engine
     run = api.run_workflow(
         source,
         parameters=params,

@@ -149,9 +149,9 @@ class NbflowMagics(Magics):
         workflow = self.spec.workflow(args.name, args.parameters)
         cwd = os.getcwd()
         widget = _widget_available(self._ip)
-        config = load_config(artifact_root=args.artifact_root)
-        if args.no_cache:
-            config.cache = False
+        config = load_config(
+            artifact_root=args.artifact_root, cache=False if args.no_cache else None
+        )
         if args.backend == "argo":
             from .cluster.options import load_cluster_config
             from .cluster.prune import NothingToRun

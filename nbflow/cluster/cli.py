@@ -200,7 +200,9 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
     from .options import load_cluster_config, parse_selector, parse_toleration
 
     cfg = load_config(
-        home=getattr(args, "home", None), artifact_root=getattr(args, "artifact_root", None)
+        home=getattr(args, "home", None),
+        artifact_root=getattr(args, "artifact_root", None),
+        cache=False if getattr(args, "no_cache", False) else None,
     )
     selectors = getattr(args, "node_selector", None)
     tolerations = getattr(args, "toleration", None)
@@ -238,8 +240,6 @@ def _submit(args: argparse.Namespace) -> int:
 
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
-    if args.no_cache:
-        cfg.cache = False
     try:
         run = submit_workflow(
             source,
