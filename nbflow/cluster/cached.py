@@ -6,6 +6,7 @@ the workflow's parameters and the cached outputs of the tasks before.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,8 +38,9 @@ class Hit:
     prefix: str | None = None  # ... and where the cached items live
     step_key: str = ""  # where its outputs go in this run, as compiled (``.../`` for a map)
 
-    @property
+    @functools.cached_property
     def digests(self) -> DigestIndex:
+        """Content digests of the cached outputs (read once the entries are complete)."""
         index = DigestIndex()
         for entry in self.entries:
             index.add(entry.get("outputs") or {})

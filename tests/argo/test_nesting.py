@@ -151,11 +151,9 @@ def test_a_failure_in_one_part_fails_the_run_and_stops_what_depends_on_it(manife
     assert parts[0]["phase"] == "Omitted"
 
 
-def test_tied_tasks_over_the_limit_cannot_be_nested() -> None:
-    tasks = [{"name": "a", "template": "t"}] + [
-        {"name": f"b{i}", "template": "t", "depends": "a.Succeeded || a.Failed"} for i in range(5)
-    ]
-    wf = {
+def one_dag(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Workflow whose entrypoint is a DAG of ``tasks``, each running the container ``t``."""
+    return {
         "kind": "Workflow",
         "metadata": {"name": "w"},
         "spec": {
@@ -164,6 +162,13 @@ def test_tied_tasks_over_the_limit_cannot_be_nested() -> None:
                           {"name": "t", "container": {"image": "x"}}],
         },
     }
+
+
+def test_tied_tasks_over_the_limit_cannot_be_nested() -> None:
+    tasks = [{"name": "a", "template": "t"}] + [
+        {"name": f"b{i}", "template": "t", "depends": "a.Succeeded || a.Failed"} for i in range(5)
+    ]
+    wf = one_dag(tasks)
     with pytest.raises(ManifestError, match="6 tasks .* are tied together"):
         nest_large_dags(wf, max_tasks=4)
     nested = nest_large_dags(wf, max_tasks=6)
@@ -174,15 +179,7 @@ def test_many_parts_nest_again_and_keep_dependencies() -> None:
     tasks = [{"name": "t0", "template": "t"}] + [
         {"name": f"t{i}", "template": "t", "depends": f"t{i - 1}"} for i in range(1, 30)
     ]
-    wf = {
-        "kind": "Workflow",
-        "metadata": {"name": "w"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [{"name": "main", "dag": {"tasks": tasks}},
-                          {"name": "t", "container": {"image": "x"}}],
-        },
-    }
+    wf = one_dag(tasks)
     nested = nest_large_dags(wf, max_tasks=3)
     for tmpl in nested["spec"]["templates"]:
         assert len((tmpl.get("dag") or {}).get("tasks") or []) <= 3
