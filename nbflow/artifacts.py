@@ -21,7 +21,7 @@ from .storage_errors import (
     describe_failure,
 )
 
-__all__ = ["ArtifactStore", "ArtifactNotFound", "RetryPolicy", "COMMIT_FILE"]
+__all__ = ["ArtifactStore", "ArtifactNotFound", "RetryPolicy", "COMMIT_FILE", "is_object_store"]
 
 T = TypeVar("T")
 
@@ -29,6 +29,11 @@ T = TypeVar("T")
 # metadata file, which every loader needs): a reader never takes a folder without it.
 COMMIT_FILE = "nbflow.json"
 OBJECT_STORES = ("s3", "s3a")
+
+
+def is_object_store(url: str) -> bool:
+    """Whether ``url`` names an S3 bucket (``s3://``, ``s3a://``) rather than a folder."""
+    return "://" in url and url.split("://", 1)[0] in OBJECT_STORES
 PART_BYTES = 8 * 2**20  # multipart part size; PART_BYTES * PART_CONCURRENCY bytes in memory
 PART_CONCURRENCY = 4  # parts of one file in flight
 FILE_CONCURRENCY = 4  # files of one folder in flight
@@ -64,7 +69,7 @@ class ArtifactStore:
 
         self.root = root.rstrip("/")
         _refuse_credentials(self.root)
-        self.remote = self.root.split("://", 1)[0] in OBJECT_STORES if "://" in root else False
+        self.remote = is_object_store(self.root)
         self.retry = retry or RetryPolicy()
         self._unfinished: set[str] = set()  # folders whose upload failed: listed when retried
         client = storage_options.get("client_kwargs") or {}
@@ -82,7 +87,7 @@ class ArtifactStore:
         an :class:`~nbflow.config.NbflowConfig`: storage options, S3 endpoint, retries."""
         root = root or config.artifact_root
         options = dict(config.storage_options)
-        if config.s3_endpoint_url and root.split("://", 1)[0] in OBJECT_STORES:
+        if config.s3_endpoint_url and is_object_store(root):
             options.setdefault("endpoint_url", config.s3_endpoint_url)
         retry = RetryPolicy(
             retries=config.storage_retries,

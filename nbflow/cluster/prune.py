@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..artifacts import is_object_store
 from ..engine.cache import ResultCache, workflow_cache
 from ..errors import NbflowError
 from .cached import Finder, Hit, cached_artifact, cached_parameters, task_deps, topological
@@ -22,7 +23,6 @@ __all__ = ["CACHED_ANNOTATION", "NothingToRun", "Pruned", "prune_manifest", "clu
 
 #: Workflow annotation: JSON ``{task: cache key}`` (a mapped task: the list of its items' keys).
 CACHED_ANNOTATION = "nbflow.io/cached-tasks"
-OBJECT_STORES = ("s3://", "s3a://")
 _ATOM = re.compile(r"^\s*([a-zA-Z0-9][-a-zA-Z0-9]*)(\.Succeeded)?\s*$")
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def cluster_cache(workflow: dict[str, Any], config: NbflowConfig, root: str) -> 
     """
     if not config.cache:
         return None
-    if not root.startswith(OBJECT_STORES):
+    if not is_object_store(root):
         log.debug("no cache for cluster runs: artifact root %r is not shared", root or "(none)")
         return None
     return workflow_cache(workflow, Path(config.home) / "cache")
