@@ -134,31 +134,99 @@ def expired(entry: dict[str, Any], max_age: str | None, now: datetime) -> bool:
 
 
 class ResultCache:
-    """One workflow's entries in a JSON file: key → ``{outputs, nodeID, creationTimestamp}``."""
+    """One workflow's entries, key → ``{outputs, nodeID, creationTimestamp}``, in a journal file.
+
+    The file holds one JSON object ``{"key": ..., "entry": ...}`` per line; a later line for a
+    key replaces an earlier one. A new entry is one appended line, so storing costs the same
+    however many entries the cache holds, and engines of two runs sharing the cache do not
+    overwrite each other's entries. A line cut short by a crash is skipped. The file is
+    rewritten without superseded lines when it is opened and more than half of it is stale.
+    A cache of an earlier nbflow (``NAME.json``, one JSON object) is read once and carried over.
+
+    Parameters
+    ----------
+    path : Path
+        The journal (``NAME.jsonl``).
+    name : str
+        The cache's name (``memoizationStatus.cacheName``).
+    """
 
     def __init__(self, path: Path, name: str) -> None:
         self.path = path
         self.name = name
-        try:
-            self.entries: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.entries = {}
+        self.entries: dict[str, Any] = {}
+        lines = self._read()
+        if lines is None:
+            self._adopt_legacy()
+        elif lines > 2 * len(self.entries) + COMPACT_SLACK:
+            self._rewrite()
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry stored for ``key``."""
         return self.entries.get(key)
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        """Store an entry and write the file atomically."""
+        """Store an entry (one line appended to the journal)."""
         self.put_all({key: entry})
 
     def put_all(self, entries: dict[str, dict[str, Any]]) -> None:
-        """Store several entries and write the file (atomically) once."""
+        """Store several entries with one append."""
+        if not entries:
+            return
         self.entries.update(entries)
+        text = "".join(_line(key, entry) for key, entry in entries.items())
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size and _last_byte(fd) != b"\n":
+                text = "\n" + text  # a crash cut the last line short: start a line of our own
+            data = text.encode("utf-8")
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+
+    def _read(self) -> int | None:
+        """Load the journal; return its line count (``None``: there is none)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return 0
+        lines = text.splitlines()
+        for line in lines:
+            try:
+                record = json.loads(line)
+                self.entries[record["key"]] = record["entry"]
+            except (ValueError, KeyError, TypeError):
+                continue  # cut short by a crash, or not ours
+        return len(lines)
+
+    def _adopt_legacy(self) -> None:
+        legacy = self.path.with_suffix(".json")
+        try:
+            old = json.loads(legacy.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(old, dict) and old:
+            self.put_all(old)
+
+    def _rewrite(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.entries, indent=1), encoding="utf-8")
+        tmp.write_text("".join(_line(k, e) for k, e in self.entries.items()), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+COMPACT_SLACK = 100  # stale lines a journal may carry before it is rewritten
+
+
+def _line(key: str, entry: dict[str, Any]) -> str:
+    return json.dumps({"key": key, "entry": entry}, separators=(",", ":")) + "\n"
+
+
+def _last_byte(fd: int) -> bytes:
+    return os.pread(fd, 1, os.fstat(fd).st_size - 1)
 
 
 def replay(
@@ -216,7 +284,7 @@ def workflow_cache(workflow: dict[str, Any], cache_dir: Path) -> ResultCache:
     meta = workflow["metadata"]
     label = (meta.get("labels") or {}).get("nbflow.io/workflow") or meta.get("generateName", "")
     name = label.rstrip("-") or meta["name"]
-    return ResultCache(cache_dir / f"{name}.json", name)
+    return ResultCache(cache_dir / f"{name}.jsonl", name)
 
 
 def record_nodes(workflow: dict[str, Any], cache: ResultCache, store: ArtifactStore) -> int:

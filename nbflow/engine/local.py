@@ -240,7 +240,7 @@ class LocalEngine:
             name = ((memo.get("cache") or {}).get("configMap") or {}).get("name", "memoize")
             if name not in self.memo_caches:
                 self.memo_caches[name] = ResultCache(
-                    self.cache_dir / f"configmap-{name}.json", name
+                    self.cache_dir / f"configmap-{name}.jsonl", name
                 )
             return self.memo_caches[name], str(memo["key"])
         if self.cache is not None:

@@ -17,7 +17,7 @@ from nbflow import api
 from nbflow.cluster.prune import CACHED_ANNOTATION, NothingToRun
 from nbflow.cluster.submit import submit_workflow
 from nbflow.config import NbflowConfig, load_config
-from nbflow.engine.cache import DIGESTS
+from nbflow.engine.cache import DIGESTS, ResultCache
 from nbflow.notebook.extract import read_notebook
 
 pytestmark = pytest.mark.kernel
@@ -243,7 +243,7 @@ def test_a_finished_cluster_run_fills_the_cache(
 ) -> None:
     wf = pipeline(make_notebook, "chain")
     local = run_locally(wf, tmp_path, cache=False)  # artifacts on S3, no cache entries
-    cache_file = home / "cache" / "chain.json"
+    cache_file = home / "cache" / "chain.jsonl"
     assert not cache_file.exists()
     run = submit_workflow(wf, follow=False)
     assert sorted(dag_tasks(submitted(kube)[0])) == ["first", "second", "third"]
@@ -262,7 +262,7 @@ def test_a_finished_cluster_run_fills_the_cache(
     kube.state.update_status("team", run.id, status, {"workflows.argoproj.io/completed": "true"})
     run.wait(30)
     assert run.phase == "Succeeded"
-    entries = json.loads(cache_file.read_text())
+    entries = ResultCache(cache_file, "chain").entries
     assert len(entries) == 3
     recorded = {
         p["value"] for e in entries.values() for p in e["outputs"]["parameters"]

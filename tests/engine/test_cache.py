@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from nbflow import api
 from nbflow.config import load_config
-from nbflow.engine.cache import DigestIndex, cache_key, digest_path
+from nbflow.engine.cache import COMPACT_SLACK, DigestIndex, ResultCache, cache_key, digest_path
 from nbflow.engine.operator import PodRequest
 from nbflow.notebook.extract import read_notebook
 
@@ -152,6 +153,58 @@ spec:
 """
 
 
+def entry(n: int) -> dict[str, Any]:
+    return {"outputs": {"parameters": [{"name": "x", "value": str(n)}]}, "nodeID": f"n{n}"}
+
+
+def test_the_cache_file_is_a_journal_that_grows_by_one_line_per_entry(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "w.jsonl"
+    cache = ResultCache(path, "w")
+    cache.put("k1", entry(1))
+    cache.put_all({"k2": entry(2), "k3": entry(3)})
+    cache.put("k1", entry(4))  # a newer result for k1 replaces the older one
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["key"] for line in lines] == ["k1", "k2", "k3", "k1"]
+    again = ResultCache(path, "w")  # another run (or process) reading the same cache
+    assert again.entries == {"k1": entry(4), "k2": entry(2), "k3": entry(3)}
+    # two engines sharing the cache: neither loses the other's entries
+    cache.put("k5", entry(5))
+    again.put("k6", entry(6))
+    assert set(ResultCache(path, "w").entries) == {"k1", "k2", "k3", "k5", "k6"}
+
+
+def test_a_line_cut_short_by_a_crash_is_skipped_and_the_next_entry_survives(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.jsonl"
+    ResultCache(path, "w").put("k1", entry(1))
+    with open(path, "a") as f:
+        f.write('{"key": "k2", "entry": {"outp')  # the engine died in the middle of a write
+    cache = ResultCache(path, "w")
+    assert cache.entries == {"k1": entry(1)}
+    cache.put("k3", entry(3))
+    assert ResultCache(path, "w").entries == {"k1": entry(1), "k3": entry(3)}
+
+
+def test_a_journal_mostly_of_stale_lines_is_rewritten_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "w.jsonl"
+    cache = ResultCache(path, "w")
+    for n in range(COMPACT_SLACK + 10):
+        cache.put("same", entry(n))
+    assert len(path.read_text().splitlines()) == COMPACT_SLACK + 10
+    reopened = ResultCache(path, "w")
+    assert reopened.entries == {"same": entry(COMPACT_SLACK + 9)}
+    assert len(path.read_text().splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["w.jsonl"]  # no temporary file left
+
+
+def test_a_cache_of_an_earlier_version_is_carried_over(tmp_path: Path) -> None:
+    (tmp_path / "w.json").write_text(json.dumps({"k1": entry(1), "k2": entry(2)}, indent=1))
+    cache = ResultCache(tmp_path / "w.jsonl", "w")
+    assert cache.entries == {"k1": entry(1), "k2": entry(2)}
+    assert ResultCache(tmp_path / "w.jsonl", "w").entries == cache.entries
+
+
 def test_argo_memoize_block_with_host_exec(nbflow_home: Path, tmp_path: Path) -> None:
     from nbflow.argo.manifest import load
 
@@ -162,7 +215,7 @@ def test_argo_memoize_block_with_host_exec(nbflow_home: Path, tmp_path: Path) ->
     assert pod1["memoizationStatus"] == {"hit": False, "key": "rand-7", "cacheName": "my-cache"}
     assert pod2["memoizationStatus"] == {"hit": True, "key": "rand-7", "cacheName": "my-cache"}
     assert pod1["outputs"]["result"] == pod2["outputs"]["result"]
-    assert (nbflow_home / "cache" / "configmap-my-cache.json").is_file()
+    assert (nbflow_home / "cache" / "configmap-my-cache.jsonl").is_file()
 
 
 @pytest.mark.kernel
