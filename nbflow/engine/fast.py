@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,6 +333,27 @@ BASE_PRELOAD = (
 )
 
 
+# Clients of remote stores papermill's I/O layer imports when it can (s3://, gs://, hdfs://,
+# abs://, adl://, github). A step reads and writes local files only, and these weigh ~20 MB
+# (numpy included, through pyarrow), which every fork would copy page tables for and every step's
+# exit would unmap. A step that imports one of them itself gets it as usual.
+PAPERMILL_BACKENDS = ("boto3", "botocore", "pyarrow", "gcsfs", "github", "azure")
+
+
+@contextlib.contextmanager
+def _without(names: Sequence[str]) -> Iterator[None]:
+    """Make ``import NAME`` fail for ``names`` inside the block (modules not imported yet)."""
+    blocked = [n for n in names if n not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     """The server process: warm up, then fork one zygote per step until stdin closes."""
     import argparse
@@ -354,13 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != cwd]
     from .imports import preload
 
-    loaded, skipped = preload(BASE_PRELOAD, [])
+    with _without(PAPERMILL_BACKENDS):
+        loaded, skipped = preload(BASE_PRELOAD, [])
     more, not_loaded = preload(args.preload, [*args.local, cwd])
     loaded += more
     skipped.update(not_loaded)
     with contextlib.suppress(Exception):  # a warm-up only: steps do the same and report failures
         _warm()
-    for name in _learn_imports():
+    learned = _learn_imports()
+    for name in learned:
         with contextlib.suppress(BaseException):
             importlib.import_module(name)
     # A kernel's sys.path: '' (the working directory) just before site-packages.
@@ -374,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     server = _Server(requests, replies, args.pool)
-    server.reply(event="ready", preloaded=loaded, skipped=skipped)
+    server.reply(event="ready", preloaded=loaded, skipped=skipped, learned=learned)
     return server.serve()
 
 
@@ -403,12 +426,12 @@ def _warm() -> None:
         marshal.load(Path(tmp, "value"))
 
 
-_SAMPLE_STEP = [
-    ("x = 1", ["parameters"]),
-    ("print(x)\nfrom IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))\nx", []),
-    ("import nbflow.handoff as h\nh.save_outputs(globals(), ['x'])", []),
-    ("def f():\n    return 1 / 0\n\n\nf()", []),
-]
+# What the sample step runs: a template's code reading an input, printing, displaying rich
+# output and returning a value, then a cell that raises.
+_SAMPLE_CODE = (
+    "y = x + i\nprint(y)\nfrom IPython.display import HTML, display\ndisplay(HTML('<b>y</b>'))\ny"
+)
+_SAMPLE_ERROR = "def f():\n    return 1 / 0\n\n\nf()"
 
 
 LEARN_TIMEOUT_S = 60.0
@@ -448,18 +471,24 @@ def _sample_step(before: set[str]) -> list[str]:
 
     import nbformat
 
+    from .. import marshal
+    from ..model import Template
+    from ..notebook.step import build_step_notebook
     from .capture import new_shell
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+    template = Template(
+        "sample", _SAMPLE_CODE, inputs=("x",), outputs=("y",), parameters={"i": 0}
+    )
+    nb = nbformat.from_dict(build_step_notebook(template))
+    nb.cells.append(nbformat.v4.new_code_cell(_SAMPLE_ERROR))
     with tempfile.TemporaryDirectory() as tmp:
-        nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-        nb.cells = [nbformat.v4.new_code_cell(c, metadata={"tags": t}) for c, t in _SAMPLE_STEP]
         nbformat.write(nb, os.path.join(tmp, "step.ipynb"))
+        marshal.save(1, Path(tmp, "inputs", "x"), name="x")
         os.environ["NBFLOW_TERMINATION_LOG"] = os.path.join(tmp, "termination-log")
-        _run(["--dir", tmp, "--template", "sample", "-p", "x", "2"], new_shell())
+        _run(["--dir", tmp, "--template", "sample", "-p", "i", "2"], new_shell())
     return sorted(set(sys.modules) - before)
 
 

@@ -245,6 +245,24 @@ def test_preload_skips_local_missing_and_unsafe_modules(
     assert info["skipped"]["tkinter"] == "never preloaded"
 
 
+def test_the_server_learns_what_a_running_step_imports(server: ForkServer) -> None:
+    assert server.ready.wait(60)
+    # imported by IPython only once a cell runs (bdb) or a step's shell is used (the logger):
+    # a sample step that ended early would not have taught them
+    assert {"bdb", "IPython.core.logger"} <= set(server.info["learned"])
+
+
+def test_papermills_remote_store_clients_are_not_in_the_image_but_import(steps: Steps) -> None:
+    end, step = steps.run(
+        "import sys\n"
+        "assert not {'botocore', 'boto3', 'pyarrow'} & set(sys.modules), 'preloaded'\n"
+        "import botocore, pyarrow\n"
+        "print('imported', botocore.__name__, pyarrow.__name__)"
+    )
+    assert end == StepExit(0), (step / "log").read_text()
+    assert "imported botocore pyarrow" in (step / "log").read_text()
+
+
 def _template(cells: list[str], kernel: str = "python3") -> dict[str, Any]:
     nb = {
         "cells": [{"cell_type": "code", "source": c, "metadata": {}} for c in cells],
