@@ -232,7 +232,8 @@ class FdCapture:
 
     Output of subprocesses and C code goes through a pipe that a thread reads. The pipe and
     the thread can be made ahead of time; :meth:`start` points the descriptor at the pipe.
-    :meth:`sync` waits until everything written before it has reached the sink.
+    :meth:`sync` waits until everything written before it has reached the sink; before
+    :meth:`start` and after :meth:`close` there is nothing to wait for.
     """
 
     def __init__(self, name: str, fd: int) -> None:
@@ -241,6 +242,7 @@ class FdCapture:
         self.marker = os.urandom(12).hex().encode()
         self.read, self._write = os.pipe()
         self.saved = -1
+        self.active = False
         self.seen = threading.Event()
         self.broken = False
         self.thread = threading.Thread(target=self._pump, name=f"nbflow-{name}", daemon=True)
@@ -252,6 +254,7 @@ class FdCapture:
         self.saved = os.dup(self.fd)
         os.dup2(self._write, self.fd)
         os.close(self._write)
+        self.active = True
 
     def _pump(self) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -271,10 +274,12 @@ class FdCapture:
             carry = data[len(data) - keep :] if keep else b""
             sink.stream(self.name, decoder.decode(data[: len(data) - keep]))
 
-    def sync(self, timeout_s: float = 2.0) -> None:
+    SYNC_TIMEOUT_S = 2.0
+
+    def sync(self, timeout_s: float = SYNC_TIMEOUT_S) -> None:
         """Wait until what was written to the descriptor so far is in the sink."""
-        if self.broken:
-            return
+        if self.broken or not self.active:
+            return  # e.g. a stream of the step flushed as it is collected, after the notebook
         self.seen.clear()
         try:
             os.write(self.fd, self.marker)
@@ -286,6 +291,7 @@ class FdCapture:
 
     def close(self) -> None:
         """Give the descriptor back its original target."""
+        self.active = False
         os.dup2(self.saved, self.fd)
         os.close(self.saved)
         self.thread.join(0.5)

@@ -245,6 +245,34 @@ def test_preload_skips_local_missing_and_unsafe_modules(
     assert info["skipped"]["tkinter"] == "never preloaded"
 
 
+def test_a_stream_flushed_after_its_notebook_ended_writes_nothing(tmp_path: Path) -> None:
+    import gc
+
+    from nbflow.engine.capture import CaptureStream, FdCapture, OutputSink
+
+    log = tmp_path / "log"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT)  # stands for a step's stdout, its log
+    try:
+        cells = [nbformat.v4.new_code_cell("x")]
+        sink = OutputSink(cells)
+        sink.begin(0)
+        capture = FdCapture("stdout", fd)
+        capture.start(sink)
+        stream = CaptureStream(sink, "stdout", fd, capture)
+        os.write(fd, b"from C code\n")
+        stream.flush()
+        capture.close()
+        start = time.monotonic()
+        del stream  # what the collector does after the notebook: IOBase.__del__ flushes
+        gc.collect()
+        waited = time.monotonic() - start
+    finally:
+        os.close(fd)
+    assert cells[0]["outputs"][0]["text"] == "from C code\n"
+    assert log.read_bytes() == b""  # no sync marker left in the step's log
+    assert waited < capture.SYNC_TIMEOUT_S  # and no wait for a marker nobody reads
+
+
 def test_the_server_learns_what_a_running_step_imports(server: ForkServer) -> None:
     assert server.ready.wait(60)
     # imported by IPython only once a cell runs (bdb) or a step's shell is used (the logger):
