@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import re
@@ -24,7 +25,9 @@ EXIT_KERNEL_DIED = 3  # the kernel process died (crash, out of memory): nbflow r
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+@functools.lru_cache(maxsize=1)
 def _parser() -> argparse.ArgumentParser:
+    """The command line's parser, built once (the fast engine's server builds it pre-fork)."""
     p = argparse.ArgumentParser(prog="python -m nbflow.runner", description=__doc__.splitlines()[0])
     p.add_argument("--dir", default="/nbflow", help="the step directory (default: /nbflow)")
     p.add_argument("--template", default="", help="template name, for messages")

@@ -390,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     at = next((i for i, p in enumerate(sys.path) if p.endswith("-packages")), len(sys.path))
     sys.path.insert(at, "")
     _make_pristine_shell()
+    from .. import runner
+
+    runner._parser()  # built once here rather than in every step (argparse is slow to build)
     # What the server holds now lives as long as it: keep the collector of every step away from
     # it (a full collection would walk, and so copy, every page shared with the server).
     import gc
@@ -398,7 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     server = _Server(requests, replies, args.pool)
     server.reply(event="ready", preloaded=loaded, skipped=skipped, learned=learned)
-    return server.serve()
+    code = server.serve()
+    # Nothing of the server's needs finalising: skip the interpreter's teardown, which walks
+    # the whole preloaded heap while the engine waits for the server to end.
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _warm() -> None:
@@ -499,8 +506,11 @@ class _Server:
         self.requests, self.replies, self.pool = requests, replies, pool
         # (pid, write end of its job pipe, read end of its status pipe)
         self.idle: list[tuple[int, int, int]] = []
-        self.running: dict[int, tuple[int, int]] = {}  # pid -> (request id, status pipe)
-        self.ids: dict[int, int] = {}  # request id -> pid
+        # pid -> [request id, read end of its status pipe]; either is None once the step is
+        # answered (it reported how it ended) or its status pipe is read, until it is reaped
+        self.running: dict[int, list[Any]] = {}
+        self.status_of: dict[int, int] = {}  # status pipe -> pid, while it may still report
+        self.ids: dict[int, int] = {}  # request id -> pid, until answered
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
@@ -518,7 +528,10 @@ class _Server:
         self.refill()
         buffer = b""
         while True:
-            ready, _, _ = select.select([self.requests, self.wake_r], [], [])
+            ready, _, _ = select.select([self.requests, self.wake_r, *self.status_of], [], [])
+            for fd in ready:
+                if fd in self.status_of:
+                    self.reported(fd)
             if self.wake_r in ready:
                 while True:
                     try:
@@ -557,7 +570,8 @@ class _Server:
                 data = json.dumps(msg["job"]).encode()
                 continue
             os.close(fd)
-            self.running[pid] = (msg["id"], status)
+            self.running[pid] = [msg["id"], status]
+            self.status_of[status] = pid
             self.ids[msg["id"]] = pid
             return
 
@@ -567,7 +581,7 @@ class _Server:
         os.set_blocking(status_r, False)
         keep_closed = [self.requests, self.replies, self.wake_r, self.wake_w, write, status_r]
         keep_closed += [fd for _, job, status in self.idle for fd in (job, status)]
-        keep_closed += [status for _, status in self.running.values()]
+        keep_closed += list(self.status_of)
         pid = os.fork()
         if pid == 0:
             _zygote(read, status_w, keep_closed)  # never returns
@@ -589,12 +603,15 @@ class _Server:
                 return
             if pid in self.running:
                 rid, status_fd = self.running.pop(pid)
+                finished = False
+                if status_fd is not None:
+                    del self.status_of[status_fd]
+                    with contextlib.suppress(BlockingIOError):
+                        finished = bool(os.read(status_fd, 16))
+                    os.close(status_fd)
+                if rid is None:
+                    continue  # answered when it reported
                 self.ids.pop(rid, None)
-                try:
-                    finished = bool(os.read(status_fd, 16))
-                except BlockingIOError:
-                    finished = False
-                os.close(status_fd)
                 code = os.waitstatus_to_exitcode(status)
                 if code < 0:
                     self.reply(id=rid, code=None, signal=-code, died=True)
@@ -605,6 +622,22 @@ class _Server:
                     self.idle.remove(entry)
                     os.close(entry[1])
                     os.close(entry[2])
+
+    def reported(self, fd: int) -> None:
+        """A step's status pipe is readable: answer at once if it finished (before its exit,
+        which takes a while), else (it closed without a word: it died) wait to reap it."""
+        try:
+            data = os.read(fd, 16)
+        except BlockingIOError:
+            return
+        pid = self.status_of.pop(fd)
+        os.close(fd)
+        entry = self.running[pid]
+        entry[1] = None
+        if data:
+            rid, entry[0] = entry[0], None
+            self.ids.pop(rid, None)
+            self.reply(id=rid, code=int(data), signal=None, died=False)
 
     def shutdown(self) -> int:
         for pid in self.running:
