@@ -19,6 +19,7 @@ from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, repla
 from .nodes import timestamp
 from .operator import Operator, PodRequest, PodResult
 from .store import RunStore, new_run_name
+from .trash import Trash
 from .worker import CANCELLED, LocalPod, check_runnable, runs_nbflow
 
 __all__ = ["LocalEngine", "prepare"]
@@ -129,6 +130,7 @@ class LocalEngine:
         self.engine = engine
         self.max_workers = max_workers
         self.server: Any = None
+        self.trash = Trash(runs.run_dir(self.name) / "pods")
         self.fallbacks: dict[str, str] = {}  # template name -> why it runs through papermill
         self.listeners: list[Listener] = []
         self._unsaved = False  # node changes not yet in the run record
@@ -171,6 +173,7 @@ class LocalEngine:
             self.pool.shutdown(wait=True)
             if self.server is not None:
                 self.server.close()
+            self.trash.close()
             self.finished.set()
 
     def _start_server(self) -> None:
@@ -267,6 +270,7 @@ class LocalEngine:
                 self.runs.log_path(self.name, req.node_id),
                 self.workdir,
                 pid_file=run_dir / "pids" / req.node_id,
+                discard=self.trash.discard,
                 **self._server_for(template),
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors

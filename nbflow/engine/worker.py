@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,11 @@ class LocalPod:
     pid_file : Path, optional
         Where the step's process group id is kept while it runs, so that a resumed run can
         kill steps a crashed engine left behind.
+    server : ForkServer, optional
+        The fast engine's fork server, to run the step in (default: a runner process).
+    discard : callable, optional
+        Takes the pod's folder away once the pod is done (default: deletes it at once; the
+        engine passes :meth:`.trash.Trash.discard`).
     """
 
     runs_nbflow = True  # the process is nbflow.runner (its exit codes mean what runner.py says)
@@ -112,6 +118,7 @@ class LocalPod:
         workdir: Path,
         pid_file: Path | None = None,
         server: Any = None,
+        discard: Callable[[Path], None] | None = None,
     ) -> None:
         self.req = request
         self.store = store
@@ -126,6 +133,7 @@ class LocalPod:
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid_file = pid_file
         self.server = server  # the fast engine's ForkServer, when the step runs there
+        self.discard = discard or _remove  # how the pod's folder goes once it is done
         self.exit_code: int | None = None
         self.capture_stdout = False  # host steps: stdout becomes outputs.result
 
@@ -146,8 +154,8 @@ class LocalPod:
     def run(self, cancel: threading.Event) -> PodResult:
         """Run the pod to its end (or until ``cancel`` is set) and describe how it ended."""
         try:
-            if self.pod_dir.exists():
-                shutil.rmtree(self.pod_dir)
+            if self.pod_dir.exists():  # left by an engine that crashed
+                self.discard(self.pod_dir)
             self.pod_dir.mkdir(parents=True)
             for folder in self.mounts.values():
                 folder.mkdir(parents=True, exist_ok=True)
@@ -165,7 +173,7 @@ class LocalPod:
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
         finally:
-            shutil.rmtree(self.pod_dir, ignore_errors=True)
+            self.discard(self.pod_dir)
         if reason is not None:
             return PodResult(Phase.FAILED, reason, outputs)
         if code == KERNEL_DIED and self.runs_nbflow:
@@ -333,6 +341,10 @@ class LocalPod:
         if missing:
             raise NbflowError(f"output artifact {missing[0]!r} was not produced")
         return out
+
+
+def _remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def kill_leftover_pods(pids_dir: Path) -> list[int]:

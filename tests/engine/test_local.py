@@ -46,6 +46,8 @@ def test_chain_runs_in_order_and_keeps_everything(make_notebook: Any, nbflow_hom
     assert again.phase == "Succeeded" and again.tasks() == run.tasks()
     assert api.get_run(config=load_config()).id == run.id  # most recent
     assert "y=4.0" in again.logs("third")
+    # the pods' scratch folders (staged inputs, outputs) are gone once the run has ended
+    assert list((nbflow_home / "runs" / run.id / "pods").iterdir()) == []
 
 
 def test_node_tree_has_argo_shape(make_notebook: Any, nbflow_home: Path) -> None:
