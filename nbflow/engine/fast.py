@@ -286,27 +286,41 @@ class ForkServer:
             return StepExit(slot.result.code, slot.result.signal, killed)
         return slot.result
 
-    def close(self) -> None:
-        """Stop the server; steps still running are killed."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the server; steps still running are killed.
+
+        ``wait=False`` returns at once: the server ends by itself once its input is closed,
+        and a background thread reaps it (its teardown, ~10 ms, then delays nobody).
+        """
         with self._lock:
             proc, self._proc = self._proc, None
         if proc is None:
             return
         if proc.stdin is not None:
             proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if self._reader is not None:
-            self._reader.join()
+        reader = self._reader
+        if wait:
+            _reap(proc, reader)
+        else:
+            threading.Thread(
+                target=_reap, args=(proc, reader), name="nbflow-fork-reap", daemon=True
+            ).start()
 
     def __enter__(self) -> ForkServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reap(proc: subprocess.Popen[bytes], reader: threading.Thread | None) -> None:
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if reader is not None:
+        reader.join()
 
 
 # ---------------------------------------------------------------------------- server process

@@ -135,6 +135,7 @@ class LocalEngine:
         self.listeners: list[Listener] = []
         self._unsaved = False  # node changes not yet in the run record
         self._next_save = 0.0  # time.monotonic() before which a save is deferred
+        self._next_control = 0.0  # when to look for a request of another process next
         self.lock = threading.RLock()
         self.finished = threading.Event()
         self._thread: threading.Thread | None = None
@@ -172,7 +173,7 @@ class LocalEngine:
         finally:
             self.pool.shutdown(wait=True)
             if self.server is not None:
-                self.server.close()
+                self.server.close(wait=False)  # no step runs any more: nothing to wait for
             self.trash.close()
             self.finished.set()
 
@@ -225,7 +226,9 @@ class LocalEngine:
             if self.op.wakeup is not None:
                 timeout = min(timeout, max(0.0, (self.op.wakeup - _now()).total_seconds()))
             done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
-            self._read_control()
+            if time.monotonic() >= self._next_control:
+                self._next_control = time.monotonic() + CONTROL_POLL_S
+                self._read_control()
             with self.lock:
                 for fut in done:
                     node_id = futures.pop(fut)

@@ -229,6 +229,17 @@ def test_a_dead_server_loses_its_steps_and_is_restarted(tmp_path: Path) -> None:
         assert steps.run("x = 1")[0] == StepExit(0)
 
 
+def test_a_server_closed_without_waiting_ends_by_itself() -> None:
+    fs = ForkServer(pool_size=2)
+    fs.start()
+    assert fs.ready.wait(60)
+    proc = fs._proc
+    assert proc is not None
+    fs.close(wait=False)
+    assert proc.wait(timeout=20) == 0  # its input closed: it killed its zygotes and exited
+    fs.close()  # closing again is a no-op
+
+
 def test_preload_skips_local_missing_and_unsafe_modules(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
