@@ -353,7 +353,24 @@ def peak_rss(path: Path) -> dict[str, float]:
 
 
 def median(reps: int, run: Callable[..., dict[str, float]], *args: Any) -> dict[str, float]:
-    results = [run(*args) for _ in range(reps)]
+    return _medians([run(*args) for _ in range(reps)])
+
+
+def paired(
+    reps: int, first: tuple[Any, ...], second: tuple[Any, ...]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Medians of two measurements taken in turns, so that a machine whose speed drifts during
+    the benchmark (a VM's often does) slows both alike. ``first``/``second``: (function, *args).
+    """
+    one: list[dict[str, float]] = []
+    two: list[dict[str, float]] = []
+    for _ in range(reps):
+        one.append(first[0](*first[1:]))
+        two.append(second[0](*second[1:]))
+    return _medians(one), _medians(two)
+
+
+def _medians(results: list[dict[str, float]]) -> dict[str, float]:
     out = {k: statistics.median(r[k] for r in results) for k in results[0]}
     out["overhead_ms"] = 1000 * (out["wall"] - out["cells"]) / out["steps"]
     return out
@@ -399,20 +416,26 @@ def measure(case: str, root: Path, args: argparse.Namespace) -> list[str]:
             f"=({case}) wall time, ploomber build / nbflow run --engine fast: {ratio:.1f}x"
         )
     if case == "b" and len(os.sched_getaffinity(0)) >= 2:
-        one = median(reps, nbflow_warm, path, "fast", {0})
-        two = median(reps, nbflow_warm, path, "fast", {0, 1})
+        pairs = max(reps, 5)  # the ratios below are what the noise of a shared machine blurs most
+        one, two = paired(
+            pairs, (nbflow_warm, path, "fast", {0}), (nbflow_warm, path, "fast", {0, 1})
+        )
         lines.append(row(case, "  warm, on 1 core", one))
         lines.append(row(case, "  warm, on 2 cores", two))
         lines.append(f"=(b) speed-up from 2 cores (warm): {one['wall'] / two['wall']:.2f}x")
         busy = fanout(folder, 40, None, WORK)
-        one_w = median(reps, nbflow_warm, busy, "fast", {0})
-        two_w = median(reps, nbflow_warm, busy, "fast", {0, 1})
+        one_w, two_w = paired(
+            pairs, (nbflow_warm, busy, "fast", {0}), (nbflow_warm, busy, "fast", {0, 1})
+        )
         lines.append(row(case, "  items ~20 ms, 1 core", one_w))
         lines.append(row(case, "  items ~20 ms, 2 cores", two_w))
         ratio = one_w["wall"] / two_w["wall"]
         lines.append(f"=(b) with ~20 ms of work per item, speed-up from 2 cores: {ratio:.2f}x")
-        one = median(reps, nbflow_warm, fanout(folder, 40, 1), "fast")
-        two = median(reps, nbflow_warm, fanout(folder, 40, 2), "fast")
+        one, two = paired(
+            pairs,
+            (nbflow_warm, fanout(folder, 40, 1), "fast"),
+            (nbflow_warm, fanout(folder, 40, 2), "fast"),
+        )
         lines.append(row(case, "  warm, parallelism 1", one))
         lines.append(row(case, "  warm, parallelism 2", two))
         lines.append(f"=(b) speed-up from 2 workers (warm): {one['wall'] / two['wall']:.2f}x")
