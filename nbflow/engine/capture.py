@@ -1,6 +1,6 @@
 """Record what cells print and display as nbformat outputs, the way ipykernel and nbclient do.
 
-Used inside a step process of the fast engine (:mod:`nbflow.engine.fast`): the cells run in an
+Used inside a step process of the fast engine (:mod:`nbflow.engine.zygote`): the cells run in an
 IPython ``InteractiveShell`` of that process, and the objects here turn what a kernel would send
 over IOPub (streams, ``display_data``, ``execute_result``, ``error``, display updates and
 ``clear_output``) into the outputs nbclient would have written into the notebook.

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     """The server process: warm up, then fork one zygote per step until stdin closes."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m nbflow.engine.fast")
+    p = argparse.ArgumentParser(prog="python -m nbflow.engine.forkserver")
     p.add_argument("--pool", type=int, default=1)
     p.add_argument("--preload", action="append", default=[])
     p.add_argument("--local", action="append", default=[])
