@@ -216,11 +216,9 @@ class _Server:
         self.requests, self.replies, self.pool = requests, replies, pool
         # (pid, write end of its job pipe, read end of its status pipe)
         self.idle: list[tuple[int, int, int]] = []
-        # pid -> [request id, read end of its status pipe]; either is None once the step is
-        # answered (it reported how it ended) or its status pipe is read, until it is reaped
-        self.running: dict[int, list[Any]] = {}
-        self.status_of: dict[int, int] = {}  # status pipe -> pid, while it may still report
-        self.ids: dict[int, int] = {}  # request id -> pid, until answered
+        # pid -> its request id until answered (None after: it reported; only reaping is left)
+        self.running: dict[int, int | None] = {}
+        self.status_of: dict[int, int] = {}  # read end of a status pipe not read yet -> pid
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
@@ -262,8 +260,7 @@ class _Server:
 
     def handle(self, msg: dict[str, Any]) -> None:
         if msg["op"] == "kill":
-            pid = self.ids.get(msg["id"])
-            if pid is not None:
+            for pid in [p for p, rid in self.running.items() if rid == msg["id"]]:
                 _killpg(pid)
             return
         data = json.dumps(msg["job"]).encode()
@@ -280,9 +277,8 @@ class _Server:
                 data = json.dumps(msg["job"]).encode()
                 continue
             os.close(fd)
-            self.running[pid] = [msg["id"], status]
+            self.running[pid] = msg["id"]
             self.status_of[status] = pid
-            self.ids[msg["id"]] = pid
             return
 
     def fork(self) -> None:
@@ -312,16 +308,11 @@ class _Server:
             if pid == 0:
                 return
             if pid in self.running:
-                rid, status_fd = self.running.pop(pid)
-                finished = False
-                if status_fd is not None:
-                    del self.status_of[status_fd]
-                    with contextlib.suppress(BlockingIOError):
-                        finished = bool(os.read(status_fd, 16))
-                    os.close(status_fd)
+                rid = self.running.pop(pid)
+                unread = [fd for fd, p in self.status_of.items() if p == pid]
+                finished = any([self._take_status(fd) for fd in unread])  # each one closed
                 if rid is None:
                     continue  # answered when it reported
-                self.ids.pop(rid, None)
                 code = os.waitstatus_to_exitcode(status)
                 if code < 0:
                     self.reply(id=rid, code=None, signal=-code, died=True)
@@ -336,18 +327,23 @@ class _Server:
     def reported(self, fd: int) -> None:
         """A step's status pipe is readable: answer at once if it finished (before its exit,
         which takes a while), else (it closed without a word: it died) wait to reap it."""
-        try:
-            data = os.read(fd, 16)
-        except BlockingIOError:
-            return
-        pid = self.status_of.pop(fd)
-        os.close(fd)
-        entry = self.running[pid]
-        entry[1] = None
-        if data:
-            rid, entry[0] = entry[0], None
-            self.ids.pop(rid, None)
+        pid = self.status_of[fd]
+        data = self._take_status(fd)
+        rid = self.running[pid]
+        if data and rid is not None:
+            self.running[pid] = None
             self.reply(id=rid, code=int(data), signal=None, died=False)
+
+    def _take_status(self, fd: int) -> bytes:
+        """Read a status pipe once and close it: the exit code, or nothing if the step died
+        (or a process it forked still holds the pipe: its end is then told by reaping)."""
+        try:
+            return os.read(fd, 16)
+        except BlockingIOError:
+            return b""
+        finally:
+            del self.status_of[fd]
+            os.close(fd)
 
     def shutdown(self) -> int:
         for pid in self.running:

@@ -177,6 +177,15 @@ def test_a_process_that_exits_mid_step_died_like_a_kernel(steps: Steps) -> None:
         assert sources[:2] == ["print('started')", f"import os\nos._exit({code})"]
 
 
+def test_a_step_that_dies_while_a_process_it_forked_lives_on_died(steps: Steps) -> None:
+    # the forked process holds the step's status pipe open: its end is told by reaping alone
+    exited, step = steps.run(
+        "import os, time\nif os.fork() == 0:\n    time.sleep(3)\n    os._exit(0)\nos._exit(5)"
+    )
+    assert exited == StepExit(5, died=True), (step / "log").read_text()
+    assert steps.run("x = 1")[0] == StepExit(0)  # the server goes on
+
+
 def test_deadline_and_cancel_kill_the_step(steps: Steps) -> None:
     t0 = time.monotonic()
     late, _ = steps.run("import time\ntime.sleep(60)", deadline_s=0.5)
