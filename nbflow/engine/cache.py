@@ -178,7 +178,8 @@ class ResultCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            if os.fstat(fd).st_size and _last_byte(fd) != b"\n":
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
                 text = "\n" + text  # a crash cut the last line short: start a line of our own
             data = text.encode("utf-8")
             while data:
@@ -223,10 +224,6 @@ COMPACT_SLACK = 100  # stale lines a journal may carry before it is rewritten
 
 def _line(key: str, entry: dict[str, Any]) -> str:
     return json.dumps({"key": key, "entry": entry}, separators=(",", ":")) + "\n"
-
-
-def _last_byte(fd: int) -> bytes:
-    return os.pread(fd, 1, os.fstat(fd).st_size - 1)
 
 
 def replay(
