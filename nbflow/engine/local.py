@@ -130,7 +130,7 @@ class LocalEngine:
         self.engine = engine
         self.max_workers = max_workers
         self.server: Any = None
-        self.trash = Trash(runs.run_dir(self.name) / "pods")
+        self.trash: Trash | None = None  # deletes finished pods' folders while the run goes on
         self.fallbacks: dict[str, str] = {}  # template name -> why it runs through papermill
         self.listeners: list[Listener] = []
         self._unsaved = False  # node changes not yet in the run record
@@ -157,6 +157,7 @@ class LocalEngine:
 
     def run(self) -> None:
         """Run to the end in this thread (holding the run's lock)."""
+        self.trash = Trash(self.runs.run_dir(self.name) / "pods")
         try:
             with self.runs.lock(self.name):
                 if self.engine == "fast":
@@ -174,7 +175,7 @@ class LocalEngine:
             self.pool.shutdown(wait=True)
             if self.server is not None:
                 self.server.close(wait=False)  # no step runs any more: nothing to wait for
-            self.trash.close()
+            self.trash.close(wait=False)  # the helper finishes deleting on its own
             self.finished.set()
 
     def _start_server(self) -> None:
@@ -273,7 +274,7 @@ class LocalEngine:
                 self.runs.log_path(self.name, req.node_id),
                 self.workdir,
                 pid_file=run_dir / "pids" / req.node_id,
-                discard=self.trash.discard,
+                discard=self.trash.discard if self.trash is not None else None,
                 **self._server_for(template),
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors

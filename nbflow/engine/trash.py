@@ -1,11 +1,17 @@
-"""Folders of finished pods, deleted by a background thread instead of by the pod's worker."""
+"""Folders of finished pods, deleted by a helper process instead of by the engine.
+
+``python -m nbflow.engine.trash`` is the helper: it reads folder paths (NUL-terminated) on
+stdin, deletes each, and ends when stdin closes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-import queue
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -15,13 +21,15 @@ PREFIX = ".deleting-"  # a folder renamed for deletion; one left by a crash is d
 
 
 class Trash:
-    """Deletes folders off the critical path: :meth:`discard` renames, a thread removes.
+    """Deletes folders off the critical path: :meth:`discard` renames, a helper process removes.
 
-    Deleting a pod's folder (its staged inputs, outputs and notebooks) costs a millisecond or
-    more of system calls; a worker that did it itself would start its next step that much later.
-    A discarded folder is renamed at once (so a rerun of the same pod can make a fresh one)
-    and removed by one daemon thread. Folders that a crashed engine left behind are removed
-    by the next :class:`Trash` of the same parent folder.
+    Deleting a pod's folder (its staged inputs, outputs and notebooks) takes dozens of system
+    calls. Done by the engine, even in a thread of its own, each call hands the engine's GIL
+    over and back, which delays the threads that stage and collect the next pods. A discarded
+    folder is renamed at once (so a rerun of the same pod can make a fresh one) and deleted
+    by a helper process that has an interpreter of its own. Folders that a crashed engine left
+    behind are deleted by the next :class:`Trash` of the same parent folder; the helper also
+    finishes its work when the engine dies.
 
     Parameters
     ----------
@@ -31,13 +39,23 @@ class Trash:
 
     def __init__(self, parent: Path) -> None:
         self.parent = parent
-        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._names = itertools.count()
-        self._thread = threading.Thread(target=self._work, name="nbflow-trash", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._helper: subprocess.Popen[bytes] | None = None
+        self._to_helper = False  # whether folders go to the helper (not while it is dead)
+        try:
+            self._helper = subprocess.Popen(
+                [sys.executable, "-m", __name__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C stops the engine, not the deleting
+            )
+            self._to_helper = True
+        except OSError:  # no helper: the engine deletes each folder itself
+            pass
         if parent.is_dir():
             for left in parent.glob(f"{PREFIX}*"):
-                self._queue.put(left)
+                self._delete(left)
 
     def discard(self, folder: Path) -> None:
         """Take ``folder`` away now; its content is deleted soon after (a missing one: no-op)."""
@@ -48,13 +66,46 @@ class Trash:
             return
         except OSError:  # another file system, say: delete it in place
             trash = folder
-        self._queue.put(trash)
+        self._delete(trash)
 
-    def close(self) -> None:
-        """Wait until everything discarded so far is deleted; stop the thread."""
-        self._queue.put(None)
-        self._thread.join()
+    def close(self, wait: bool = True) -> None:
+        """Stop taking folders; wait until everything discarded so far is deleted.
 
-    def _work(self) -> None:
-        while (folder := self._queue.get()) is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        ``wait=False`` returns at once: the helper deletes the rest and ends by itself (even
+        if this process ends first), and a background thread reaps it.
+        """
+        with self._lock:
+            helper, self._helper, self._to_helper = self._helper, None, False
+        if helper is None:
+            return
+        with contextlib.suppress(OSError):
+            helper.stdin.close()  # type: ignore[union-attr]
+        if wait:
+            helper.wait()
+        else:
+            threading.Thread(target=helper.wait, name="nbflow-trash-reap", daemon=True).start()
+
+    def _delete(self, folder: Path) -> None:
+        with self._lock:
+            if self._to_helper and self._helper is not None and self._helper.stdin is not None:
+                try:
+                    self._helper.stdin.write(os.fsencode(folder) + b"\0")
+                    self._helper.stdin.flush()
+                    return
+                except OSError:  # the helper died: the engine deletes from now on
+                    self._to_helper = False
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> int:
+    """The helper: delete every folder named on stdin until stdin closes."""
+    pending = b""
+    while chunk := os.read(0, 65536):
+        *paths, pending = (pending + chunk).split(b"\0")
+        for path in paths:
+            shutil.rmtree(os.fsdecode(path), ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
