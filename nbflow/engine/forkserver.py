@@ -39,7 +39,7 @@ BASE_PRELOAD = (
     "nbflow.handoff",
     "nbflow.marshal",
     "nbflow.runner",
-    "nbflow.engine.capture",
+    "nbflow.engine.shell",
 )
 
 
@@ -191,7 +191,7 @@ def _sample_step(before: set[str]) -> list[str]:
     from .. import marshal
     from ..model import Template
     from ..notebook.step import build_step_notebook
-    from .capture import new_shell
+    from .shell import new_shell
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)

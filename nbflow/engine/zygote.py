@@ -1,7 +1,7 @@
 """A zygote of the fork server: a forked child that waits for one step and runs it.
 
 The step is ``nbflow.runner``'s work: papermill's ``execute_notebook`` with an engine that runs
-the cells in this process's fresh IPython shell (:mod:`.capture`), in the step's working
+the cells in this process's fresh IPython shell (:mod:`.shell`), in the step's working
 directory, environment and log, as a kernel started for it would.
 """
 
@@ -42,7 +42,7 @@ def make_pristine_shell() -> None:
     import atexit
 
     global _PRISTINE
-    from .capture import new_shell
+    from .shell import new_shell
 
     _PRISTINE = new_shell()
     atexit.unregister(_PRISTINE.atexit_operations)  # nothing to clean up in the server
@@ -65,7 +65,8 @@ def zygote(job_fd: int, status_fd: int, inherited: list[int]) -> None:
         import atexit
 
         atexit._clear()  # the server's exit handlers are not this step's
-        from .capture import FdCapture, ShellEngine, new_shell
+        from .capture import FdCapture
+        from .shell import ShellEngine, new_shell
 
         shell = _PRISTINE if _PRISTINE is not None else new_shell()
         history: Any = shell.history_manager
@@ -109,7 +110,7 @@ def _step(job: dict[str, Any], shell: Any) -> int:
     import builtins
     import getpass
 
-    from .capture import no_input
+    from .shell import no_input
 
     os.chdir(job["cwd"])
     os.environ.clear()
@@ -137,7 +138,7 @@ def run_step(argv: list[str], shell: Any) -> int:
     from papermill.engines import papermill_engines
 
     from .. import runner
-    from .capture import ShellEngine
+    from .shell import ShellEngine
 
     args = runner._parser().parse_args(argv)
     step_dir = Path(args.dir).resolve()
@@ -165,7 +166,7 @@ def _execute(source: Path, target: Path, parameters: dict[str, Any], kernel: str
     from papermill.exceptions import PapermillExecutionError
 
     from .. import runner
-    from .capture import ShellEngine
+    from .shell import ShellEngine
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
