@@ -328,6 +328,10 @@ start = time.perf_counter()
 with contextlib.redirect_stderr(io.StringIO()):
     code = main(["run", sys.argv[1], "--engine", "fast"])
 seconds = time.perf_counter() - start
+import threading
+for thread in threading.enumerate():  # helpers end in the background: count them once reaped
+    if thread.name.endswith("-reap"):
+        thread.join(60)
 engine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"code": code, "seconds": seconds, "engine": engine, "helpers": helpers}))
@@ -358,16 +362,28 @@ def median(reps: int, run: Callable[..., dict[str, float]], *args: Any) -> dict[
 
 def paired(
     reps: int, first: tuple[Any, ...], second: tuple[Any, ...]
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Medians of two measurements taken in turns, so that a machine whose speed drifts during
-    the benchmark (a VM's often does) slows both alike. ``first``/``second``: (function, *args).
+) -> tuple[dict[str, float], dict[str, float], list[float]]:
+    """Two measurements taken in turns, so that a machine whose speed drifts during the
+    benchmark (a VM's often does) slows both alike. ``first``/``second``: (function, *args).
+
+    Returns the medians of each and the ratio of wall times (first / second) of every pair.
     """
     one: list[dict[str, float]] = []
     two: list[dict[str, float]] = []
     for _ in range(reps):
         one.append(first[0](*first[1:]))
         two.append(second[0](*second[1:]))
-    return _medians(one), _medians(two)
+    ratios = [a["wall"] / b["wall"] for a, b in zip(one, two)]
+    return _medians(one), _medians(two), ratios
+
+
+def speedup(ratios: list[float]) -> str:
+    """The median of per-pair ratios, with the middle half and the extremes of them."""
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return (
+        f"{statistics.median(ratios):.2f}x (middle half {q1:.2f}-{q3:.2f}, "
+        f"all {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} pairs)"
+    )
 
 
 def _medians(results: list[dict[str, float]]) -> dict[str, float]:
@@ -416,29 +432,28 @@ def measure(case: str, root: Path, args: argparse.Namespace) -> list[str]:
             f"=({case}) wall time, ploomber build / nbflow run --engine fast: {ratio:.1f}x"
         )
     if case == "b" and len(os.sched_getaffinity(0)) >= 2:
-        pairs = max(reps, 5)  # the ratios below are what the noise of a shared machine blurs most
-        one, two = paired(
+        pairs = max(reps, args.pairs)  # what the noise of a shared machine blurs most
+        one, two, ratios = paired(
             pairs, (nbflow_warm, path, "fast", {0}), (nbflow_warm, path, "fast", {0, 1})
         )
         lines.append(row(case, "  warm, on 1 core", one))
         lines.append(row(case, "  warm, on 2 cores", two))
-        lines.append(f"=(b) speed-up from 2 cores (warm): {one['wall'] / two['wall']:.2f}x")
+        lines.append(f"=(b) speed-up from 2 cores (warm): {speedup(ratios)}")
         busy = fanout(folder, 40, None, WORK)
-        one_w, two_w = paired(
+        one_w, two_w, ratios = paired(
             pairs, (nbflow_warm, busy, "fast", {0}), (nbflow_warm, busy, "fast", {0, 1})
         )
         lines.append(row(case, "  items ~20 ms, 1 core", one_w))
         lines.append(row(case, "  items ~20 ms, 2 cores", two_w))
-        ratio = one_w["wall"] / two_w["wall"]
-        lines.append(f"=(b) with ~20 ms of work per item, speed-up from 2 cores: {ratio:.2f}x")
-        one, two = paired(
+        lines.append(f"=(b) with ~20 ms of work per item, speed-up from 2 cores: {speedup(ratios)}")
+        one, two, ratios = paired(
             pairs,
             (nbflow_warm, fanout(folder, 40, 1), "fast"),
             (nbflow_warm, fanout(folder, 40, 2), "fast"),
         )
         lines.append(row(case, "  warm, parallelism 1", one))
         lines.append(row(case, "  warm, parallelism 2", two))
-        lines.append(f"=(b) speed-up from 2 workers (warm): {one['wall'] / two['wall']:.2f}x")
+        lines.append(f"=(b) speed-up from 2 workers (warm): {speedup(ratios)}")
     return lines
 
 
@@ -446,6 +461,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=3, help="repetitions per figure (median)")
     p.add_argument("--only", default="abc", help="which pipelines: any of a, b, c")
+    p.add_argument(
+        "--pairs", type=int, default=11, help="pairs taken in turns for the speed-ups of (b)"
+    )
     p.add_argument("--skip-plain", action="store_true", help="skip plain papermill (slow)")
     p.add_argument("--skip-papermill-engine", action="store_true", help="skip --engine papermill")
     p.add_argument("--skip-memory", action="store_true", help="skip the 100/1,000-item runs")
