@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import json
-import math
 import os
-import pickle
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import uuid
@@ -21,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MarshalError, NbflowError
+from .formats import BUILT_IN, Unsupported, is_jsonable
 
 __all__ = [
     "Unsupported",
@@ -42,10 +39,6 @@ ENTRY_POINT_GROUP = "nbflow.serializers"
 
 SaveFn = Callable[[Any, Path], None]
 LoadFn = Callable[[Path], Any]
-
-
-class Unsupported(NbflowError):
-    """Raised by a save function to pass the value on to the next serialiser in the registry."""
 
 
 @dataclass(frozen=True)
@@ -272,33 +265,6 @@ def load_input(directory: Path, name: str) -> Any:
     )
 
 
-# ----------------------------------------------------------------------------- JSON
-
-_SCALARS = (str, int, bool, type(None))
-
-
-def is_jsonable(value: Any) -> bool:
-    """Whether ``value`` is made only of None, bool, int, finite float, str, list, tuple
-    and dicts with str keys (exact types, so subclasses such as numpy scalars are not)."""
-    try:
-        return _jsonable(value)
-    except RecursionError:
-        return False
-
-
-def _jsonable(value: Any) -> bool:
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if kind is float:
-        return math.isfinite(value)
-    if kind in (list, tuple):
-        return all(_jsonable(v) for v in value)
-    if kind is dict:
-        return all(type(k) is str and _jsonable(v) for k, v in value.items())
-    return False
-
-
 def to_parameter(value: Any) -> str | None:
     """Compact JSON text of ``value`` when it is JSON-able and at most 64 KiB, else None."""
     if not is_jsonable(value):
@@ -307,130 +273,5 @@ def to_parameter(value: Any) -> str | None:
     return text if len(text.encode("utf-8")) <= PARAMETER_MAX_BYTES else None
 
 
-def _save_json(value: Any, directory: Path) -> None:
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    (directory / "data.json").write_text(text, encoding="utf-8")
-
-
-def _load_json(directory: Path) -> Any:
-    return json.loads((directory / "data.json").read_text(encoding="utf-8"))
-
-
-# ----------------------------------------------------------------------------- numpy, pandas
-
-
-def _is_ndarray(value: Any) -> bool:
-    if "numpy" not in sys.modules or not type(value).__module__.startswith("numpy"):
-        return False
-    import numpy as np
-
-    return type(value) is np.ndarray  # subclasses (matrix, masked) keep their type via pickle
-
-
-def _save_npy(value: Any, directory: Path) -> None:
-    import numpy as np
-
-    if value.dtype.hasobject:
-        raise Unsupported("object arrays need pickle")
-    np.save(directory / "data.npy", value, allow_pickle=False)
-
-
-def _load_npy(directory: Path) -> Any:
-    import numpy as np
-
-    return np.load(directory / "data.npy", allow_pickle=False)
-
-
-def _pandas_type(value: Any, kind: str) -> bool:
-    if "pandas" not in sys.modules or not type(value).__module__.startswith("pandas"):
-        return False
-    import pandas as pd
-
-    return type(value) is getattr(pd, kind) and importlib.util.find_spec("pyarrow") is not None
-
-
-def _to_parquet(frame: Any, path: Path) -> None:
-    from pyarrow.lib import ArrowException
-
-    try:
-        frame.to_parquet(path, engine="pyarrow")
-    except (ArrowException, ValueError, TypeError, NotImplementedError) as exc:
-        raise Unsupported(str(exc)) from exc
-
-
-def _save_frame(value: Any, directory: Path) -> None:
-    _to_parquet(value, directory / "data.parquet")
-
-
-def _load_frame(directory: Path) -> Any:
-    import pandas as pd
-
-    return pd.read_parquet(directory / "data.parquet", engine="pyarrow")
-
-
-def _save_series(value: Any, directory: Path) -> None:
-    if not is_jsonable(value.name) or isinstance(value.name, tuple):
-        raise Unsupported("the Series name is not JSON-able")
-    (directory / "series.json").write_text(json.dumps({"name": value.name}), encoding="utf-8")
-    _to_parquet(value.to_frame(name="values"), directory / "data.parquet")
-
-
-def _load_series(directory: Path) -> Any:
-    name = json.loads((directory / "series.json").read_text(encoding="utf-8"))["name"]
-    return _load_frame(directory).iloc[:, 0].rename(name)
-
-
-# ----------------------------------------------------------------------------- paths, pickle
-
-
-def _save_path(value: Path, directory: Path) -> None:
-    src = value.absolute()
-    if not src.exists():
-        raise FileNotFoundError(f"{str(value)!r} does not exist (cwd: {os.getcwd()})")
-    files = directory / "files"
-    files.mkdir()
-    target = files / (src.resolve().name or "root")
-    if src.is_dir():
-        shutil.copytree(src, target)
-    else:
-        shutil.copy2(src, target)
-
-
-def _load_path(directory: Path) -> Path:
-    entries = sorted((directory / "files").iterdir())
-    if len(entries) != 1:
-        raise MarshalError(f"artifact {directory} should hold exactly one entry under files/")
-    return entries[0].absolute()
-
-
-def _save_pickle(value: Any, directory: Path) -> None:
-    try:
-        with open(directory / "data.pkl", "wb") as f:
-            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-    except (OSError, MemoryError):
-        raise
-    except Exception as exc:
-        raise TypeError(
-            f"pickle failed ({exc}); return a JSON-able value, a DataFrame, an "
-            "ndarray, a Path or a picklable object, or register a serialiser "
-            "with nbflow.marshal.register"
-        ) from exc
-
-
-def _load_pickle(directory: Path) -> Any:
-    try:
-        with open(directory / "data.pkl", "rb") as f:
-            return pickle.load(f)
-    except (AttributeError, ModuleNotFoundError) as exc:
-        raise MarshalError(
-            f"cannot unpickle artifact {directory}: {exc} (define its class in a "
-            "module or a %%setup cell so every step can import it)"
-        ) from exc
-
-
-register(lambda v: is_jsonable(v), "json", _save_json, _load_json)
-register(_is_ndarray, "npy", _save_npy, _load_npy)
-register(lambda v: _pandas_type(v, "DataFrame"), "parquet", _save_frame, _load_frame)
-register(lambda v: _pandas_type(v, "Series"), "parquet-series", _save_series, _load_series)
-register(Path, "path", _save_path, _load_path)
-register(lambda v: True, "pickle", _save_pickle, _load_pickle)
+for _accepts, _name, _save, _load in BUILT_IN:
+    register(_accepts, _name, _save, _load)
