@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from nbflow.engine.trash import PREFIX, Trash
@@ -20,7 +21,7 @@ def pod_folder(parent: Path, name: str, files: int = 3) -> Path:
     return folder
 
 
-def wait_for(condition, timeout_s: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
     """Poll ``condition`` (a bound on waiting, never an assertion on speed)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
