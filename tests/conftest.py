@@ -1,8 +1,11 @@
-"""Shared fixtures: an isolated nbflow home per test, the Argo schema, manifest validation."""
+"""Shared fixtures: an isolated nbflow home per test, the Argo schema, manifest validation,
+waiting for what happens in the background."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +147,19 @@ def make_notebook(tmp_path: Path):
         return path
 
     return make
+
+
+@pytest.fixture()
+def eventually() -> Callable[..., Any]:
+    """Poll ``condition`` until it holds (a bound on waiting, never an assertion on speed)."""
+
+    def wait(condition: Callable[[], Any], timeout_s: float = 20.0, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.01)
+        raise AssertionError(f"gave up waiting for {what or condition}")
+
+    return wait

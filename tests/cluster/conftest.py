@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,22 +79,6 @@ def cluster_home(
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(conf))
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(conf))
     return nbflow_home
-
-
-@pytest.fixture()
-def eventually() -> Callable[..., Any]:
-    """Poll ``condition`` until it holds (a bound on waiting, never an assertion on speed)."""
-
-    def wait(condition: Callable[[], Any], timeout_s: float = 20.0, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(0.01)
-        raise AssertionError(f"gave up waiting for {what or condition}")
-
-    return wait
 
 
 def _nbflow(argv: list[str]) -> int:

@@ -64,6 +64,13 @@ class Steps:
         )
         return self.server.run(request, **kwargs), step
 
+    def ok(self, *cells: str) -> str:
+        """Run a step that must succeed; return its log."""
+        end, step = self.run(*cells)
+        log = (step / "log").read_text()
+        assert end == StepExit(0), log
+        return log
+
 
 @pytest.fixture()
 def steps(server: ForkServer, tmp_path: Path) -> Steps:
@@ -75,7 +82,7 @@ def test_globals_and_modules_do_not_leak(steps: Steps) -> None:
         "leaked = 1\nimport json, sys, colorsys\njson.leaked = 1\nsys.modules['fake_mod'] = json"
     )
     assert first == StepExit(0)
-    second, step = steps.run(
+    log = steps.ok(
         "import json, sys\n"
         "assert 'leaked' not in globals()\n"
         "assert not hasattr(json, 'leaked')\n"
@@ -84,8 +91,7 @@ def test_globals_and_modules_do_not_leak(steps: Steps) -> None:
         "assert 'json' in sys.modules\n"
         "print('isolated')"
     )
-    assert second == StepExit(0), (step / "log").read_text()
-    assert "isolated" in (step / "log").read_text()
+    assert "isolated" in log
 
 
 def test_each_step_has_its_own_input_history(steps: Steps) -> None:
@@ -301,14 +307,13 @@ def test_the_server_learns_what_a_running_step_imports(server: ForkServer) -> No
 
 
 def test_papermills_remote_store_clients_are_not_in_the_image_but_import(steps: Steps) -> None:
-    end, step = steps.run(
+    log = steps.ok(
         "import sys\n"
         "assert not {'botocore', 'boto3', 'pyarrow'} & set(sys.modules), 'preloaded'\n"
         "import botocore, pyarrow\n"
         "print('imported', botocore.__name__, pyarrow.__name__)"
     )
-    assert end == StepExit(0), (step / "log").read_text()
-    assert "imported botocore pyarrow" in (step / "log").read_text()
+    assert "imported botocore pyarrow" in log
 
 
 def _template(cells: list[str], kernel: str = "python3") -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,9 @@ def pod_phases(run: Any, task: str) -> list[str]:
     return [p["phase"] for p in run.pods(task)]
 
 
-def test_chain_runs_in_order_and_keeps_everything(make_notebook: Any, nbflow_home: Path) -> None:
+def test_chain_runs_in_order_and_keeps_everything(
+    make_notebook: Any, nbflow_home: Path, eventually: Any
+) -> None:
     run = run_pipeline(make_notebook, "chain")
     assert run.phase == "Succeeded", run.summary()
     assert run.tasks() == {"first": "Succeeded", "second": "Succeeded", "third": "Succeeded"}
@@ -50,10 +51,7 @@ def test_chain_runs_in_order_and_keeps_everything(make_notebook: Any, nbflow_hom
     # the pods' scratch folders (staged inputs, outputs) are gone soon after the run has ended:
     # a helper process deletes them
     pods = nbflow_home / "runs" / run.id / "pods"
-    deadline = time.monotonic() + 30
-    while list(pods.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list(pods.iterdir()) == []
+    eventually(lambda: list(pods.iterdir()) == [], what="the pods' folders to be deleted")
 
 
 def test_node_tree_has_argo_shape(make_notebook: Any, nbflow_home: Path) -> None:

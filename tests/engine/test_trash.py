@@ -6,9 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nbflow.engine.trash import PREFIX, Trash
 
@@ -19,16 +18,6 @@ def pod_folder(parent: Path, name: str, files: int = 3) -> Path:
     for i in range(files):
         (folder / "inputs" / "x" / f"f{i}").write_text("data")
     return folder
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    """Poll ``condition`` (a bound on waiting, never an assertion on speed)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_a_discarded_folder_is_gone_at_once_and_deleted_by_close(tmp_path: Path) -> None:
@@ -57,19 +46,21 @@ def test_a_trash_of_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
     assert list(pods.iterdir()) == []
 
 
-def test_close_without_waiting_leaves_the_deleting_to_the_helper(tmp_path: Path) -> None:
+def test_close_without_waiting_leaves_the_deleting_to_the_helper(
+    tmp_path: Path, eventually: Any
+) -> None:
     trash = Trash(tmp_path)
     for i in range(20):
         trash.discard(pod_folder(tmp_path, f"node-{i}", files=20))
     helper = trash._helper
     assert helper is not None
     trash.close(wait=False)
-    assert wait_for(lambda: helper.poll() is not None)  # it ends by itself (and is reaped)
+    eventually(lambda: helper.poll() is not None, what="the helper to end by itself")
     assert helper.returncode == 0
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_helper_finishes_its_work_when_the_engine_dies(tmp_path: Path) -> None:
+def test_the_helper_finishes_its_work_when_the_engine_dies(tmp_path: Path, eventually: Any) -> None:
     engine = (
         "import os, sys\n"
         "from pathlib import Path\n"
@@ -84,7 +75,7 @@ def test_the_helper_finishes_its_work_when_the_engine_dies(tmp_path: Path) -> No
     )
     done = subprocess.run([sys.executable, "-c", engine, str(tmp_path)], timeout=60)
     assert done.returncode == -signal.SIGKILL
-    assert wait_for(lambda: list(tmp_path.iterdir()) == [])
+    eventually(lambda: list(tmp_path.iterdir()) == [], what="the folders to be deleted")
 
 
 def test_a_ctrl_c_in_the_terminal_does_not_reach_the_helper(tmp_path: Path) -> None:
