@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import IO
 
 __all__ = ["Trash", "PREFIX"]
 
@@ -42,16 +43,16 @@ class Trash:
         self._names = itertools.count()
         self._lock = threading.Lock()
         self._helper: subprocess.Popen[bytes] | None = None
-        self._to_helper = False  # whether folders go to the helper (not while it is dead)
-        try:
+        self._pipe: IO[bytes] | None = None  # the helper's stdin while it takes folders
+        try:  # without a helper, the engine deletes each folder itself
             self._helper = subprocess.Popen(
                 [sys.executable, "-m", __name__],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,  # a Ctrl-C stops the engine, not the deleting
             )
-            self._to_helper = True
-        except OSError:  # no helper: the engine deletes each folder itself
+            self._pipe = self._helper.stdin
+        except OSError:
             pass
         if parent.is_dir():
             for left in parent.glob(f"{PREFIX}*"):
@@ -75,11 +76,12 @@ class Trash:
         if this process ends first), and a background thread reaps it.
         """
         with self._lock:
-            helper, self._helper, self._to_helper = self._helper, None, False
+            helper, self._helper, self._pipe = self._helper, None, None
         if helper is None:
             return
-        with contextlib.suppress(OSError):
-            helper.stdin.close()  # type: ignore[union-attr]
+        if helper.stdin is not None:
+            with contextlib.suppress(OSError):  # a dead helper's pipe may not flush
+                helper.stdin.close()
         if wait:
             helper.wait()
         else:
@@ -87,13 +89,13 @@ class Trash:
 
     def _delete(self, folder: Path) -> None:
         with self._lock:
-            if self._to_helper and self._helper is not None and self._helper.stdin is not None:
+            if self._pipe is not None:
                 try:
-                    self._helper.stdin.write(os.fsencode(folder) + b"\0")
-                    self._helper.stdin.flush()
+                    self._pipe.write(os.fsencode(folder) + b"\0")
+                    self._pipe.flush()
                     return
                 except OSError:  # the helper died: the engine deletes from now on
-                    self._to_helper = False
+                    self._pipe = None
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -95,6 +95,6 @@ def test_a_dead_helper_leaves_the_deleting_to_the_engine(tmp_path: Path) -> None
     helper.wait()
     for i in range(3):
         trash.discard(pod_folder(tmp_path, f"node-{i}"))
-    assert trash._to_helper is False
+    assert trash._pipe is None
     assert list(tmp_path.iterdir()) == []  # deleted in place
     trash.close()
