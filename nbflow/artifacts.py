@@ -29,15 +29,15 @@ T = TypeVar("T")
 # metadata file, which every loader needs): a reader never takes a folder without it.
 COMMIT_FILE = "nbflow.json"
 OBJECT_STORES = ("s3", "s3a")
+PART_BYTES = 8 * 2**20  # multipart part size; PART_BYTES * PART_CONCURRENCY bytes in memory
+PART_CONCURRENCY = 4  # parts of one file in flight
+FILE_CONCURRENCY = 4  # files of one folder in flight
+MAX_PARTS = 10_000  # S3's limit of parts per upload
 
 
 def is_object_store(url: str) -> bool:
     """Whether ``url`` names an S3 bucket (``s3://``, ``s3a://``) rather than a folder."""
     return "://" in url and url.split("://", 1)[0] in OBJECT_STORES
-PART_BYTES = 8 * 2**20  # multipart part size; PART_BYTES * PART_CONCURRENCY bytes in memory
-PART_CONCURRENCY = 4  # parts of one file in flight
-FILE_CONCURRENCY = 4  # files of one folder in flight
-MAX_PARTS = 10_000  # S3's limit of parts per upload
 
 
 class ArtifactStore:

@@ -133,6 +133,9 @@ def expired(entry: dict[str, Any], max_age: str | None, now: datetime) -> bool:
     return now - created > timedelta(seconds=parse_duration(max_age))
 
 
+COMPACT_SLACK = 100  # stale lines a journal may carry before it is rewritten
+
+
 class ResultCache:
     """One workflow's entries, key → ``{outputs, nodeID, creationTimestamp}``, in a journal file.
 
@@ -217,9 +220,6 @@ class ResultCache:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text("".join(_line(k, e) for k, e in self.entries.items()), encoding="utf-8")
         os.replace(tmp, self.path)
-
-
-COMPACT_SLACK = 100  # stale lines a journal may carry before it is rewritten
 
 
 def _line(key: str, entry: dict[str, Any]) -> str:
