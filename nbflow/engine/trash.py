@@ -49,6 +49,7 @@ class Trash:
                 [sys.executable, "-m", __name__],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,  # it has nothing to say; failures fall back here
                 start_new_session=True,  # a Ctrl-C stops the engine, not the deleting
             )
             self._pipe = self._helper.stdin
