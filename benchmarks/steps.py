@@ -322,13 +322,12 @@ def executor_chain(folder: Path, n: int = 20) -> dict[str, float]:
 
 
 PEAK = r"""
-import contextlib, io, json, resource, sys, time
+import contextlib, io, json, resource, sys, threading, time
 from nbflow.cli import main
 start = time.perf_counter()
 with contextlib.redirect_stderr(io.StringIO()):
     code = main(["run", sys.argv[1], "--engine", "fast"])
 seconds = time.perf_counter() - start
-import threading
 for thread in threading.enumerate():  # helpers end in the background: count them once reaped
     if thread.name.endswith("-reap"):
         thread.join(60)
@@ -379,7 +378,8 @@ def paired(
 
 def speedup(ratios: list[float]) -> str:
     """The median of per-pair ratios, with the middle half and the extremes of them."""
-    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if ratios[1:] else ratios * 3
+    q1, _, q3 = quartiles
     return (
         f"{statistics.median(ratios):.2f}x (middle half {q1:.2f}-{q3:.2f}, "
         f"all {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} pairs)"
@@ -433,27 +433,32 @@ def measure(case: str, root: Path, args: argparse.Namespace) -> list[str]:
         )
     if case == "b" and len(os.sched_getaffinity(0)) >= 2:
         pairs = max(reps, args.pairs)  # what the noise of a shared machine blurs most
-        one, two, ratios = paired(
-            pairs, (nbflow_warm, path, "fast", {0}), (nbflow_warm, path, "fast", {0, 1})
-        )
-        lines.append(row(case, "  warm, on 1 core", one))
-        lines.append(row(case, "  warm, on 2 cores", two))
-        lines.append(f"=(b) speed-up from 2 cores (warm): {speedup(ratios)}")
         busy = fanout(folder, 40, None, WORK)
-        one_w, two_w, ratios = paired(
-            pairs, (nbflow_warm, busy, "fast", {0}), (nbflow_warm, busy, "fast", {0, 1})
-        )
-        lines.append(row(case, "  items ~20 ms, 1 core", one_w))
-        lines.append(row(case, "  items ~20 ms, 2 cores", two_w))
-        lines.append(f"=(b) with ~20 ms of work per item, speed-up from 2 cores: {speedup(ratios)}")
-        one, two, ratios = paired(
-            pairs,
-            (nbflow_warm, fanout(folder, 40, 1), "fast"),
-            (nbflow_warm, fanout(folder, 40, 2), "fast"),
-        )
-        lines.append(row(case, "  warm, parallelism 1", one))
-        lines.append(row(case, "  warm, parallelism 2", two))
-        lines.append(f"=(b) speed-up from 2 workers (warm): {speedup(ratios)}")
+        one_core, two_cores = {0}, {0, 1}
+        for labels, what, first, second in (
+            (
+                ("warm, on 1 core", "warm, on 2 cores"),
+                "speed-up from 2 cores (warm)",
+                (nbflow_warm, path, "fast", one_core),
+                (nbflow_warm, path, "fast", two_cores),
+            ),
+            (
+                ("items ~20 ms, 1 core", "items ~20 ms, 2 cores"),
+                "with ~20 ms of work per item, speed-up from 2 cores",
+                (nbflow_warm, busy, "fast", one_core),
+                (nbflow_warm, busy, "fast", two_cores),
+            ),
+            (
+                ("warm, parallelism 1", "warm, parallelism 2"),
+                "speed-up from 2 workers (warm)",
+                (nbflow_warm, fanout(folder, 40, 1), "fast"),
+                (nbflow_warm, fanout(folder, 40, 2), "fast"),
+            ),
+        ):
+            one, two, ratios = paired(pairs, first, second)
+            lines.append(row(case, f"  {labels[0]}", one))
+            lines.append(row(case, f"  {labels[1]}", two))
+            lines.append(f"=(b) {what}: {speedup(ratios)}")
     return lines
 
 
