@@ -24,6 +24,7 @@ __all__ = ["Operator", "PodRequest", "PodResult"]
 
 _NODE_TYPES = {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}
 DEADLINE_EXCEEDED = "Step exceeded its deadline"
+SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"  # annotation of a CronWorkflow's child
 _ATTEMPT = re.compile(r"\((\d+)\)$")
 
 
@@ -249,6 +250,9 @@ class Operator:
             "workflow.uid": self.wf["metadata"].get("uid", self.name),
             "workflow.creationTimestamp": self.status.get("startedAt", timestamp(self.now)),
         }
+        scheduled = (self.wf["metadata"].get("annotations") or {}).get(SCHEDULED_TIME)
+        if scheduled:  # a run a schedule fired (Argo: only CronWorkflow children have it)
+            out["workflow.scheduledTime"] = scheduled
         for p in (self.spec.get("arguments") or {}).get("parameters") or []:
             out[f"workflow.parameters.{p['name']}"] = str(p.get("value", ""))
         if self.status.get("exitStatus"):

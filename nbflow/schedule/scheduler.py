@@ -1,0 +1,304 @@
+"""The local scheduler: fires the home's schedules on time, with Argo's CronWorkflow semantics.
+
+One scheduler per home holds ``<home>/schedules/scheduler.lock`` (``flock``, released by the
+kernel when the process dies, even by SIGKILL). Each look (:meth:`Scheduler.step`) reloads
+schedules changed by other processes, notices runs that ended (counters, ``stopStrategy``,
+history limits), and fires the ticks that are due. A fire is recorded in SQLite before its run
+starts; the run is named ``<schedule>-<unix seconds>``, so after any crash a tick is neither
+lost between record and start (the run is started then) nor started twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from ..errors import NbflowError
+from .cron import next_time
+from .policy import (
+    ON_TIME_S,
+    child_name,
+    decide,
+    due_ticks,
+    finished,
+    history_to_delete,
+    parse_time,
+    rfc3339,
+)
+from .store import ScheduleRecord, ScheduleStore, schedules_dir
+
+__all__ = ["Clock", "SystemClock", "Launcher", "RunState", "Scheduler", "SchedulerBusy"]
+
+log = logging.getLogger("nbflow.scheduler")
+POLL_S = 1.0  # how often the scheduler looks for changed schedules and ended runs
+
+
+class SchedulerBusy(NbflowError):
+    """Another scheduler already runs for this home."""
+
+
+class Clock(Protocol):
+    """Where the scheduler's time comes from (tests move a fake one)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+
+    def wait(self, event: threading.Event, timeout_s: float) -> bool:
+        """Wait until ``event`` is set or ``timeout_s`` passed; return whether it is set."""
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        return datetime.now(timezone.utc)
+
+    def wait(self, event: threading.Event, timeout_s: float) -> bool:
+        """``event.wait(timeout_s)``."""
+        return event.wait(timeout_s)
+
+
+@dataclass
+class RunState:
+    """What the scheduler needs to know of a child run."""
+
+    alive: bool  # a process is starting or driving it
+    phase: str = ""  # its workflow phase once recorded
+    finished_at: str = ""
+
+    @property
+    def done(self) -> bool:
+        """Whether the run ended."""
+        return self.phase in ("Succeeded", "Failed", "Error") and bool(self.finished_at)
+
+
+class Launcher(Protocol):
+    """Starts, watches, terminates and deletes the runs the scheduler fires."""
+
+    def start(self, run: str) -> None:
+        """Start the fired run ``run`` (or go on with it when it was started and crashed)."""
+
+    def state(self, run: str) -> RunState:
+        """How run ``run`` is doing."""
+
+    def terminate(self, run: str) -> None:
+        """Terminate run ``run`` (``concurrencyPolicy: Replace``)."""
+
+    def delete(self, run: str) -> None:
+        """Delete the record of finished run ``run`` (history limits)."""
+
+
+class Scheduler:
+    """The scheduler of one home.
+
+    Parameters
+    ----------
+    home : path
+        The nbflow home whose schedules it fires.
+    launcher : Launcher, optional
+        How runs start (default: :class:`~.launch.ProcessLauncher`, one process per run).
+    clock : Clock, optional
+        Default: the system clock.
+    """
+
+    def __init__(
+        self, home: str | Path, *, launcher: Launcher | None = None, clock: Clock | None = None
+    ) -> None:
+        self.home = Path(home)
+        self.store = ScheduleStore(home)
+        if launcher is None:
+            from .launch import ProcessLauncher
+
+            launcher = ProcessLauncher(self.home)
+        self.launcher = launcher
+        self.clock: Clock = clock or SystemClock()
+        self.records: dict[str, ScheduleRecord] = {}
+        self.next_due: dict[str, datetime] = {}
+        self._since: dict[str, datetime] = {}
+        self._version = -1
+        self._last: datetime | None = None
+        self._up_since: datetime | None = None
+        self._lock_file: IO[str] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.fired: list[str] = []  # runs fired by this scheduler, in order
+
+    # ------------------------------------------------------------------ life cycle
+
+    def acquire(self) -> None:
+        """Take the home's scheduler lock, or raise :class:`SchedulerBusy`."""
+        import fcntl
+
+        folder = schedules_dir(self.home)
+        folder.mkdir(parents=True, exist_ok=True)
+        f = open(folder / "scheduler.lock", "a+", encoding="utf-8")  # noqa: SIM115
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            f.close()
+            raise SchedulerBusy(
+                f"another scheduler (pid {pid}) already runs the schedules of {self.home}"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._lock_file = f
+
+    def release(self) -> None:
+        """Give the lock back."""
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the file releases the flock
+            self._lock_file = None
+
+    def start(self) -> Scheduler:
+        """Take the lock and run in a background thread (e.g. inside a Jupyter server)."""
+        self.acquire()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name="nbflow-scheduler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float | None = 10.0) -> None:
+        """Stop the loop (runs already started go on) and release the lock."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        self.release()
+
+    def serve_forever(self) -> None:
+        """Take the lock and run in this thread until :meth:`stop` (e.g. from a signal)."""
+        self.acquire()
+        try:
+            self._serve()
+        finally:
+            self.release()
+
+    def _serve(self) -> None:
+        log.info("scheduler of %s started", self.home)
+        while not self._stop.is_set():
+            try:
+                wait_s = self.step(self.clock.now())
+            except Exception:  # one bad schedule must not stop the others
+                log.exception("scheduler step failed")
+                wait_s = POLL_S
+            self.clock.wait(self._stop, wait_s)
+        self.store.close()
+        log.info("scheduler of %s stopped", self.home)
+
+    # ------------------------------------------------------------------ one look
+
+    def step(self, now: datetime) -> float:
+        """Do what is due at ``now``; return how long to wait before the next look."""
+        if self._last is None or (now - self._last).total_seconds() > ON_TIME_S:
+            self._up_since = now  # first look, or back from a gap: ticks before were missed
+        self._last = now
+        self._reload()
+        self._reconcile(now)
+        for name, due in list(self.next_due.items()):
+            if due <= now and name in self.records:
+                self._fire_due(self.records[name], now)
+        soonest = min(self.next_due.values(), default=now + timedelta(seconds=POLL_S))
+        return max(0.0, min(POLL_S, (soonest - now).total_seconds()))
+
+    def _reload(self) -> None:
+        version = self.store.version()
+        if version == self._version:
+            return
+        self._version = version
+        fresh = {r.name: r for r in self.store.all()}
+        for name, rec in fresh.items():
+            old = self.records.get(name)
+            if old is None or old.cron != rec.cron or old.anchor != rec.anchor:
+                last = rec.status.get("lastScheduledTime")
+                since = max(parse_time(rec.anchor), parse_time(last) if last else _EPOCH)
+                self._since[name] = since
+        self.records = fresh
+        for name in list(self._since):
+            if name not in fresh:
+                del self._since[name]
+        self.next_due = {n: self._next(r, self._since[n]) for n, r in fresh.items()}
+
+    def _next(self, rec: ScheduleRecord, after: datetime) -> datetime:
+        spec = rec.spec
+        if spec.get("suspend") or rec.status.get("phase") == "Stopped":
+            return _NEVER
+        return next_time(spec["schedules"], spec.get("timezone"), after, parse_time(rec.anchor))
+
+    def _fire_due(self, rec: ScheduleRecord, now: datetime) -> None:
+        assert self._up_since is not None
+        anchor = parse_time(rec.anchor)
+        for tick in due_ticks(rec.spec, self._since[rec.name], now, anchor, self._up_since):
+            self.fire(rec, tick, now)
+        self._since[rec.name] = now
+        self.next_due[rec.name] = self._next(rec, now)
+
+    def fire(self, rec: ScheduleRecord, tick: datetime, now: datetime) -> str | None:
+        """Fire ``rec`` for the scheduled time ``tick`` if its policies allow; return the run."""
+        decision = decide(rec.spec, rec.status, rec.name)
+        run = child_name(rec.name, tick)
+        if not decision.fire:
+            log.info("%s: tick %s skipped: %s", rec.name, rfc3339(tick), decision.reason)
+            return None
+        for old in decision.terminate:
+            log.info("%s: concurrencyPolicy Replace terminates %s", rec.name, old)
+            self.launcher.terminate(old)
+        status = {
+            **rec.status,
+            "active": [*(rec.status.get("active") or []), run],
+            "lastScheduledTime": rfc3339(tick),
+            "phase": "Active",
+        }
+        if not self.store.record_fire(rec.name, run, rfc3339(tick), rfc3339(now), status):
+            log.info("%s: %s was fired already", rec.name, run)
+            return None
+        rec.status = status
+        self.fired.append(run)
+        log.info("%s: fired %s (scheduled %s)", rec.name, run, rfc3339(tick))
+        self.launcher.start(run)
+        return run
+
+    # ------------------------------------------------------------------ ended runs
+
+    def _reconcile(self, now: datetime) -> None:
+        for rec in list(self.records.values()):
+            for run in list(rec.status.get("active") or []):
+                state = self.launcher.state(run)
+                if state.done:
+                    self._ended(rec, run, state)
+                elif not state.alive:
+                    # its process died before the run ended (or before it began): go on with it
+                    log.warning("%s: run %s has no process; starting it again", rec.name, run)
+                    self.launcher.start(run)
+
+    def _ended(self, rec: ScheduleRecord, run: str, state: RunState) -> None:
+        status = finished(rec.status, rec.spec, rec.name, run, state.phase)
+        self.store.finish_run(run, state.phase, state.finished_at)
+        self.store.update(rec.name, status=status)
+        rec.status = status
+        log.info("%s: %s ended %s", rec.name, run, state.phase)
+        doomed = history_to_delete(rec.spec, self.store.runs(rec.name))
+        for old in doomed:
+            self.launcher.delete(old)
+        if doomed:
+            self.store.mark_deleted(doomed)
+            log.info("%s: history limits deleted %s", rec.name, ", ".join(doomed))
+        if status.get("phase") == "Stopped":
+            self.next_due[rec.name] = _NEVER
+
+    def describe_state(self) -> dict[str, Any]:
+        """The next due time of every schedule (for logs and the server)."""
+        return {n: rfc3339(t) for n, t in self.next_due.items() if t != _NEVER}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NEVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
