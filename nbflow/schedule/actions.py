@@ -7,6 +7,7 @@ Every function returns plain JSON-able data.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from datetime import datetime, timezone
 from pathlib import Path
@@ -126,10 +127,8 @@ def add_schedule(
     rec = ScheduleRecord(obj, info, rfc3339(_now()), {})
     store = _store(cfg)
     if replace:
-        try:
+        with contextlib.suppress(NbflowError):
             rec.status = store.get(rec.name).status
-        except NbflowError:
-            pass
     store.put(rec, replace=replace)
     return summary(rec)
 

@@ -170,10 +170,10 @@ class Scheduler:
     def stop(self, timeout_s: float | None = 10.0) -> None:
         """Stop the loop (runs already started go on) and release the lock."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None:  # else serve_forever releases the lock when it returns
             self._thread.join(timeout_s)
             self._thread = None
-        self.release()
+            self.release()
 
     def serve_forever(self) -> None:
         """Take the lock and run in this thread until :meth:`stop` (e.g. from a signal)."""

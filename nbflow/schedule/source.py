@@ -81,7 +81,7 @@ def cron_workflow(
         from ..argo.compile import encode_value
 
         manifest = copy.deepcopy(source)
-        set_parameters(manifest["spec"] if "spec" in manifest else {},
+        set_parameters(manifest.get("spec", {}),
                        {k: encode_value(v) for k, v in params.items()})
     cron = CronOptions(tuple(schedules), options.timezone, options.concurrency_policy,
                        options.starting_deadline_s, options.suspend)
