@@ -128,6 +128,7 @@ def run_workflow(
     from .model import Workflow
 
     cfg = _config(config)
+    notify = source.notify if isinstance(source, Workflow) else None
     if isinstance(source, Workflow):
         if parameters:
             source = replace(source, parameters={**source.parameters, **parameters})
@@ -135,11 +136,13 @@ def run_workflow(
         source = compile_workflow(source, config=cfg, base_dir=base_dir or workdir)
     encoded = {k: encode_value(v) for k, v in (parameters or {}).items()}
     wf = prepare(source, encoded, host_exec=host_exec)
-    settings = {
+    settings: dict[str, Any] = {
         "artifact_root": cfg.artifact_root,
         "workdir": str(Path(workdir or Path.cwd()).resolve()),
     }
     settings.update(origin or {})
+    if notify:
+        settings["notify"] = notify
     RunStore(cfg.runs_dir).create(wf, settings)
     return _drive(wf, settings, cfg, progress, wait)
 
@@ -176,6 +179,10 @@ def _drive(
     )
     if progress is not None:
         engine.listeners.append(ProgressPrinter(progress))
+    if settings.get("notify"):
+        from .notify.send import run_listener
+
+        engine.listeners.append(run_listener(settings["notify"], cfg, store, runs))
     if resume is None or resume:
         engine.resume(list(resume) if resume else None)
     run = Run(wf, store, runs.run_dir(wf["metadata"]["name"]), engine)

@@ -59,12 +59,8 @@ def cron_manifest(
     schedules = options.schedules
     if isinstance(src, Workflow) and not schedules and src.schedule:
         schedules = (src.schedule,)
-    manifest, _ = build_manifest(src, config=cfg, cluster=ccfg, parameters=params, base_dir=base)
-    if options.notify:
-        from ..notify.exit import add_exit_handler
-
-        manifest = add_exit_handler(manifest, options.notify, image=ccfg.image or cfg.image,
-                                    config=cfg)
+    manifest, _ = build_manifest(src, config=cfg, cluster=ccfg, parameters=params, base_dir=base,
+                                 notify=options.notify)
     cron = CronOptions(tuple(schedules), options.timezone, options.concurrency_policy,
                        options.starting_deadline_s, options.suspend)
     obj = convert(manifest, "cronworkflow", name=options.name, cron=cron)
