@@ -58,7 +58,8 @@ def test_paris_fall_back_runs_the_repeated_hour_twice() -> None:
         "10-25 02:30 CEST", "10-25 02:30 CET", "10-26 02:30 CET"]
     assert wall(upcoming(["0 3 * * *"], "Europe/Paris", start, 2), PARIS) == [
         "10-25 03:00 CET", "10-26 03:00 CET"]
-    times = upcoming(["*/30 * * * *"], "Europe/Paris", datetime(2026, 10, 25, 1, 10, tzinfo=PARIS), 6)
+    start = datetime(2026, 10, 25, 1, 10, tzinfo=PARIS)
+    times = upcoming(["*/30 * * * *"], "Europe/Paris", start, 6)
     assert wall(times, PARIS) == ["10-25 01:30 CEST", "10-25 02:00 CEST", "10-25 02:30 CEST",
                                   "10-25 02:00 CET", "10-25 02:30 CET", "10-25 03:00 CET"]
     assert all(b > a for a, b in zip(times, times[1:]))  # absolute time only moves forward

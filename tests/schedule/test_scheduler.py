@@ -228,7 +228,8 @@ def test_two_schedulers_on_one_home(home: Path, clock: Any, launcher: Any) -> No
     two = Scheduler(home, launcher=launcher, clock=clock)
     with pytest.raises(SchedulerBusy, match=r"another scheduler \(pid \d+\) already runs"):
         two.acquire()
-    code = "from nbflow.schedule.scheduler import Scheduler; import sys; Scheduler(sys.argv[1]).acquire()"
+    code = ("from nbflow.schedule.scheduler import Scheduler; import sys; "
+            "Scheduler(sys.argv[1]).acquire()")
     other = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True)
     assert other.returncode != 0 and "SchedulerBusy" in other.stderr  # another process too
     one.release()
