@@ -104,3 +104,26 @@ def test_outcome_from_argo_failures() -> None:
     assert out.failures == [{"task": "boom", "error": "ZeroDivisionError: division by zero "
                              "(cell 3)", "notebook": "s3://bucket/nightly/nightly-abc/boom/"
                              "notebook.ipynb"}]
+
+
+def test_the_exit_handler_program_sends_as_argo_runs_it(webhook: Any, monkeypatch: Any,
+                                                        capsys: Any) -> None:
+    import subprocess
+    import sys
+
+    failures = ('[{"displayName":"boom","message":"ZeroDivisionError: division by zero '
+                '(cell 3)","templateName":"boom","phase":"Failed","podName":"p"}]')
+    argv = [sys.executable, "-m", "nbflow.notify", "--workflow", "nightly", "--run",
+            "nightly-1780279200", "--status", "Failed", "--failures", failures, "--notify",
+            '{"on":"failure","targets":[{"kind":"webhook","name":"team"}]}',
+            "--notebooks", "s3://bucket"]
+    env = {**__import__("os").environ, "NBFLOW_WEBHOOK_TEAM": webhook.url}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "webhook:team: sent" in done.stderr
+    assert "SECRET-TOKEN" not in done.stderr
+    (body,) = webhook.bodies
+    assert body["failures"][0]["notebook"] == (
+        "s3://bucket/nightly/nightly-1780279200/boom/notebook.ipynb")
+    webhook.status = 500  # a failed notification must not fail the workflow
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "not sent: HTTP 500" in done.stderr
