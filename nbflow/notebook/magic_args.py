@@ -47,7 +47,9 @@ NBFLOW_COMMANDS = (
     "retry",
     "rerun",
     "stop",
+    "schedule",
 )
+SCHEDULE_ACTIONS = ("add", "list", "show", "pause", "resume", "remove", "run-now", "history")
 
 
 @dataclass(frozen=True)
@@ -410,6 +412,8 @@ def _nbflow_parser(command: str) -> _Parser:
         parser.add_argument("run", metavar="RUN")
         parser.add_argument("--from", dest="task", required=True, metavar="TASK")
         parser.add_argument("--workflow", dest="name")
+    elif command == "schedule":
+        _schedule_arguments(parser)
     elif command == "lint":
         parser.add_argument("name", metavar="NAME", nargs="?")
     elif command == "status":
@@ -418,6 +422,30 @@ def _nbflow_parser(command: str) -> _Parser:
         parser.add_argument("run", metavar="RUN")
         parser.add_argument("task", metavar="TASK")
     return parser
+
+
+def _schedule_arguments(parser: _Parser) -> None:
+    """``%nbflow schedule ACTION [NAME] [options]``: the options of ``nbflow schedule``."""
+    parser.add_argument("action", choices=SCHEDULE_ACTIONS, metavar="ACTION")
+    parser.add_argument("name", metavar="NAME", nargs="?")
+    parser.add_argument("--notebook", help="notebook file to schedule (default: this one)")
+    parser.add_argument("-p", "--param", action="append", dest="param", default=[])
+    parser.add_argument("--cron", action="append")
+    parser.add_argument("--timezone")
+    parser.add_argument("--concurrency-policy", dest="concurrency_policy",
+                        choices=["Allow", "Forbid", "Replace"])
+    parser.add_argument("--starting-deadline", dest="starting_deadline")
+    parser.add_argument("--history")
+    parser.add_argument("--suspend", action="store_true")
+    parser.add_argument("--schedule-name", dest="schedule_name")
+    code = parser.add_mutually_exclusive_group()
+    code.add_argument("--follow", dest="code", action="store_const", const="follow")
+    code.add_argument("--snapshot", dest="code", action="store_const", const="snapshot")
+    parser.add_argument("--notify", action="append")
+    parser.add_argument("--notify-on", dest="notify_on")
+    parser.add_argument("--notify-attach", dest="notify_attach", action="store_true")
+    parser.add_argument("--replace", action="store_true")
+    parser.add_argument("--backend", choices=["local", "argo"], default="local")
 
 
 def parse_nbflow(line: str) -> tuple[str, argparse.Namespace]:

@@ -9,7 +9,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["add_commands"]
+__all__ = [
+    "add_commands",
+    "schedule_options",
+    "render_list",
+    "render_show",
+    "render_history",
+    "code_line",
+]
 
 EXIT_OK = 0
 Handler = Callable[[argparse.Namespace], int]
@@ -107,19 +114,37 @@ def _history(text: str | None) -> tuple[int | None, int | None]:
 
 def options_of(args: argparse.Namespace) -> Any:
     """The :class:`~.source.ScheduleOptions` of ``schedule add``'s arguments."""
+    return schedule_options(
+        cron=args.cron, timezone=args.timezone, concurrency_policy=args.concurrency_policy,
+        starting_deadline=args.starting_deadline, history=args.history, suspend=args.suspend,
+        code=args.code, name=args.name, notify=args.notify, notify_on=args.notify_on,
+        notify_attach=args.notify_attach,
+    )
+
+
+def schedule_options(**given: Any) -> Any:
+    """:class:`~.source.ScheduleOptions` from option values as ``schedule add`` (or
+    ``%nbflow schedule add``) reads them: texts, lists, flags."""
+    from ..errors import NbflowError
     from ..notify.spec import parse_notify
     from .source import ScheduleOptions
 
+    deadline = given.get("starting_deadline")
+    try:
+        deadline = None if deadline is None else int(deadline)
+    except ValueError:
+        raise NbflowError(f"--starting-deadline {deadline!r}: expected seconds") from None
     return ScheduleOptions(
-        schedules=tuple(args.cron or ()),
-        timezone=args.timezone,
-        concurrency_policy=args.concurrency_policy,
-        starting_deadline_s=args.starting_deadline,
-        history=_history(args.history),
-        suspend=args.suspend,
-        code=args.code or "follow",
-        name=args.name,
-        notify=parse_notify(args.notify, args.notify_on, args.notify_attach),
+        schedules=tuple(given.get("cron") or ()),
+        timezone=given.get("timezone"),
+        concurrency_policy=given.get("concurrency_policy"),
+        starting_deadline_s=deadline,
+        history=_history(given.get("history")),
+        suspend=bool(given.get("suspend")),
+        code=given.get("code") or "follow",
+        name=given.get("name"),
+        notify=parse_notify(given.get("notify"), given.get("notify_on"),
+                            bool(given.get("notify_attach"))),
     )
 
 
@@ -156,6 +181,11 @@ def _add(args: argparse.Namespace, cfg: Any) -> int:
     return EXIT_OK
 
 
+def code_line(out: dict[str, Any]) -> str:
+    """Which code a schedule runs: following the notebook file, or a snapshot."""
+    return _code(out)
+
+
 def _code(out: dict[str, Any]) -> str:
     if out["code"] == "follow":
         return f"follows {out['notebook']} (compiled at each tick)"
@@ -164,47 +194,53 @@ def _code(out: dict[str, Any]) -> str:
     return f"the manifest as added (sha256 {out['sha256'][:12]})"
 
 
+def render_list(rows: list[dict[str, Any]]) -> str:
+    """Local schedules as ``nbflow schedule list`` prints them."""
+    lines = []
+    for r in rows:
+        state = "paused" if r["suspended"] else r["phase"].lower()
+        lines.append(f"{r['name']:<28} {state:<8} {', '.join(r['schedules']):<20} "
+                     f"{r['timezone']:<16} {r['code']:<9} next {r['nextScheduledTime'] or '-'}  "
+                     f"last {r['lastScheduledTime'] or '-'}  active {len(r['active'])}")
+    return "\n".join(lines) if lines else "no schedules"
+
+
 def _list(args: argparse.Namespace, cfg: Any) -> int:
     from .actions import list_schedules
 
     rows = list_schedules(config=cfg)
-    if args.output == "json":
-        print(json.dumps(rows, indent=1))
-        return EXIT_OK
-    for r in rows:
-        state = "paused" if r["suspended"] else r["phase"].lower()
-        print(f"{r['name']:<28} {state:<8} {', '.join(r['schedules']):<20} "
-              f"{r['timezone']:<16} {r['code']:<9} next {r['nextScheduledTime'] or '-'}  "
-              f"last {r['lastScheduledTime'] or '-'}  active {len(r['active'])}")
-    if not rows:
-        print("no schedules", file=sys.stderr)
+    print(json.dumps(rows, indent=1) if args.output == "json" else render_list(rows))
     return EXIT_OK
 
 
-def _show(args: argparse.Namespace, cfg: Any) -> int:
+def render_show(out: dict[str, Any]) -> str:
+    """A schedule as ``nbflow schedule show`` prints it: a summary, then the CronWorkflow."""
     from ..argo.manifest import dump
+
+    lines = [f"schedule {out['name']}: {out['description']}"
+             + (" (paused)" if out["suspended"] else ""), f"  code: {_code(out)}",
+             f"  concurrencyPolicy {out['concurrencyPolicy']}, startingDeadlineSeconds "
+             f"{out['startingDeadlineSeconds'] or 0}, history {out['history'][0]}/"
+             f"{out['history'][1]}"]
+    if out["notify"]:
+        targets = [t.get("name") or ",".join(t.get("to", [])) for t in out["notify"]["targets"]]
+        lines.append(f"  notify on {out['notify']['on']}: {', '.join(targets)}")
+    lines.append(f"  last {out['lastScheduledTime'] or '-'}; active "
+                 f"{', '.join(out['active']) or '-'}; succeeded {out['succeeded']}, "
+                 f"failed {out['failed']}")
+    lines += [f"  next {t}" for t in out["next"]]
+    cron = {k: v for k, v in out["cronWorkflow"].items() if k != "status"}
+    spec = dict(cron["spec"])
+    spec["workflowSpec"] = {"...": f"{len(spec['workflowSpec'].get('templates', []))} templates"}
+    lines.append(dump({**cron, "spec": spec, "status": out["cronWorkflow"].get("status")}))
+    return "\n".join(lines)
+
+
+def _show(args: argparse.Namespace, cfg: Any) -> int:
     from .actions import get_schedule
 
     out = get_schedule(args.name, config=cfg)
-    if args.output == "json":
-        print(json.dumps(out, indent=1))
-        return EXIT_OK
-    print(f"schedule {out['name']}: {out['description']}"
-          + (" (paused)" if out["suspended"] else ""))
-    print(f"  code: {_code(out)}")
-    print(f"  concurrencyPolicy {out['concurrencyPolicy']}, startingDeadlineSeconds "
-          f"{out['startingDeadlineSeconds'] or 0}, history {out['history'][0]}/{out['history'][1]}")
-    if out["notify"]:
-        targets = [t.get("name") or ",".join(t.get("to", [])) for t in out["notify"]["targets"]]
-        print(f"  notify on {out['notify']['on']}: {', '.join(targets)}")
-    print(f"  last {out['lastScheduledTime'] or '-'}; active {', '.join(out['active']) or '-'}; "
-          f"succeeded {out['succeeded']}, failed {out['failed']}")
-    for t in out["next"]:
-        print(f"  next {t}")
-    status = out["cronWorkflow"].pop("status", None)
-    spec = out["cronWorkflow"]["spec"]
-    spec["workflowSpec"] = {"...": f"{len(spec['workflowSpec'].get('templates', []))} templates"}
-    sys.stdout.write(dump({**out["cronWorkflow"], "status": status}))
+    print(json.dumps(out, indent=1) if args.output == "json" else render_show(out), end="\n")
     return EXIT_OK
 
 
@@ -225,16 +261,17 @@ def _simple(action: str) -> Callable[[argparse.Namespace, Any], int]:
     return run
 
 
+def render_history(rows: list[dict[str, Any]]) -> str:
+    """A schedule's runs as ``nbflow schedule history`` prints them."""
+    return "\n".join(f"{r['run']:<36} {r['phase']:<10} scheduled {r['scheduledTime']}  "
+                     f"finished {r['finishedAt'] or '-'}" for r in rows) or "no runs yet"
+
+
 def _history_cmd(args: argparse.Namespace, cfg: Any) -> int:
     from .actions import schedule_history
 
     rows = schedule_history(args.name, config=cfg)
-    if args.output == "json":
-        print(json.dumps(rows, indent=1))
-        return EXIT_OK
-    for r in rows:
-        print(f"{r['run']:<36} {r['phase']:<10} scheduled {r['scheduledTime']}  "
-              f"finished {r['finishedAt'] or '-'}")
+    print(json.dumps(rows, indent=1) if args.output == "json" else render_history(rows))
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ from ..errors import NbflowError
 
 if TYPE_CHECKING:
     from ..config import NbflowConfig
+    from ..model import Workflow
     from .store import ScheduleRecord
 
 __all__ = ["ScheduleOptions", "CRON_LABEL", "SCHEDULED_TIME", "cron_workflow", "tick_workflow"]
@@ -58,13 +59,14 @@ def spec_digest(spec: dict[str, Any]) -> str:
 
 
 def cron_workflow(
-    path: str | Path,
+    path: str | Path | Workflow,
     workflow: str | None,
     assignments: list[str] | tuple[str, ...],
     options: ScheduleOptions,
     config: NbflowConfig,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The CronWorkflow of a notebook's workflow (or of a manifest), and where it came from."""
+    """The CronWorkflow of a notebook's workflow (or of a manifest, or of a kernel's live
+    workflow model, which can only be a snapshot), and where it came from."""
     from .. import api
     from ..argo.kinds import CronOptions, convert
     from ..argo.manifest import set_parameters
@@ -72,7 +74,11 @@ def cron_workflow(
 
     if options.code not in CODE_MODES:
         raise NbflowError(f"code mode {options.code!r}: use follow or snapshot")
-    source, params, base, origin = api.load_source(path, workflow, list(assignments))
+    params: dict[str, Any] = {}
+    if isinstance(path, Workflow):
+        source, base, origin = path, Path.cwd(), None
+    else:
+        source, params, base, origin = api.load_source(path, workflow, list(assignments))
     schedules = options.schedules
     if isinstance(source, Workflow):
         schedules = schedules or ((source.schedule,) if source.schedule else ())
@@ -91,6 +97,7 @@ def cron_workflow(
         if limit is not None:
             obj["spec"][key] = int(limit)
     notebook = origin["notebook"] if origin else None
+    options = _notify_of(options, source)
     info = {
         "notebook": notebook,
         "workflow": origin["workflow"] if origin else None,
@@ -101,6 +108,14 @@ def cron_workflow(
         "notify": options.notify,
     }
     return obj, info
+
+
+def _notify_of(options: ScheduleOptions, source: Any) -> ScheduleOptions:
+    """The schedule's ``--notify``, else the workflow's own (``%%workflow --notify``)."""
+    from dataclasses import replace
+
+    own = getattr(source, "notify", None)
+    return options if options.notify or not own else replace(options, notify=own)
 
 
 def tick_workflow(
