@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import zoneinfo
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -76,6 +77,8 @@ class CronSchedule:
                 f"schedule {text!r}: expected 5 cron fields (minute hour day month weekday), "
                 "a macro such as @daily, or @every DURATION"
             )
+        self._iter = croniter(self.expr, datetime(2000, 1, 1))
+        self._lock = threading.Lock()
 
     def next_after(self, after: datetime, anchor: datetime | None = None) -> datetime:
         """The first instant strictly after ``after`` (aware) at which the schedule fires.
@@ -93,18 +96,27 @@ class CronSchedule:
 
     def _instants(self, after: datetime) -> Iterator[datetime]:
         """Instants after ``after``, in order: croniter's naive wall times mapped to the zone."""
-        from croniter import croniter
-
+        # A fall-back within reach repeats wall times already passed: look back that much.
+        lookback = max(timedelta(0), self._offset(after) - self._offset(after + _MARGIN))
         wall = after.astimezone(self.tz).replace(tzinfo=None)
-        it = croniter(self.expr, wall - _MARGIN)
+        naive = wall - lookback
         pending: list[datetime] = []
         while True:
-            naive: datetime = it.get_next(datetime)
+            with self._lock:  # one parsed croniter per schedule, shared by threads (a server)
+                self._iter.set_current(naive, force=True)
+                naive = self._iter.get_next(datetime)
             pending += [t for t in self._at_wall(naive) if t > after]
             pending.sort()
-            # a later wall time can map to an earlier instant only within the DST margin
-            if pending and naive - _MARGIN > pending[0].astimezone(self.tz).replace(tzinfo=None):
+            # every later wall time maps to an instant after ``naive - largest offset``
+            while pending and pending[0].replace(tzinfo=None) <= naive - self._widest(pending[0]):
                 yield pending.pop(0)
+
+    def _offset(self, t: datetime) -> timedelta:
+        return t.astimezone(self.tz).utcoffset() or timedelta(0)
+
+    def _widest(self, t: datetime) -> timedelta:
+        """The largest UTC offset of the zone around ``t`` (within the DST margin)."""
+        return max(self._offset(t - _MARGIN), self._offset(t), self._offset(t + _MARGIN))
 
     def _at_wall(self, naive: datetime) -> list[datetime]:
         """The instants whose wall time in the zone is ``naive``: none (skipped by a

@@ -20,6 +20,7 @@ __all__ = [
     "ON_TIME_S",
     "child_name",
     "due_ticks",
+    "due_and_next",
     "decide",
     "finished",
     "history_to_delete",
@@ -56,6 +57,16 @@ def due_ticks(
 ) -> list[datetime]:
     """The ticks to fire at ``now`` among those in ``(since, now]``.
 
+    See :func:`due_and_next`, which also gives the first tick after ``now``.
+    """
+    return due_and_next(spec, since, now, anchor, up_since)[0]
+
+
+def due_and_next(
+    spec: dict[str, Any], since: datetime, now: datetime, anchor: datetime, up_since: datetime
+) -> tuple[list[datetime], datetime]:
+    """The ticks to fire at ``now`` among those in ``(since, now]``, and the next one after.
+
     Ticks at or after ``up_since`` (the scheduler was running then) all fire. Of the ticks
     missed before it (the scheduler was down), like Argo's ``shouldOutstandingWorkflowsBeRun``,
     only the most recent may run, and only if ``now`` is before it plus
@@ -77,8 +88,8 @@ def due_ticks(
         else:
             missed = t
     if missed is not None and deadline and now < missed + timedelta(seconds=deadline):
-        return [missed, *on_time]
-    return on_time
+        return [missed, *on_time], t
+    return on_time, t
 
 
 @dataclass

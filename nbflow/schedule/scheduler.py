@@ -24,7 +24,7 @@ from .policy import (
     ON_TIME_S,
     child_name,
     decide,
-    due_ticks,
+    due_and_next,
     finished,
     history_to_delete,
     parse_time,
@@ -187,11 +187,10 @@ class Scheduler:
         log.info("scheduler of %s started", self.home)
         while not self._stop.is_set():
             try:
-                wait_s = self.step(self.clock.now())
+                self.step(self.clock.now())
             except Exception:  # one bad schedule must not stop the others
                 log.exception("scheduler step failed")
-                wait_s = POLL_S
-            self.clock.wait(self._stop, wait_s)
+            self.clock.wait(self._stop, self.wait_s(self.clock.now()))
         self.store.close()
         log.info("scheduler of %s stopped", self.home)
 
@@ -204,9 +203,16 @@ class Scheduler:
         self._last = now
         self._reload()
         self._reconcile(now)
-        for name, due in list(self.next_due.items()):
-            if due <= now and name in self.records:
-                self._fire_due(self.records[name], now)
+        due: list[tuple[ScheduleRecord, datetime]] = []
+        for name, when in list(self.next_due.items()):
+            if when <= now and name in self.records:
+                due += self._due(self.records[name], now)
+        if due:
+            self.fire_all(due, now)
+        return self.wait_s(now)
+
+    def wait_s(self, now: datetime) -> float:
+        """How long to wait at ``now`` before the next look (a tick due, or the next poll)."""
         soonest = min(self.next_due.values(), default=now + timedelta(seconds=POLL_S))
         return max(0.0, min(POLL_S, (soonest - now).total_seconds()))
 
@@ -234,66 +240,93 @@ class Scheduler:
             return _NEVER
         return next_time(spec["schedules"], spec.get("timezone"), after, parse_time(rec.anchor))
 
-    def _fire_due(self, rec: ScheduleRecord, now: datetime) -> None:
+    def _due(self, rec: ScheduleRecord, now: datetime) -> list[tuple[ScheduleRecord, datetime]]:
         assert self._up_since is not None
         anchor = parse_time(rec.anchor)
-        for tick in due_ticks(rec.spec, self._since[rec.name], now, anchor, self._up_since):
-            self.fire(rec, tick, now)
+        ticks, after = due_and_next(rec.spec, self._since[rec.name], now, anchor, self._up_since)
         self._since[rec.name] = now
-        self.next_due[rec.name] = self._next(rec, now)
+        paused = rec.spec.get("suspend") or rec.status.get("phase") == "Stopped"
+        self.next_due[rec.name] = _NEVER if paused else after
+        return [(rec, t) for t in ticks]
 
     def fire(self, rec: ScheduleRecord, tick: datetime, now: datetime) -> str | None:
         """Fire ``rec`` for the scheduled time ``tick`` if its policies allow; return the run."""
-        decision = decide(rec.spec, rec.status, rec.name)
-        run = child_name(rec.name, tick)
-        if not decision.fire:
-            log.info("%s: tick %s skipped: %s", rec.name, rfc3339(tick), decision.reason)
-            return None
-        for old in decision.terminate:
-            log.info("%s: concurrencyPolicy Replace terminates %s", rec.name, old)
-            self.launcher.terminate(old)
-        status = {
-            **rec.status,
-            "active": [*(rec.status.get("active") or []), run],
-            "lastScheduledTime": rfc3339(tick),
-            "phase": "Active",
-        }
-        if not self.store.record_fire(rec.name, run, rfc3339(tick), rfc3339(now), status):
-            log.info("%s: %s was fired already", rec.name, run)
-            return None
-        rec.status = status
-        self.fired.append(run)
-        log.info("%s: fired %s (scheduled %s)", rec.name, run, rfc3339(tick))
-        self.launcher.start(run)
-        return run
+        started = self.fire_all([(rec, tick)], now)
+        return started[0] if started else None
+
+    def fire_all(self, ticks: list[tuple[ScheduleRecord, datetime]], now: datetime) -> list[str]:
+        """Fire ticks (Argo's ``enforceRuntimePolicy`` for each, in order), record all the
+        fires in one transaction, then start their runs; return the runs started."""
+        planned: list[tuple[ScheduleRecord, str, datetime, dict[str, Any]]] = []
+        for rec, tick in ticks:
+            decision = decide(rec.spec, rec.status, rec.name)
+            if not decision.fire:
+                log.info("%s: tick %s skipped: %s", rec.name, rfc3339(tick), decision.reason)
+                continue
+            for old in decision.terminate:
+                log.info("%s: concurrencyPolicy Replace terminates %s", rec.name, old)
+                self.launcher.terminate(old)
+            run = child_name(rec.name, tick)
+            rec.status = {
+                **rec.status,
+                "active": [*(rec.status.get("active") or []), run],
+                "lastScheduledTime": rfc3339(tick),
+                "phase": "Active",
+            }
+            planned.append((rec, run, tick, rec.status))
+        if not planned:
+            return []
+        recorded = self.store.record_fires(
+            [(rec.name, run, rfc3339(tick), rfc3339(now), st) for rec, run, tick, st in planned])
+        started = []
+        for (rec, run, tick, _), ok in zip(planned, recorded):
+            if not ok:
+                log.info("%s: %s was fired already", rec.name, run)
+                rec.status = self.store.get(rec.name).status
+                continue
+            self.fired.append(run)
+            log.info("%s: fired %s (scheduled %s)", rec.name, run, rfc3339(tick))
+            self.launcher.start(run)
+            started.append(run)
+        return started
 
     # ------------------------------------------------------------------ ended runs
 
     def _reconcile(self, now: datetime) -> None:
+        ended: list[tuple[ScheduleRecord, str, RunState]] = []
         for rec in list(self.records.values()):
             for run in list(rec.status.get("active") or []):
                 state = self.launcher.state(run)
                 if state.done:
-                    self._ended(rec, run, state)
+                    ended.append((rec, run, state))
                 elif not state.alive:
                     # its process died before the run ended (or before it began): go on with it
                     log.warning("%s: run %s has no process; starting it again", rec.name, run)
                     self.launcher.start(run)
+        if ended:
+            self._ended(ended)
 
-    def _ended(self, rec: ScheduleRecord, run: str, state: RunState) -> None:
-        status = finished(rec.status, rec.spec, rec.name, run, state.phase)
-        self.store.finish_run(run, state.phase, state.finished_at)
-        self.store.update(rec.name, status=status)
-        rec.status = status
-        log.info("%s: %s ended %s", rec.name, run, state.phase)
-        doomed = history_to_delete(rec.spec, self.store.runs(rec.name))
-        for old in doomed:
-            self.launcher.delete(old)
+    def _ended(self, ended: list[tuple[ScheduleRecord, str, RunState]]) -> None:
+        """Counters, ``stopStrategy`` and history limits once runs ended (one transaction)."""
+        touched: dict[str, ScheduleRecord] = {}
+        for rec, run, state in ended:
+            rec.status = finished(rec.status, rec.spec, rec.name, run, state.phase)
+            touched[rec.name] = rec
+            log.info("%s: %s ended %s", rec.name, run, state.phase)
+        self.store.finish_runs([(run, st.phase, st.finished_at) for _, run, st in ended],
+                               {name: rec.status for name, rec in touched.items()})
+        doomed: list[str] = []
+        for rec in touched.values():
+            old = history_to_delete(rec.spec, self.store.runs(rec.name))
+            for run in old:
+                self.launcher.delete(run)
+            if old:
+                log.info("%s: history limits deleted %s", rec.name, ", ".join(old))
+            doomed += old
+            if rec.status.get("phase") == "Stopped":
+                self.next_due[rec.name] = _NEVER
         if doomed:
             self.store.mark_deleted(doomed)
-            log.info("%s: history limits deleted %s", rec.name, ", ".join(doomed))
-        if status.get("phase") == "Stopped":
-            self.next_due[rec.name] = _NEVER
 
     def describe_state(self) -> dict[str, Any]:
         """The next due time of every schedule (for logs and the server)."""

@@ -196,22 +196,35 @@ class ScheduleStore:
 
         Returns ``False`` (and changes nothing) when that run was fired already.
         """
-        try:
-            with self.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO runs (run, schedule, scheduled, fired) VALUES (?, ?, ?, ?)",
-                    (run, name, scheduled, fired),
-                )
+        return self.record_fires([(name, run, scheduled, fired, status)])[0]
+
+    def record_fires(self, fires: list[tuple[str, str, str, str, dict[str, Any]]]) -> list[bool]:
+        """:meth:`record_fire` for many ``(name, run, scheduled, fired, status)`` in one
+        transaction (one disk sync when 1,000 schedules fire at once)."""
+        out = []
+        with self.transaction() as conn:
+            for name, run, scheduled, fired, status in fires:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO runs (run, schedule, scheduled, fired) "
+                    "VALUES (?, ?, ?, ?)", (run, name, scheduled, fired))
+                out.append(cur.rowcount == 1)
+                if cur.rowcount == 1:
+                    self._update(conn, name, {"status": status})
+        return out
+
+    def finish_runs(self, ended: list[tuple[str, str, str]],
+                    statuses: dict[str, dict[str, Any]]) -> None:
+        """Record how runs ended (``(run, phase, finishedAt)``) and the schedules' new
+        statuses, in one transaction."""
+        with self.transaction() as conn:
+            conn.executemany("UPDATE runs SET phase = ?, finished = ? WHERE run = ?",
+                             [(phase, finished, run) for run, phase, finished in ended])
+            for name, status in statuses.items():
                 self._update(conn, name, {"status": status})
-        except sqlite3.IntegrityError:
-            return False
-        return True
 
     def finish_run(self, run: str, phase: str, finished: str) -> None:
         """Record how a fired run ended."""
-        with self.transaction() as conn:
-            conn.execute("UPDATE runs SET phase = ?, finished = ? WHERE run = ?",
-                         (phase, finished, run))
+        self.finish_runs([(run, phase, finished)], {})
 
     def mark_deleted(self, runs: list[str]) -> None:
         """Record that the history limits deleted ``runs``."""
