@@ -9,14 +9,13 @@ from typing import Any
 
 from ..errors import SpecError
 from ..model import OutputRef, Task, Workflow, check, k8s_name, resolve_inputs
-from .container import STEP_KEY, container_template
+from ..vocab import API_VERSION, LABEL_WORKFLOW, STEP_KEY
+from .container import container_template
 from .limits import dependencies_for_continue_on
 from .when import translate_when
 
-API_VERSION = "argoproj.io/v1alpha1"
 ENTRYPOINT = "main"
 ITEM_INDEX = "_i"
-LABEL_WORKFLOW = "nbflow.io/workflow"
 
 __all__ = ["CompileOptions", "compile_workflow", "encode_value", "ENTRYPOINT", "ITEM_INDEX"]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ManifestError, SpecError
+from ..vocab import API_VERSION
 from .limits import ENUMS, MAX_CRON_NAME, SCHEDULE, workflow_spec
 
 __all__ = [
@@ -104,7 +105,7 @@ def convert(
     meta: dict[str, Any] = {"generateName": f"{name}-"} if target == "Workflow" else {"name": name}
     if labels:
         meta["labels"] = labels
-    out: dict[str, Any] = {"apiVersion": "argoproj.io/v1alpha1", "kind": target, "metadata": meta}
+    out: dict[str, Any] = {"apiVersion": API_VERSION, "kind": target, "metadata": meta}
     if target != "CronWorkflow":
         out["spec"] = spec
         return out
@@ -206,7 +207,7 @@ def from_template(
             "parameters": [{"name": k, "value": v} for k, v in sorted(parameters.items())]
         }
     return {
-        "apiVersion": "argoproj.io/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "Workflow",
         "metadata": {"generateName": generate_name or f"{template}-"},
         "spec": spec,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.run import Run
 from ..errors import NbflowError
+from ..vocab import COMPLETED
 from .client import ArgoClient
 from .errors import ClusterUnreachable, ObjectNotFound
 from .prune import cluster_cache
@@ -80,12 +81,11 @@ class ClusterRun(Run):
     def _feed(self, workflow: dict[str, Any], changed: list[dict[str, Any]]) -> None:
         """Once the run has ended: add its succeeded steps to the cache (as local runs do)."""
         from ..engine.cache import ResultCache, record_nodes
-        from .control import FINAL_PHASES
 
         version = workflow["metadata"].get("resourceVersion") or ""
         if self.cache is None or self.fed == version:
             return
-        if (workflow.get("status") or {}).get("phase") not in FINAL_PHASES:
+        if (workflow.get("status") or {}).get("phase") not in COMPLETED:
             return
         self.fed = version
         record_nodes(workflow, ResultCache(self.cache.path, self.cache.name), self.store)

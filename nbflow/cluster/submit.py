@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import ManifestError
+from ..vocab import CACHED_TASKS_ANNOTATION
 from .client import ArgoClient
 from .run import ClusterRun, _record
 
@@ -140,7 +141,6 @@ def submit_workflow(
 def _cached_tasks(manifest: dict[str, Any]) -> list[str]:
     import json
 
-    from .prune import CACHED_ANNOTATION
 
     annotations = (manifest.get("metadata") or {}).get("annotations") or {}
-    return sorted(json.loads(annotations.get(CACHED_ANNOTATION) or "{}"))
+    return sorted(json.loads(annotations.get(CACHED_TASKS_ANNOTATION) or "{}"))

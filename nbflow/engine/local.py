@@ -14,7 +14,7 @@ from typing import Any
 from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
 from ..errors import ManifestError, NbflowError
-from ..model import Phase
+from ..vocab import Phase
 from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
 from .nodes import timestamp
 from .operator import Operator, PodRequest, PodResult

@@ -10,7 +10,8 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..model import Phase, parse_duration
+from ..model import parse_duration
+from ..vocab import FAILED, NodeType, Phase
 from .nodes import Node, parse_timestamp
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def execute_retry(
 ) -> Node:
     """Create or advance the Retry node ``name``: start the next attempt when one is due."""
     if node is None:
-        node = op.create(name, display, "Retry", Phase.RUNNING, boundary=boundary)
+        node = op.create(name, display, NodeType.RETRY, Phase.RUNNING, boundary=boundary)
         node["children"] = []
     kids = [op.nodes[k] for k in node["children"]]
     if kids and not Phase(kids[-1]["phase"]).fulfilled:
@@ -70,10 +71,10 @@ def _should_retry(op: Operator, node: Node, tmpl: dict[str, Any], kids: list[Nod
         "Always" if strategy.get("expression") else "OnFailure"
     )
     retryable = {
-        "Always": ("Failed", "Error"),
+        "Always": FAILED,
         "OnFailure": ("Failed",),
         "OnError": ("Error",),
-        "OnTransientError": ("Failed", "Error") if _transient(last) else (),
+        "OnTransientError": FAILED if _transient(last) else (),
     }.get(policy, ())
     limit = strategy.get("limit")
     if last["phase"] not in retryable:

@@ -10,9 +10,9 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..argo.container import EXECUTED_NOTEBOOK
 from ..artifacts import ArtifactStore
 from ..errors import NbflowError
+from ..vocab import COMPLETED, EXECUTED_NOTEBOOK, FAILED, NodeType
 from .nodes import Node, parse_timestamp
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class Run:
     @property
     def done(self) -> bool:
         """Whether the run has ended."""
-        return self.phase in ("Succeeded", "Failed", "Error")
+        return self.phase in COMPLETED
 
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run ends (or ``timeout`` seconds pass); return ``self``."""
@@ -121,7 +121,7 @@ class Run:
                         "id": full,
                         "name": full,
                         "displayName": short,
-                        "type": "TaskGroup",
+                        "type": NodeType.TASK_GROUP,
                         "phase": _group_phase(kids),
                         "children": [k["id"] for k in kids],
                     }
@@ -138,11 +138,11 @@ class Run:
         stack = [node]
         while stack:
             n = stack.pop(0)
-            if n["type"] == "Pod":
+            if n["type"] == NodeType.POD:
                 out.append(n)
-            if n["type"] in ("TaskGroup", "Retry"):
+            if n["type"] in (NodeType.TASK_GROUP, NodeType.RETRY):
                 stack = [self.nodes[k] for k in n.get("children") or []] + stack
-            elif n["type"] == "DAG":
+            elif n["type"] == NodeType.DAG:
                 stack = [m for m in self.nodes.values() if m.get("boundaryID") == n["id"]] + stack
         return out
 
@@ -175,7 +175,7 @@ class Run:
         """The error of the last failed attempt of ``task``: ``ename``, ``evalue``, ``traceback``,
         ``cell`` (index in the step notebook) and ``notebook``; ``None`` if no cell failed."""
         for pod in reversed(self.pods(task)):
-            if pod["phase"] not in ("Failed", "Error"):
+            if pod["phase"] not in FAILED:
                 continue
             key = _artifact_key(pod, EXECUTED_NOTEBOOK)
             found = _notebook_error(self.store.read_bytes(key)) if key else None
@@ -189,7 +189,7 @@ class Run:
         """One entry per failed task: name, phase, message, and the error of its notebook."""
         out = []
         for name, node in self.task_nodes().items():
-            if node["phase"] in ("Failed", "Error"):
+            if node["phase"] in FAILED:
                 entry = {"task": name, "phase": node["phase"], "message": node.get("message", "")}
                 entry.update(self.error(name) or {"notebook": self.notebook(name)})
                 out.append(entry)
@@ -213,7 +213,7 @@ class Run:
         node = self._task(task)
         items = (
             [self.nodes[k] for k in node.get("children") or []]
-            if node["type"] == "TaskGroup"
+            if node["type"] == NodeType.TASK_GROUP
             else None
         )
         pods = [self._last_pod(i) for i in items] if items is not None else [self._last_pod(node)]
@@ -227,7 +227,7 @@ class Run:
         return values
 
     def _last_pod(self, node: Node) -> Node:
-        while node["type"] == "Retry" and node.get("children"):
+        while node["type"] == NodeType.RETRY and node.get("children"):
             node = self.nodes[node["children"][-1]]
         return node
 
@@ -262,7 +262,7 @@ class Run:
         """A plain-text table of the run's tasks."""
         lines = [f"run {self.id}: {self.phase}"]
         for name, node in self.task_nodes().items():
-            attempts = len(node.get("children") or []) if node["type"] == "Retry" else None
+            attempts = len(node.get("children") or []) if node["type"] == NodeType.RETRY else None
             extra = f"  attempts {attempts}" if attempts and attempts > 1 else ""
             msg = f"  {node['message']}" if node.get("message") else ""
             lines.append(f"  {name:<28} {node['phase']:<10} {_duration(node)}{extra}{msg}")

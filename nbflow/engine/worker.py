@@ -15,11 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..argo.container import EXECUTED_NOTEBOOK
 from ..artifacts import ArtifactNotFound, ArtifactStore
 from ..errors import NbflowError
-from ..model import Phase
-from .cache import DIGESTS, digest_path
+from ..vocab import DIGESTS, EXECUTED_NOTEBOOK, TERMINATION_LOG_ENV, Phase
+from .cache import digest_path
 from .operator import PodRequest, PodResult
 
 __all__ = ["LocalPod", "check_runnable"]
@@ -219,7 +218,7 @@ class LocalPod:
         env = dict(os.environ)
         container = self.req.template.get("container") or self.req.template.get("script") or {}
         env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
-        env["NBFLOW_TERMINATION_LOG"] = str(self.pod_dir / "termination-log")
+        env[TERMINATION_LOG_ENV] = str(self.pod_dir / "termination-log")
         return env
 
     def _run_in_server(self, cancel: threading.Event) -> tuple[int | None, str | None]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NbflowError
+from ..vocab import FAILED, NodeType
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -23,7 +24,7 @@ def suspended(run: Run) -> list[str]:
     return [
         n.get("displayName", "")
         for n in run.nodes.values()
-        if n.get("type") == "Suspend" and n.get("phase") == "Running"
+        if n.get("type") == NodeType.SUSPEND and n.get("phase") == "Running"
     ]
 
 
@@ -40,7 +41,7 @@ def available_actions(run: Run, has_workflow_source: bool = False) -> list[str]:
     offered = {
         "stop": live and not run.done,
         "resume": bool(suspended(run)) and hasattr(run, "resume") and (live or not local),
-        "retry": not live and run.phase in ("Failed", "Error"),
+        "retry": not live and run.phase in FAILED,
         "resume_run": local and not live and (stopped or run.phase == "Running"),
         "rerun": local and not live and run.done and (has_workflow_source or _from_file(run)),
     }

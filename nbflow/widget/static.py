@@ -9,6 +9,7 @@ import html
 import subprocess
 from typing import TYPE_CHECKING, Any
 
+from ..vocab import FAILED
 from .layout import NODE_SIZE_IN, dot_program, quote
 from .state import PHASES, GraphNode, Shape, graph_shape, run_info, task_states
 
@@ -91,7 +92,7 @@ def _dot_node(node: GraphNode, state: dict[str, Any]) -> str:
         rows.append(f'<font point-size="9">{html.escape(detail)}</font>')
     label = "<" + "<br/>".join(rows) + ">"
     dashed = ",dashed" if state["phase"] in ("Skipped", "Omitted", "Pending") else ""
-    pen = 2.5 if state["phase"] in ("Failed", "Error") else 1.2
+    pen = 2.5 if state["phase"] in FAILED else 1.2
     tooltip = html.escape(state.get("message") or state["phase"], quote=True)
     return (
         f"  {quote(node.id)} [label={label}"

@@ -12,6 +12,7 @@ import anywidget
 import traitlets
 
 from ..errors import NbflowError
+from ..vocab import COMPLETED
 from . import layout
 from .actions import available_actions, perform
 from .details import last_pod, node_details, notebook_key
@@ -29,7 +30,6 @@ __all__ = ["RunWidget"]
 
 STATIC = Path(__file__).parent / "static"
 LAYOUT_ENGINES = ("auto", "dot", "browser")
-_DONE = ("Succeeded", "Failed", "Error")
 
 
 class RunWidget(anywidget.AnyWidget):
@@ -213,7 +213,7 @@ class RunWidget(anywidget.AnyWidget):
             self.info = info
             self.actions = self._available_actions()
         now = time.monotonic()
-        ended = info["phase"] in _DONE and not self._finished
+        ended = info["phase"] in COMPLETED and not self._finished
         if changed and (ended or now - self._last_full >= self._full_sync_s):
             self._last_full = now
             self.send_state("nodes")

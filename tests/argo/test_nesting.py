@@ -12,7 +12,8 @@ from nbflow.argo.limits import check_manifest
 from nbflow.argo.nesting import nest_large_dags, task_nodes
 from nbflow.engine.operator import Operator, PodRequest, PodResult
 from nbflow.errors import ManifestError
-from nbflow.model import Phase, Task, Template, Workflow
+from nbflow.model import Task, Template, Workflow
+from nbflow.vocab import Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

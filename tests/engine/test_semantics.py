@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from nbflow.engine.nodes import node_id
 from nbflow.engine.operator import Operator, PodResult
-from nbflow.model import Phase
+from nbflow.vocab import Phase
 
 from .test_operator import RUNNER, T0, Driver, pod, task, workflow
 
