@@ -21,7 +21,7 @@ from ..vocab import (
     STEP_NOTEBOOK,
 )
 
-__all__ = ["container_template"]
+__all__ = ["container_template", "runs_nbflow"]
 
 
 def _json_default(value: Any) -> str:
@@ -96,6 +96,16 @@ def container_template(
         annotations[CACHE_ANNOTATION] = "false"
     out["metadata"] = {"annotations": annotations}
     return out
+
+
+def runs_nbflow(template: dict[str, Any]) -> bool:
+    """Whether ``template`` is an nbflow step (its container runs ``python -m nbflow.runner``)."""
+    cmd = list((template.get("container") or {}).get("command") or [])
+    return (
+        len(cmd) == 3
+        and Path(cmd[0]).name.startswith("python")
+        and cmd[1:] == ["-m", RUNNER_MODULE]
+    )
 
 
 def _output(name: str, path: str, key: str) -> dict[str, Any]:
