@@ -184,7 +184,9 @@ class NbflowMagics(Magics):
         """Show a run's live graph (or text progress) and wait for it unless ``background``."""
         widget = _widget_available(self._ip)
         if widget:
-            graph = run.widget()
+            from .widget import graph as run_graph
+
+            graph = run_graph(run)
             if source is not None:
                 # "rerun from here" in the graph recompiles the cells as they are at that moment
                 graph.workflow_source = source
@@ -302,6 +304,9 @@ def load_ipython_extension(ipython: Any) -> None:
     """Register the nbflow magics in ``ipython`` (once; loading again keeps the registry)."""
     if NbflowMagics.__name__ in ipython.magics_manager.registry:
         return
+    from .widget import register_display
+
     magics = NbflowMagics(ipython)
     ipython.register_magics(magics)
+    register_display(ipython)
     ipython.events.register("pre_run_cell", magics._pre_run_cell)

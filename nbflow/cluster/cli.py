@@ -341,7 +341,7 @@ def _k8s(args: argparse.Namespace) -> int:
         getattr(run, action)()
         print(f"{action} of {run.id}: {run.phase}", file=sys.stderr)
         if args.wait:
-            run.watcher.listeners.append(_printer())
+            run.subscribe(_printer())
             run.wait()
             _report(run)
             return EXIT_OK if run.phase == "Succeeded" else EXIT_FAILED

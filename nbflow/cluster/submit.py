@@ -132,7 +132,7 @@ def submit_workflow(
     client = client if client is not None else ArgoClient.from_config(ccfg)
     run = _record(client.create(manifest), client, cfg, ccfg, owns)
     if progress is not None:
-        run.watcher.listeners.append(ProgressPrinter(progress))
+        run.subscribe(ProgressPrinter(progress))
     if follow or wait:
         run.follow()
     return run.wait() if wait else run
