@@ -37,13 +37,11 @@ def compile_workflow(
 
     ``base_dir`` is where relative ``--notebook`` paths of templates are read from.
     """
-    from .argo.compile import CompileOptions
-    from .argo.compile import compile_workflow as _compile
-    from .argo.nesting import nest_large_dags
+    from .argo.compile import CompileOptions, to_manifest
 
     cfg = _config(config)
     options = CompileOptions(image=cfg.image, base_dir=Path(base_dir) if base_dir else None)
-    return nest_large_dags(_compile(workflow, options))
+    return to_manifest(workflow, options)
 
 
 def load_source(
