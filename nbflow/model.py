@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import CycleError, SpecError
+from .graph import find_cycle
 
 __all__ = [
     "Retry",
@@ -20,7 +21,6 @@ __all__ = [
     "parse_value",
     "parse_assignment",
     "k8s_name",
-    "find_cycle",
     "ancestors",
     "resolve_inputs",
     "check",
@@ -240,37 +240,6 @@ def k8s_name(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------- graph
-
-
-def find_cycle(edges: dict[str, tuple[str, ...]]) -> list[str] | None:
-    """Return a cycle in ``edges`` (node -> its upstream nodes) as a path, or ``None``.
-
-    The path starts and ends with the same node and follows the data flow direction.
-    """
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for up in edges.get(node, ()):
-            if state.get(up) == 1:
-                cycle = stack[stack.index(up) :] + [up]
-                return list(reversed(cycle))
-            if up not in state:
-                found = visit(up)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in edges:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return None
 
 
 def ancestors(workflow: Workflow, name: str) -> list[str]:

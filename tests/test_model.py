@@ -13,7 +13,6 @@ from nbflow.model import (
     Template,
     Workflow,
     check,
-    find_cycle,
     format_duration,
     parse_assignment,
     parse_duration,
@@ -71,12 +70,6 @@ def test_format_duration_is_go_syntax() -> None:
 
 def _wf(*tasks: Task, **templates: Template) -> Workflow:
     return Workflow("wf", templates=templates, tasks=tasks)
-
-
-def test_find_cycle_names_the_path() -> None:
-    assert find_cycle({"a": (), "b": ("a",)}) is None
-    cycle = find_cycle({"a": ("c",), "b": ("a",), "c": ("b",)})
-    assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"a", "b", "c"}
 
 
 def test_check_reports_cycle_path() -> None:
