@@ -36,6 +36,7 @@ __all__ = [
     "ATTEMPT_ENV",
     "TERMINATION_LOG_ENV",
     "RUNNER_MODULE",
+    "LOOP_FIELDS",
 ]
 
 
@@ -101,6 +102,9 @@ BOUNDARY_TYPES = frozenset({NodeType.DAG, NodeType.STEPS})
 GROUP_TYPES = frozenset({*BOUNDARY_TYPES, NodeType.STEP_GROUP, NodeType.TASK_GROUP})
 
 API_VERSION = "argoproj.io/v1alpha1"
+
+#: The fields of a task or step that run it once per item.
+LOOP_FIELDS = ("withItems", "withParam", "withSequence")
 
 # Labels and annotations nbflow writes.
 LABEL_WORKFLOW = "nbflow.io/workflow"

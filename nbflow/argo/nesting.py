@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ManifestError
 from ..graph import find_cycle, order
+from ..vocab import LOOP_FIELDS
 from .limits import MAX_DAG_TASKS, workflow_spec
 
 __all__ = ["nest_large_dags", "task_nodes", "PART"]
@@ -30,7 +31,6 @@ _FROM = re.compile(
     r"^\{\{\s*tasks\.([a-zA-Z0-9][-a-zA-Z0-9]*)\.outputs\.artifacts\.([^}\s]+)\s*\}\}$"
 )
 _TAG = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
-_EXPANSIONS = ("withItems", "withParam", "withSequence")
 
 
 def nest_large_dags(manifest: dict[str, Any], max_tasks: int = MAX_DAG_TASKS) -> dict[str, Any]:
@@ -179,7 +179,7 @@ def _output_key(
     producer: dict[str, Any] | None, artifact: str, library: dict[str, Any]
 ) -> str | None:
     """The repository key of ``artifact`` of ``producer``, if it is the same in every scope."""
-    if producer is None or any(k in producer for k in _EXPANSIONS):
+    if producer is None or any(k in producer for k in LOOP_FIELDS):
         return None
     tmpl = library.get(producer.get("template", ""))
     out = next(

@@ -31,7 +31,7 @@ from ..vocab import (
     Phase,
 )
 from .nodes import Node, parse_timestamp
-from .operator import PodRequest, PodResult
+from .pod import PodRequest, PodResult
 
 __all__ = [
     "expired",

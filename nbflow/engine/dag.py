@@ -10,7 +10,7 @@ from ..errors import ManifestError
 from ..graph import order as graph_order
 from ..graph import unknown
 from ..vocab import BOUNDARY_TYPES, COMPLETED, FAILED, FULFILLED, NodeType, Phase
-from .calls import arguments
+from .calls import arguments, expansion
 from .calls import items as call_items
 from .hooks import hooks_done, run_hooks
 from .nodes import Node, item_description, outbound
@@ -81,8 +81,7 @@ def dag_plan(op: Operator, tmpl: dict[str, Any]) -> DagPlan:
 
 def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node | None]) -> None:
     name = f"{dag['name']}.{task['name']}"
-    items = _expansion(task)
-    if items is None:
+    if not expansion(task):
         _execute_instance(op, dag, task, name, task["name"], None, deps)
         return
     group = op.node(name)
@@ -340,13 +339,6 @@ def _at_parallelism(op: Operator, dag: Node, tmpl: dict[str, Any]) -> bool:
         and not Phase(n["phase"]).fulfilled
     )
     return active >= int(limit)
-
-
-def _expansion(task: dict[str, Any]) -> str | None:
-    for key in ("withItems", "withParam", "withSequence"):
-        if key in task:
-            return key
-    return None
 
 
 def _continues(task: dict[str, Any], phase: str) -> bool:

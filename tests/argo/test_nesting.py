@@ -10,7 +10,8 @@ import pytest
 from nbflow.argo.compile import translate
 from nbflow.argo.limits import check_manifest
 from nbflow.argo.nesting import nest_large_dags, task_nodes
-from nbflow.engine.operator import Operator, PodRequest, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodRequest, PodResult
 from nbflow.errors import ManifestError
 from nbflow.model import Task, Template, Workflow
 from nbflow.vocab import Phase

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from nbflow.engine.nodes import fnv32a, node_id
-from nbflow.engine.operator import Operator, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodResult
 from nbflow.vocab import Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
