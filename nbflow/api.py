@@ -54,7 +54,7 @@ def load_source(
     notebook where it came from (recorded so that ``rerun`` can recompile it).
     """
     from .errors import NbflowError
-    from .model import parse_assignment
+    from .model.values import parse_assignment
 
     params = {}
     for text in assignments:

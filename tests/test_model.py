@@ -7,18 +7,9 @@ import pickle
 import pytest
 
 from nbflow.errors import CycleError, SpecError
-from nbflow.model import (
-    OutputRef,
-    Task,
-    Template,
-    Workflow,
-    check,
-    format_duration,
-    parse_assignment,
-    parse_duration,
-    parse_value,
-    resolve_inputs,
-)
+from nbflow.model import OutputRef, Task, Template, Workflow
+from nbflow.model.check import check, resolve_inputs
+from nbflow.model.values import format_duration, parse_assignment, parse_duration, parse_value
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..model import Template, format_duration, k8s_name
+from ..model import Template
+from ..model.values import format_duration, k8s_name
 from ..vocab import (
     ATTEMPT_ENV,
     CACHE_ANNOTATION,

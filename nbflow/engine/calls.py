@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
-from ..model import parse_duration
+from ..model.values import parse_duration
 from ..vocab import LOOP_FIELDS
 from .nodes import Node
 from .pod import PodRequest

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ManifestError
-from ..model import parse_duration
+from ..model.values import parse_duration
 from ..vocab import COMPLETED, FAILED, NodeType, Phase
 from .calls import bind_inputs, pod_request
 from .dag import execute_dag
