@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import Enum
 
 __all__ = [
+    "StrEnum",
     "Phase",
     "NodeType",
     "FAILED",
@@ -40,7 +41,14 @@ __all__ = [
 ]
 
 
-class Phase(str, Enum):
+class StrEnum(str, Enum):
+    """An enum whose members are their strings (``enum.StrEnum`` from Python 3.11)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Phase(StrEnum):
     """Node and workflow phases; values are Argo's strings (``Phase.FAILED == "Failed"``)."""
 
     PENDING = "Pending"
@@ -50,9 +58,6 @@ class Phase(str, Enum):
     ERROR = "Error"
     SKIPPED = "Skipped"
     OMITTED = "Omitted"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def completed(self) -> bool:
@@ -77,7 +82,7 @@ COMPLETED = frozenset({Phase.SUCCEEDED, *FAILED})
 FULFILLED = frozenset({*COMPLETED, Phase.SKIPPED, Phase.OMITTED})
 
 
-class NodeType(str, Enum):
+class NodeType(StrEnum):
     """``status.nodes[*].type`` values (``workflow_types.go``)."""
 
     POD = "Pod"
@@ -91,9 +96,6 @@ class NodeType(str, Enum):
     SUSPEND = "Suspend"
     HTTP = "HTTP"
     PLUGIN = "Plugin"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Nodes of ``dag`` and ``steps`` templates: they bound the nodes they contain.
