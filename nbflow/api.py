@@ -120,7 +120,7 @@ def run_workflow(
     """
     from dataclasses import replace
 
-    from .argo.compile import encode_value
+    from .argo.literal import encode_value
     from .engine.driver import LocalDriver
     from .engine.local import prepare
     from .engine.store import RunStore

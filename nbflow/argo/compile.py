@@ -8,7 +8,6 @@ steps a cluster submission leaves out) goes through :func:`shape_for_argo` the s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from ..model.values import k8s_name
 from ..vocab import API_VERSION, LABEL_WORKFLOW, STEP_KEY
 from .container import container_template
 from .limits import dependencies_for_continue_on
+from .literal import encode_value
 from .when import translate_when
 
 ENTRYPOINT = "main"
@@ -30,7 +30,6 @@ __all__ = [
     "to_manifest",
     "translate",
     "shape_for_argo",
-    "encode_value",
     "ENTRYPOINT",
     "ITEM_INDEX",
 ]
@@ -50,11 +49,6 @@ class CompileOptions:
 
     image: str = "python:3.11-slim"
     base_dir: Path | None = None
-
-
-def encode_value(value: Any) -> str:
-    """Encode a parameter value as the JSON text that travels through Argo."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def to_manifest(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
@@ -215,7 +209,7 @@ def _when_ref(workflow: Workflow, task: Task, ref: OutputRef) -> str:
             task.line,
             task.col,
         )
-    return f"{{{{tasks.{k8s_name(source.name)}.outputs.parameters.{ref.name}}}}}"
+    return f"tasks['{k8s_name(source.name)}'].outputs.parameters['{ref.name}']"
 
 
 def _exit_template(workflow: Workflow, wf_params: dict[str, Any]) -> dict[str, Any]:

@@ -224,7 +224,15 @@ def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
             return None
         return node_scope(f"tasks.{parts[1]}", op.nodes, producer).get(key)
 
-    return Scope(fixed, lookup)
+    def expand() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name in dag_plan(op, op.templates[dag["templateName"]]).by_name:
+            producer = op.node(f"{prefix}.{name}")
+            if producer is not None:
+                out.update(node_scope(f"tasks.{name}", op.nodes, producer))
+        return out
+
+    return Scope(fixed, lookup, expand)
 
 
 def _depends_true(op: Operator, expr: str, prefix: str, deps: list[str]) -> bool:

@@ -116,7 +116,9 @@ def test_references_across_parts_become_keys_and_when_stays_with_its_producer(
         {"name": "x", "s3": {"key": "big/{{workflow.name}}/seed/x/"}}
     ]
     # end120 is gated by a when on mid120's output: both are in the same part
-    assert by_name["end120"]["when"] == "{{tasks.mid120.outputs.parameters.z}} > 0"
+    assert by_name["end120"]["when"] == (
+        "{{=jsonpath(tasks['mid120'].outputs.parameters['z'], '$') > 0}}"
+    )
     assert by_name["end120"]["depends"] == "mid120"
     assert by_name["end120"]["arguments"]["artifacts"] == [
         {"name": "z", "from": "{{tasks.mid120.outputs.artifacts.z}}"}
