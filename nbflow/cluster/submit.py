@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import ManifestError
+from ..vocab import CACHED_TASKS_ANNOTATION
 from .client import ArgoClient
 from .run import ClusterRun, _record
 
@@ -40,9 +41,9 @@ def build_manifest(
     would reject, and :class:`~.prune.NothingToRun` when every step is cached. ``notify``
     (default: the workflow's ``--notify``) adds the exit handler that sends notifications.
     """
-    from ..argo.compile import CompileOptions, compile_workflow, encode_value
-    from ..argo.limits import Problem, check_manifest, dependencies_for_continue_on
-    from ..argo.nesting import nest_large_dags
+    from ..argo.compile import CompileOptions, shape_for_argo, translate
+    from ..argo.limits import Problem, check_manifest
+    from ..argo.literal import encode_value
     from ..model import Workflow
     from .options import apply_pod_options, pod_options
 
@@ -50,11 +51,11 @@ def build_manifest(
     if isinstance(source, Workflow):
         notify = notify or source.notify
         base = Path(base_dir) if base_dir else None
-        source = compile_workflow(source, CompileOptions(image=image, base_dir=base))
+        source = translate(source, CompileOptions(image=image, base_dir=base))
     manifest = _set_parameters(source, {k: encode_value(v) for k, v in (parameters or {}).items()})
     if prune:
         manifest = _prune(manifest, config, cluster)
-    manifest = dependencies_for_continue_on(nest_large_dags(manifest))
+    manifest = shape_for_argo(manifest)
     if notify:
         from ..notify.exit import add_exit_handler
 
@@ -138,7 +139,7 @@ def submit_workflow(
     client = client if client is not None else ArgoClient.from_config(ccfg)
     run = _record(client.create(manifest), client, cfg, ccfg, owns)
     if progress is not None:
-        run.watcher.listeners.append(ProgressPrinter(progress))
+        run.subscribe(ProgressPrinter(progress))
     if follow or wait:
         run.follow()
     return run.wait() if wait else run
@@ -147,7 +148,6 @@ def submit_workflow(
 def _cached_tasks(manifest: dict[str, Any]) -> list[str]:
     import json
 
-    from .prune import CACHED_ANNOTATION
 
     annotations = (manifest.get("metadata") or {}).get("annotations") or {}
-    return sorted(json.loads(annotations.get(CACHED_ANNOTATION) or "{}"))
+    return sorted(json.loads(annotations.get(CACHED_TASKS_ANNOTATION) or "{}"))

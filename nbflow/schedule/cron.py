@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from ..errors import SpecError
-from ..model import parse_duration
+from ..model.values import parse_duration
 
 __all__ = ["CronSchedule", "next_time", "upcoming", "describe", "zone"]
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NbflowError
+from ..vocab import CRON_WORKFLOW_LABEL as CRON_LABEL
+from ..vocab import SCHEDULED_TIME_ANNOTATION as SCHEDULED_TIME
 
 if TYPE_CHECKING:
     from ..config import NbflowConfig
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ScheduleOptions", "CRON_LABEL", "SCHEDULED_TIME", "cron_workflow", "tick_workflow"]
 
-CRON_LABEL = "workflows.argoproj.io/cron-workflow"
-SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
 CODE_MODES = ("follow", "snapshot")
 
 
@@ -84,7 +84,7 @@ def cron_workflow(
         schedules = schedules or ((source.schedule,) if source.schedule else ())
         manifest = api.compile_workflow(source, config=config, base_dir=base)
     else:
-        from ..argo.compile import encode_value
+        from ..argo.literal import encode_value
 
         manifest = copy.deepcopy(source)
         set_parameters(manifest.get("spec", {}),

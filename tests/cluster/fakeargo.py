@@ -75,8 +75,8 @@ class FakeArgo:
             self.state.update_status(ns, name, op.status, labels)
 
     def _advance(self, op: Any, name: str, ns: str) -> None:
-        from nbflow.engine.operator import PodResult
-        from nbflow.model import Phase
+        from nbflow.engine.pod import PodResult
+        from nbflow.vocab import Phase
 
         running = self._running[name]
         self._start(op, name, ns, running)

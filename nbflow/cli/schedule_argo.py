@@ -12,12 +12,12 @@ __all__ = ["run_argo"]
 
 def run_argo(command: str, args: argparse.Namespace, cfg: Any) -> int:
     """Run ``nbflow schedule COMMAND --backend argo``; return the exit code."""
-    from ..cluster.cli import configs
-    from . import cluster
+    from ..schedule import cluster
+    from .cluster import configs
 
     _, ccfg = configs(args)
     if command == "add":
-        from .cli import options_of
+        from .schedule import options_of
 
         out = cluster.apply_cron(args.source, args.workflow, args.parameter, options_of(args),
                                  cfg, ccfg)

@@ -1,5 +1,6 @@
 """``nbflow schedule add|list|show|pause|resume|remove|run-now|history|describe`` and
-``nbflow scheduler``: thin argparse front ends of :mod:`.actions` and :mod:`.scheduler`."""
+``nbflow scheduler``: thin argparse front ends of :mod:`nbflow.schedule.actions` and
+:mod:`nbflow.schedule.scheduler`."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ _ACTIONS = ("add", "list", "show", "pause", "resume", "remove", "run-now", "hist
 
 def add_commands(sub: Any) -> dict[str, Handler]:
     """Add ``schedule`` and ``scheduler`` to the ``nbflow`` sub-commands; return the handlers."""
-    from ..cluster.cli import cluster_arguments, pod_arguments
+    from .cluster import cluster_arguments, pod_arguments
 
     sched = sub.add_parser("schedule", help="run a notebook's workflow on a schedule (cron)")
     ssub = sched.add_subparsers(dest="schedule_command", required=True)
@@ -127,7 +128,7 @@ def schedule_options(**given: Any) -> Any:
     ``%nbflow schedule add``) reads them: texts, lists, flags."""
     from ..errors import NbflowError
     from ..notify.spec import parse_notify
-    from .source import ScheduleOptions
+    from ..schedule.source import ScheduleOptions
 
     deadline = given.get("starting_deadline")
     try:
@@ -154,7 +155,7 @@ def _schedule(args: argparse.Namespace) -> int:
     cfg = load_config(home=args.home, artifact_root=args.artifact_root)
     command = args.schedule_command
     if command == "describe":
-        from .actions import describe_cron
+        from ..schedule.actions import describe_cron
 
         out = describe_cron(args.cron, args.timezone, args.count)
         print(out["text"])
@@ -162,14 +163,14 @@ def _schedule(args: argparse.Namespace) -> int:
             print(f"  {t}")
         return EXIT_OK
     if getattr(args, "backend", "local") == "argo":
-        from .cli_argo import run_argo
+        from .schedule_argo import run_argo
 
         return run_argo(command, args, cfg)
     return _LOCAL[command](args, cfg)
 
 
 def _add(args: argparse.Namespace, cfg: Any) -> int:
-    from .actions import add_schedule
+    from ..schedule.actions import add_schedule
 
     out = add_schedule(args.source, workflow=args.workflow, parameters=args.parameter,
                        options=options_of(args), replace=args.replace, config=cfg)
@@ -206,7 +207,7 @@ def render_list(rows: list[dict[str, Any]]) -> str:
 
 
 def _list(args: argparse.Namespace, cfg: Any) -> int:
-    from .actions import list_schedules
+    from ..schedule.actions import list_schedules
 
     rows = list_schedules(config=cfg)
     print(json.dumps(rows, indent=1) if args.output == "json" else render_list(rows))
@@ -237,7 +238,7 @@ def render_show(out: dict[str, Any]) -> str:
 
 
 def _show(args: argparse.Namespace, cfg: Any) -> int:
-    from .actions import get_schedule
+    from ..schedule.actions import get_schedule
 
     out = get_schedule(args.name, config=cfg)
     print(json.dumps(out, indent=1) if args.output == "json" else render_show(out), end="\n")
@@ -246,7 +247,7 @@ def _show(args: argparse.Namespace, cfg: Any) -> int:
 
 def _simple(action: str) -> Callable[[argparse.Namespace, Any], int]:
     def run(args: argparse.Namespace, cfg: Any) -> int:
-        from . import actions
+        from ..schedule import actions
 
         if action == "run-now":
             print(actions.run_now(args.name, config=cfg))
@@ -268,7 +269,7 @@ def render_history(rows: list[dict[str, Any]]) -> str:
 
 
 def _history_cmd(args: argparse.Namespace, cfg: Any) -> int:
-    from .actions import schedule_history
+    from ..schedule.actions import schedule_history
 
     rows = schedule_history(args.name, config=cfg)
     print(json.dumps(rows, indent=1) if args.output == "json" else render_history(rows))
@@ -293,7 +294,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     import signal
 
     from ..config import load_config
-    from .scheduler import Scheduler
+    from ..schedule.scheduler import Scheduler
 
     cfg = load_config(home=args.home, artifact_root=args.artifact_root)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
