@@ -116,6 +116,12 @@ class ProcessLauncher:
 
             self.killed[run] = rfc3339(datetime.now(timezone.utc))
 
+    def wait_all(self, timeout_s: float | None = None) -> None:
+        """Wait for the processes this launcher started to end (a clean exit, tests)."""
+        for run, child in list(self.children.items()):
+            child.wait(timeout_s)
+            del self.children[run]
+
     def delete(self, run: str) -> None:
         """Delete the record of finished run ``run`` (its folder in the run store)."""
         self.runs.delete(run)

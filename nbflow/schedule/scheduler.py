@@ -36,6 +36,7 @@ __all__ = ["Clock", "SystemClock", "Launcher", "RunState", "Scheduler", "Schedul
 
 log = logging.getLogger("nbflow.scheduler")
 POLL_S = 1.0  # how often the scheduler looks for changed schedules and ended runs
+STANDBY_S = 5.0  # how often a scheduler on standby tries to take the home's lock
 
 
 class SchedulerBusy(NbflowError):
@@ -159,13 +160,37 @@ class Scheduler:
             self._lock_file.close()  # closing the file releases the flock
             self._lock_file = None
 
-    def start(self) -> Scheduler:
-        """Take the lock and run in a background thread (e.g. inside a Jupyter server)."""
-        self.acquire()
+    @property
+    def active(self) -> bool:
+        """Whether this scheduler holds the home's lock (and so fires its schedules)."""
+        return self._lock_file is not None
+
+    def start(self, *, standby: bool = False) -> Scheduler:
+        """Run in a background thread (e.g. inside a Jupyter server).
+
+        Without ``standby`` the lock is taken first (:class:`SchedulerBusy` if another
+        scheduler has it). With ``standby`` the thread waits for the lock, looking every
+        ``STANDBY_S``: a server whose home already has a scheduler (``nbflow scheduler`` under
+        systemd) takes over when that one stops.
+        """
+        if not standby:
+            self.acquire()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name="nbflow-scheduler", daemon=True)
+        target = self._serve_when_free if standby else self._serve
+        self._thread = threading.Thread(target=target, name="nbflow-scheduler", daemon=True)
         self._thread.start()
         return self
+
+    def _serve_when_free(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.acquire()
+            except SchedulerBusy as exc:
+                log.info("%s; standing by", exc)
+                self.clock.wait(self._stop, STANDBY_S)
+            else:
+                self._serve()
+                return
 
     def stop(self, timeout_s: float | None = 10.0) -> None:
         """Stop the loop (runs already started go on) and release the lock."""

@@ -19,7 +19,13 @@ from typing import Any
 
 from ..errors import NbflowError
 
-__all__ = ["ScheduleRecord", "ScheduleStore", "ScheduleNotFound", "schedules_dir"]
+__all__ = [
+    "ScheduleRecord",
+    "ScheduleStore",
+    "ScheduleNotFound",
+    "ScheduleExists",
+    "schedules_dir",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedules (
@@ -44,6 +50,10 @@ CREATE INDEX IF NOT EXISTS runs_by_schedule ON runs (schedule, scheduled);
 
 class ScheduleNotFound(NbflowError, LookupError):
     """No schedule of that name in the home."""
+
+
+class ScheduleExists(NbflowError):
+    """A schedule of that name exists already."""
 
 
 def schedules_dir(home: str | Path) -> Path:
@@ -148,8 +158,8 @@ class ScheduleStore:
                      _dump(record.status)),
                 )
         except sqlite3.IntegrityError:
-            raise NbflowError(
-                f"schedule {record.name} exists already: remove it first, or change it"
+            raise ScheduleExists(
+                f"schedule {record.name} exists already: remove it first, or replace it"
             ) from None
 
     def get(self, name: str) -> ScheduleRecord:

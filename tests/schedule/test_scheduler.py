@@ -248,3 +248,21 @@ def test_start_and_stop_in_a_thread(home: Path, launcher: Any, add: Any) -> None
     again = Scheduler(home, launcher=launcher)
     again.acquire()  # released by stop()
     again.release()
+
+
+def test_a_standby_scheduler_takes_over_when_the_first_stops(home: Path, launcher: Any,
+                                                              add: Any, eventually: Any,
+                                                              monkeypatch: Any) -> None:
+    import nbflow.schedule.scheduler as module
+
+    monkeypatch.setattr(module, "STANDBY_S", 0.05)
+    first = Scheduler(home, launcher=launcher).start()
+    standby = Scheduler(home, launcher=launcher).start(standby=True)
+    try:
+        assert first.active and not standby.active
+        first.stop()
+        assert eventually(lambda: standby.active, timeout_s=10, what="the standby to take over")
+    finally:
+        standby.stop()
+        first.stop()
+    assert not standby.active
