@@ -14,95 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .vocab import COMPLETED, FULFILLED, LABEL_WORKFLOW
+from .summary import Summary, notebook_path, summarize
+from .vocab import COMPLETED
 
 if TYPE_CHECKING:
     from .config import NbflowConfig
 
-__all__ = ["RunIndex", "summarize", "list_summaries", "workflow_name", "progress"]
-
-Summary = dict[str, Any]
-
-
-def workflow_name(workflow: dict[str, Any], settings: dict[str, Any]) -> str:
-    """The name of the workflow a run ran: its label, the notebook's, else its name's stem."""
-    meta = workflow.get("metadata") or {}
-    label = (meta.get("labels") or {}).get(LABEL_WORKFLOW)
-    if label:
-        return str(label)
-    if settings.get("workflow"):
-        return str(settings["workflow"])
-    if meta.get("generateName"):
-        return str(meta["generateName"]).rstrip("-")
-    return str(meta.get("name", ""))
-
-
-def progress(workflow: dict[str, Any]) -> tuple[int, int]:
-    """``(done, total)`` of the tasks the graph shows: the entry template's tasks or steps,
-    plus the exit handler; a task is done once its phase is final."""
-    run = workflow["metadata"]["name"]
-    spec = workflow.get("spec") or {}
-    entry: dict[str, Any] = next(
-        (t for t in spec.get("templates") or [] if t.get("name") == spec.get("entrypoint")), {}
-    )
-    names = [f"{run}.{t['name']}" for t in (entry.get("dag") or {}).get("tasks") or []]
-    for i, group in enumerate(entry.get("steps") or []):
-        names += [f"{run}[{i}].{s['name']}" for s in group or []]
-    if not names:
-        names = [run]
-    if spec.get("onExit"):
-        names.append(f"{run}.onExit")
-    nodes = (workflow.get("status") or {}).get("nodes") or {}
-    phases = {n.get("name"): n.get("phase") for n in nodes.values()}
-    return sum(1 for n in names if phases.get(n) in FULFILLED), len(names)
-
-
-def summarize(
-    workflow: dict[str, Any],
-    settings: dict[str, Any],
-    *,
-    live: bool,
-    root: Path | None = None,
-) -> Summary:
-    """The summary of one run, as the run list shows it.
-
-    Keys: ``id``, ``workflow``, ``phase``, ``message``, ``startedAt``, ``finishedAt``,
-    ``duration_s`` (once finished), ``notebook`` (relative to ``root`` when inside it, else
-    absolute, or ``None``), ``backend`` (``"local"`` or ``"argo"``), ``progress`` (``"3/7"``)
-    and ``live`` (an engine or the cluster is working on it now).
-    """
-    from .engine.nodes import parse_timestamp
-
-    status = workflow.get("status") or {}
-    started, finished = status.get("startedAt"), status.get("finishedAt")
-    duration = None
-    if started and finished:
-        duration = (parse_timestamp(finished) - parse_timestamp(started)).total_seconds()
-    done, total = progress(workflow)
-    return {
-        "id": workflow["metadata"]["name"],
-        "workflow": workflow_name(workflow, settings),
-        "phase": status.get("phase") or "Pending",
-        "message": status.get("message") or "",
-        "startedAt": started,
-        "finishedAt": finished,
-        "duration_s": duration,
-        "notebook": _notebook(settings.get("notebook"), root),
-        "backend": settings.get("backend") or "local",
-        "progress": f"{done}/{total}",
-        "live": live,
-    }
-
-
-def _notebook(path: str | None, root: Path | None) -> str | None:
-    if not path:
-        return None
-    if root is not None:
-        try:
-            return Path(path).relative_to(root).as_posix()
-        except ValueError:
-            pass
-    return str(path)
+__all__ = ["RunIndex", "list_summaries"]
 
 
 @dataclass
@@ -193,22 +111,26 @@ class RunIndex:
             created = self.store.run_dir(name).joinpath("run.json").stat().st_mtime_ns
         except (OSError, ValueError, LookupError):
             return False  # being created or deleted: the next refresh sees it whole
-        return self._store(workflow, settings, stamp, created)
+        return self._set(workflow, settings, self._live(name, workflow, settings), created, stamp)
 
-    def _store(
+    def _set(
         self,
         workflow: dict[str, Any],
         settings: dict[str, Any],
-        stamp: tuple[int, int],
+        live: bool,
         created: int,
+        stamp: tuple[int, int] | None,
     ) -> bool:
+        """Keep the run's summary (``stamp`` ``None``: from memory, pinned); return whether it
+        changed."""
         name = workflow["metadata"]["name"]
-        summary = summarize(
-            workflow, settings, live=self._live(name, workflow, settings), root=self.root
-        )
+        summary = summarize(workflow, settings, live=live, root=self.root)
         order = (_epoch(summary["startedAt"]) or created / 1e9, created)
         with self._lock:
             old = self._entries.get(name)
+            if stamp is None:
+                self._pinned.add(name)
+                stamp = old.stamp if old is not None else (0, 0)
             self._entries[name] = _Entry(stamp, order, settings, summary)
             if old is None or old.order != order:
                 self._sorted = None
@@ -232,27 +154,13 @@ class RunIndex:
 
     def put(self, workflow: dict[str, Any], settings: dict[str, Any], live: bool) -> bool:
         """Take a run's state from memory (a run driven in this process); return whether its
-        summary changed.
-
-        Its record file is not read again (it may be behind the memory) until
-        :meth:`release`.
-        """
+        summary changed. Its file, which may be behind, is not read until :meth:`release`."""
         name = workflow["metadata"]["name"]
-        summary = summarize(workflow, settings, live=live, root=self.root)
         try:
             created = self.store.run_dir(name).joinpath("run.json").stat().st_mtime_ns
         except OSError:
             return False  # deleted meanwhile
-        order = (_epoch(summary["startedAt"]) or created / 1e9, created)
-        with self._lock:
-            entry = self._entries.get(name)
-            changed = entry is None or entry.summary != summary
-            if entry is None or entry.order != order:
-                self._sorted = None
-            stamp = entry.stamp if entry is not None else (0, 0)
-            self._entries[name] = _Entry(stamp, order, settings, summary)
-            self._pinned.add(name)
-        return changed
+        return self._set(workflow, settings, live, created, None)
 
     def release(self, name: str) -> None:
         """Read run ``name``'s record file again from the next refresh on (after :meth:`put`)."""
@@ -291,7 +199,7 @@ class RunIndex:
         phases = {p.strip() for p in phase.split(",") if p.strip()} if phase else None
         wanted = None
         if notebook and os.path.isabs(notebook):
-            wanted = _notebook(os.path.normpath(notebook), self.root)
+            wanted = notebook_path(os.path.normpath(notebook), self.root)
         elif notebook:
             wanted = Path(os.path.normpath(notebook)).as_posix()
         with self._lock:
