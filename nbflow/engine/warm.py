@@ -110,6 +110,11 @@ class WarmServers:
         for server in evicted:
             server.close(wait=False)
 
+    def spare(self, kind: ServerKind) -> ForkServer | None:
+        """The spare of ``kind``, left in place (``None``: none)."""
+        with self._lock:
+            return self._spares.get(kind)
+
     def kinds(self) -> list[ServerKind]:
         """Kinds with a spare, least recently used first."""
         with self._lock:
