@@ -8,8 +8,10 @@ run list and :func:`list_summaries` (for one-off callers such as the CLI) use it
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +56,7 @@ class RunIndex:
         self._lock = threading.Lock()
         self._pending: tuple[set[str], set[str]] = (set(), set())  # for drain()
         self._pinned: set[str] = set()  # runs whose summary comes from memory (put)
+        self.refreshed_at: float | None = None  # time.monotonic() at the end of the last refresh
 
     def refresh(self) -> tuple[list[str], list[str]]:
         """Read the records that changed since the last refresh.
@@ -96,7 +99,12 @@ class RunIndex:
             self._pending[0].difference_update(gone)
             self._pending[1].update(gone)
             self._pending[1].difference_update(changed)
+        self.refreshed_at = time.monotonic()
         return changed, gone
+
+    def age_s(self) -> float:
+        """Seconds since the last refresh ended (infinite before the first)."""
+        return math.inf if self.refreshed_at is None else time.monotonic() - self.refreshed_at
 
     def drain(self) -> tuple[list[str], list[str]]:
         """The runs changed and gone, as refreshes found them (whoever asked for them) since
@@ -111,7 +119,7 @@ class RunIndex:
             created = self.store.run_dir(name).joinpath("run.json").stat().st_mtime_ns
         except (OSError, ValueError, LookupError):
             return False  # being created or deleted: the next refresh sees it whole
-        return self._set(workflow, settings, self._live(name, workflow, settings), created, stamp)
+        return self._set(workflow, settings, self.live(name, workflow, settings), created, stamp)
 
     def _set(
         self,
@@ -136,7 +144,8 @@ class RunIndex:
                 self._sorted = None
         return old is None or old.summary != summary
 
-    def _live(self, name: str, workflow: dict[str, Any], settings: dict[str, Any]) -> bool:
+    def live(self, name: str, workflow: dict[str, Any], settings: dict[str, Any]) -> bool:
+        """Whether an engine (or the cluster) works on run ``name`` now."""
         phase = (workflow.get("status") or {}).get("phase")
         if settings.get("backend") == "argo":
             return phase not in COMPLETED

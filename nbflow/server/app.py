@@ -66,7 +66,14 @@ class NbflowExtension(ExtensionApp):
         )
         self._previous_warm = warm.install(servers) if servers is not None else None
         hub = EventHub(service, self.poll_interval_s, self.batch_interval_s)
-        self.settings.update(nbflow_service=service, nbflow_hub=hub, nbflow_page_max=self.page_max)
+        self.settings.update(
+            nbflow_service=service,
+            nbflow_hub=hub,
+            nbflow_page_max=self.page_max,
+            # the watcher refreshes the run list every poll_interval_s; a request does it only
+            # when the watcher is late
+            nbflow_list_max_age_s=2 * self.poll_interval_s + 0.5,
+        )
 
     def initialize_handlers(self) -> None:
         """The routes of ``API.md``."""

@@ -163,7 +163,7 @@ class EventHub:
         if adopted is None and not watched:
             return
         run, settings = await service.blocking(service.snapshot, run_id)
-        if adopted is not None and settings is not None:
+        if adopted is not None:
             # started here: the summary comes from memory, which may be ahead of the file
             await self._put(run.workflow, settings, adopted.live)
             if run.phase in COMPLETED or not adopted.live:

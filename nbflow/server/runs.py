@@ -8,7 +8,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import actions
-from ..summary import summarize
 from .base import ApiError, NbflowHandler, translated
 
 __all__ = ["RunsHandler", "RunHandler", "ActionHandler"]
@@ -27,7 +26,8 @@ class RunsHandler(NbflowHandler):
         service = self.service
         limit = self.int_argument("limit", PAGE_DEFAULT, 1, self.settings["nbflow_page_max"])
         offset = self.int_argument("offset", 0, 0)
-        await service.blocking(service.index.refresh)
+        if service.index.age_s() > self.settings["nbflow_list_max_age_s"]:
+            await service.blocking(service.index.refresh)  # else the watcher keeps it fresh
         runs, total = service.index.query(
             workflow=self.get_query_argument("workflow", None),
             phase=self.get_query_argument("phase", None),
@@ -68,12 +68,8 @@ class RunHandler(NbflowHandler):
     async def get(self, run_id: str) -> None:
         """→ ``{"summary", "workflow"}``."""
         service = self.service
-        driven = service.driven_here(run_id)
         run, settings = await service.blocking(service.snapshot, run_id)
-        await service.blocking(service.index.refresh)
-        summary = service.index.get(run.id)
-        if settings is not None and driven is not None:  # memory may be ahead of the file
-            summary = summarize(run.workflow, settings, live=driven.live, root=service.root)
+        summary = await service.blocking(service.summary, run, settings)
         self.reply({"summary": summary, "workflow": run.workflow})
 
     @web.authenticated

@@ -148,8 +148,8 @@ class NbflowService:
 
         return self.index.settings(run_id) or RunStore(self.config.runs_dir).settings(run_id)
 
-    def snapshot(self, run_id: str) -> tuple[Run, dict[str, Any] | None]:
-        """A stable copy of the run to read (blocking) and, when started here, its settings.
+    def snapshot(self, run_id: str) -> tuple[Run, dict[str, Any]]:
+        """A stable copy of the run to read, and its settings (blocking).
 
         A run started here is copied from memory under its engine's lock; any other is loaded
         from the run store (or the cluster).
@@ -159,11 +159,23 @@ class NbflowService:
 
         run = self.adopted_run(run_id)
         if run is None:
-            return api.get_run(run_id, config=self.config), None
+            loaded = api.get_run(run_id, config=self.config)
+            return loaded, self.settings_of(loaded.id)
         engine = engine_of(run)
         with engine.lock if engine is not None else contextlib.nullcontext():
             workflow = copy.deepcopy(run.workflow)
         return Run(workflow, run.store, run.run_dir), self.settings_of(run_id)
+
+    def summary(self, run: Run, settings: dict[str, Any]) -> dict[str, Any]:
+        """The summary of ``run`` now (blocking: it may look at the run's lock)."""
+        from ..summary import summarize
+
+        adopted = self.adopted_run(run.id)
+        if adopted is not None:
+            live = adopted.live
+        else:
+            live = self.index.live(run.id, run.workflow, settings)
+        return summarize(run.workflow, settings, live=live, root=self.root)
 
     def stop_all(self, timeout_s: float = 10.0) -> None:
         """Stop the runs driven here (the server is going away) and wait for them to end."""

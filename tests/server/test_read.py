@@ -63,28 +63,36 @@ async def test_list_rejects_bad_paging(call: Any, past_runs: dict[str, str]) -> 
 
 
 async def test_list_sees_runs_appear_change_and_go(
-    call: Any, past_runs: dict[str, str], nbflow_home: Path
+    call: Any, past_runs: dict[str, str], nbflow_home: Path, until: Any
 ) -> None:
+    async def listed(**params: str) -> set[tuple[str, str, bool]]:
+        _, data = await call("GET", "runs", params=params)
+        return {(r["id"], r["phase"], r["live"]) for r in data["runs"]}
+
+    assert len(await listed()) == 3
     runs = nbflow_home / "runs"
-    source = runs / past_runs["chain"]
     copy = runs / "chain-copy1"
-    shutil.copytree(source, copy)
+    shutil.copytree(runs / past_runs["chain"], copy)
     wf = json.loads((copy / "workflow.json").read_text())
     wf["metadata"]["name"] = "chain-copy1"
     wf["status"]["phase"] = "Running"
     RunStore(runs).save(wf)
-    _, data = await call("GET", "runs", params={"workflow": "chain"})
-    assert {(r["id"], r["phase"], r["live"]) for r in data["runs"]} == {
+    expected = {
         (past_runs["chain"], "Succeeded", False),
         ("chain-copy1", "Running", False),  # no engine holds its lock: it crashed
     }
+    await until(lambda: _equal(listed(workflow="chain"), expected), "the new run")
     wf["status"]["phase"] = "Failed"
     RunStore(runs).save(wf)
-    _, data = await call("GET", "runs", params={"phase": "Failed", "workflow": "chain"})
-    assert [r["id"] for r in data["runs"]] == ["chain-copy1"]
+    failed = {("chain-copy1", "Failed", False)}
+    await until(lambda: _equal(listed(phase="Failed", workflow="chain"), failed), "the change")
     shutil.rmtree(copy)
-    _, data = await call("GET", "runs", params={"workflow": "chain"})
-    assert [r["id"] for r in data["runs"]] == [past_runs["chain"]]
+    gone = {(past_runs["chain"], "Succeeded", False)}
+    await until(lambda: _equal(listed(workflow="chain"), gone), "the run to go")
+
+
+async def _equal(value: Any, expected: Any) -> bool:
+    return await value == expected
 
 
 async def test_one_run_has_its_summary_and_workflow(call: Any, past_runs: dict[str, str]) -> None:
