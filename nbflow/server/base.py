@@ -61,6 +61,15 @@ def translated(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _formatted(exc: web.HTTPError) -> str:
+    if not exc.log_message:
+        return exc.reason or ""
+    try:
+        return exc.log_message % exc.args if exc.args else exc.log_message
+    except (TypeError, ValueError):
+        return exc.log_message
+
+
 def _one_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[0] if len(lines) == 1 else "; ".join(lines) if lines else "error"
@@ -134,8 +143,7 @@ class NbflowHandler(APIHandler):
         if isinstance(exc, ApiError):
             message = exc.message
         elif isinstance(exc, web.HTTPError):
-            message = exc.log_message % exc.args if exc.log_message else (exc.reason or "")
-            message = message or f"HTTP {status_code}"
+            message = _formatted(exc) or f"HTTP {status_code}"
         else:
             message = "internal error in nbflow's server extension (details in the server log)"
         self.set_header("Content-Type", "application/json")

@@ -79,18 +79,27 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             await self.hub.subscribe(self, run_id)
         except NbflowError as exc:
             self.send({"type": "error", "run": run_id, "message": str(exc)})
+        except Exception:
+            self.log.exception("nbflow: subscribing to run %s failed", run_id)
+            self.send({"type": "error", "run": run_id, "message": "internal error (see the "
+                       "server's log)"})
 
     def send(self, message: dict[str, Any]) -> bool:
         """Send one message; ``False`` once the connection is closed."""
         if self.ws_connection is None or self.ws_connection.is_closing():
             return False
         try:
-            self.write_message(json.dumps(message, default=str))
+            sent = self.write_message(json.dumps(message, default=str))
         except WebSocketClosedError:
             return False
+        sent.add_done_callback(_retrieve)  # a write cut by a closing socket is not an error
         return True
 
     def on_close(self) -> None:
         """Forget this connection."""
         self.hub.unsubscribe(self)
         self.hub.clients.discard(self)
+
+
+def _retrieve(future: Any) -> None:
+    future.exception()

@@ -99,10 +99,10 @@ class EventHub:
             if not first:
                 await asyncio.sleep(self.poll_interval_s)
             first = False
+            if self.service.closed:
+                return
             try:
                 await self.service.blocking(self.service.index.refresh)
-            except RuntimeError:  # the executor is shutting down
-                return
             except Exception:  # keep polling: one unreadable record must not stop updates
                 _log.exception("nbflow: reading the run store failed")
                 continue

@@ -66,6 +66,7 @@ class NbflowService:
         self.adopted: dict[str, Run] = {}  # runs started here, until the hub saw them end
         self.warm = warm
         self.listeners: list[Callable[[str], None]] = []  # told the id of a live run that changed
+        self.closed = False
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, threads), thread_name_prefix="nbflow-server"
@@ -190,4 +191,5 @@ class NbflowService:
 
     def close(self) -> None:
         """Release the threads (after :meth:`stop_all`)."""
+        self.closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
