@@ -44,8 +44,8 @@ def decode_nodes(status: dict[str, Any]) -> dict[str, Any] | None:
 class WorkflowWatcher:
     """Keeps ``workflow`` in step with the Workflow of the same name on the cluster.
 
-    It offers what viewers use of the local engine: ``listeners``, ``lock``, ``finished``,
-    ``stop(strategy)``.
+    :class:`~nbflow.cluster.run.ClusterDriver` follows a run with it (its ``listeners`` are
+    the driver's; viewers subscribe to the driver).
 
     Parameters
     ----------

@@ -7,6 +7,8 @@ import re
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,7 @@ from ..vocab import COMPLETED, EXECUTED_NOTEBOOK, FAILED, NodeType
 from .nodes import Node, parse_timestamp
 
 if TYPE_CHECKING:
-    from .local import LocalEngine
+    from .driver import Listener, RunDriver
 
 __all__ = ["Run"]
 
@@ -24,14 +26,19 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class Run:
-    """One workflow run, live (while its engine runs) or loaded from the run store.
+    """One workflow run: its Argo-shaped state, executed notebooks, errors, logs and outputs.
+
+    A run read from the run store, or one going on, is the same object: its ``driver`` (the
+    local engine's, or a cluster watch's; see :mod:`.driver`) keeps ``workflow`` current and
+    carries out ``stop``, ``resume``, ``retry`` and ``rerun``. A run without a driver is a
+    snapshot and refuses the actions.
 
     Attributes
     ----------
     id : str
         The run's name, e.g. ``nightly-x7k2p``.
-    workflow : dict
-        The Workflow object: spec, and status in Argo's shape.
+    driver : RunDriver or None
+        What drives the run.
     """
 
     def __init__(
@@ -39,16 +46,21 @@ class Run:
         workflow: dict[str, Any],
         store: ArtifactStore,
         run_dir: Path,
-        engine: LocalEngine | None = None,
+        driver: RunDriver | None = None,
     ) -> None:
-        self.workflow = workflow
+        self._workflow = workflow
         self.id: str = workflow["metadata"]["name"]
         self.store = store
         self.run_dir = run_dir
-        self._engine = engine
+        self.driver = driver
         self._downloads: Path | None = None
 
     # ------------------------------------------------------------------ state
+
+    @property
+    def workflow(self) -> dict[str, Any]:
+        """The Workflow object: spec, and status in Argo's shape."""
+        return self.driver.workflow if self.driver is not None else self._workflow
 
     @property
     def phase(self) -> str:
@@ -65,31 +77,57 @@ class Run:
         """Whether the run has ended."""
         return self.phase in COMPLETED
 
-    def wait(self, timeout: float | None = None) -> Run:
-        """Block until the run ends (or ``timeout`` seconds pass); return ``self``."""
-        if self._engine is not None:
-            self._engine.finished.wait(timeout)
-        return self
-
     @property
     def live(self) -> bool:
-        """Whether an engine in this process is still working on the run."""
-        return self._engine is not None and not self._engine.finished.is_set()
+        """Whether this process is driving the run right now."""
+        return self.driver is not None and self.driver.live
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]:
+        """Hold it while reading ``workflow`` of a live run (its driver changes it)."""
+        return self.driver.lock if self.driver is not None else nullcontext()
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run ends here (or ``timeout`` seconds pass); return ``self``."""
+        if self.driver is not None:
+            self.driver.wait(timeout)
+        return self
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(workflow, changed_nodes)`` after every change of the run; return
+        the function that unsubscribes it."""
+        return self._driver().subscribe(listener)
+
+    # ------------------------------------------------------------------ actions
+
+    def _driver(self) -> RunDriver:
+        if self.driver is None:
+            raise NbflowError(f"run {self.id} is a snapshot: open it with nbflow.api.get_run")
+        return self.driver
 
     def stop(self, strategy: str = "Stop") -> None:
-        """Stop a live run like ``argo stop`` (exit handlers run; ``"Terminate"``: they don't).
+        """Stop the run like ``argo stop`` (exit handlers run; ``"Terminate"``: they don't).
 
-        Running steps are killed and the run ends Failed; ``nbflow resume`` can go on with it.
+        Running steps are killed and the run ends Failed; ``resume`` can go on with it. A run
+        that another process drives is asked to stop.
         """
-        if self._engine is None:
-            raise NbflowError(f"run {self.id} is not running in this process")
-        self._engine.stop(strategy)
+        self._driver().stop(strategy)
 
     def resume(self, nodes: list[str] | None = None) -> list[str]:
-        """Resume suspended nodes of a live run (all, or those named); return those resumed."""
-        if self._engine is None:
-            raise NbflowError(f"run {self.id} is not running in this process")
-        return self._engine.resume(nodes)
+        """Resume suspended nodes (all, or those named) and go on with a stopped or crashed run;
+        return the suspended nodes resumed."""
+        return self._driver().resume(nodes)
+
+    def retry(self) -> Run:
+        """Run the failed steps of an ended run again (succeeded ones keep their results)."""
+        self._driver().retry()
+        return self
+
+    def rerun(self, task: str, manifest: dict[str, Any]) -> Run:
+        """Rerun ``task`` and everything downstream with ``manifest`` (the workflow compiled
+        anew); every other task keeps its results."""
+        self._driver().rerun(task, manifest)
+        return self
 
     def task_nodes(self) -> dict[str, Node]:
         """Nodes of the entry template's tasks or steps (and ``onExit``), by name, in order."""
@@ -273,27 +311,6 @@ class Run:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
-
-    def widget(self, **options: Any) -> Any:
-        """The interactive graph of this run (a :class:`nbflow.widget.RunWidget`).
-
-        Live while the run goes on in this process. Without ``options`` the same widget is
-        returned every time; ``options`` (``layout_engine``, ``rankdir``, ...) make a new one.
-        """
-        from ..widget.widget import RunWidget
-
-        if options:
-            return RunWidget(self, **options)
-        widget = getattr(self, "_widget", None)
-        if widget is None:
-            widget = self._widget = RunWidget(self)
-        return widget
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """The static graph (SVG where ``dot`` exists, else a table) and the text summary."""
-        from ..widget.static import mimebundle
-
-        return mimebundle(self)
 
 
 def _group_phase(nodes: list[Node]) -> str:

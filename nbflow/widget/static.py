@@ -149,13 +149,15 @@ def static_html(workflow: dict[str, Any]) -> str:
 
 
 def mimebundle(run: Run) -> dict[str, Any]:
-    """``text/plain`` and ``text/html`` of a run, for ``Run._repr_mimebundle_``.
+    """``text/plain`` and ``text/html`` of a run, for IPython's rich display of run objects.
 
     When the run's live widget was already shown in the cell being executed (``%nbflow run``
     shows it before waiting), only the text summary is returned, so the graph is not drawn twice.
     """
     bundle: dict[str, Any] = {"text/plain": run.summary()}
-    widget = getattr(run, "_widget", None)
+    from . import widget_of
+
+    widget = widget_of(run)
     if widget is not None and widget.shown_in_current_cell():
         return bundle
     bundle["text/html"] = static_html(run.workflow)
