@@ -206,7 +206,7 @@ def remove_schedule(name: str, *, config: NbflowConfig | None = None) -> None:
 def run_now(name: str, *, config: NbflowConfig | None = None) -> str:
     """Start a run of ``name`` now, whatever its schedule and policies (``argo submit
     --from cronwf/NAME``); it counts in the schedule's history. Returns the run's name."""
-    from .launch import ProcessLauncher
+    from .launch import spawn_detached
 
     cfg = _config(config)
     store = _store(cfg)
@@ -216,7 +216,7 @@ def run_now(name: str, *, config: NbflowConfig | None = None) -> str:
     status = {**rec.status, "active": [*(rec.status.get("active") or []), run]}
     if not store.record_fire(name, run, rfc3339(now), rfc3339(now), status):
         raise NbflowError(f"run {run} was started already (one run-now per second)")
-    ProcessLauncher(Path(cfg.home)).start(run)
+    spawn_detached(Path(cfg.home), run)
     return run
 
 

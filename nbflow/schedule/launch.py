@@ -17,7 +17,7 @@ from pathlib import Path
 from .scheduler import RunState
 from .store import schedules_dir
 
-__all__ = ["ProcessLauncher", "child_command", "pid_alive"]
+__all__ = ["ProcessLauncher", "child_command", "pid_alive", "spawn", "spawn_detached"]
 
 
 def child_command(home: Path, run: str) -> list[str]:
@@ -46,6 +46,26 @@ def pid_alive(path: Path) -> bool:
         return True
 
 
+def spawn(home: Path, run: str) -> subprocess.Popen[bytes]:
+    """Start the process of fired run ``run``, in a session of its own (Ctrl-C or SIGTERM to
+    the starter leaves it alone), its output in ``<home>/schedules/logs/RUN.log``."""
+    logs = schedules_dir(home) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "NBFLOW_HOME": str(home)}
+    with open(logs / f"{run}.log", "ab") as out:
+        return subprocess.Popen(child_command(home, run), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def spawn_detached(home: Path, run: str) -> None:
+    """:func:`spawn`, for a process that does not watch its runs (``run-now`` from the CLI or
+    a server): a daemon thread reaps the child, so that no zombie is left behind."""
+    import threading
+
+    child = spawn(home, run)
+    threading.Thread(target=child.wait, name=f"nbflow-reap-{run}", daemon=True).start()
+
+
 class ProcessLauncher:
     """Starts every run with :func:`child_command`, detached in its own session.
 
@@ -68,17 +88,7 @@ class ProcessLauncher:
 
     def start(self, run: str) -> None:
         """Start the process of ``run``; its output goes to ``<home>/schedules/logs/RUN.log``."""
-        self.logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "NBFLOW_HOME": str(self.home)}
-        with open(self.logs / f"{run}.log", "ab") as out:
-            self.children[run] = subprocess.Popen(
-                child_command(self.home, run),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # Ctrl-C or SIGTERM to the scheduler leaves runs alone
-            )
+        self.children[run] = spawn(self.home, run)
 
     def alive(self, run: str) -> bool:
         """Whether a process is starting or driving ``run``."""

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["STATUS", "create", "listing", "one", "patch", "remove", "act", "history",
            "describe"]
 
-#: HTTP statuses of the errors these functions raise (most specific first).
+#: HTTP statuses of the errors these functions raise (most specific first; the server's
+#: ``nbflow.server.base`` table has the same entries).
 STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (ScheduleNotFound, 404),
     (ScheduleExists, 409),
@@ -60,12 +61,12 @@ def _int(body: dict[str, Any], key: str) -> int | None:
 
 
 def _parameters(value: Any) -> list[str]:
-    import json
-
+    """``{"k": v}`` as ``-p`` texts (a string read as ``-p k=TEXT`` reads it, a Python literal
+    when it is one; any other JSON value stands for itself), or ``["k=v"]`` as is."""
     if value is None:
         return []
     if isinstance(value, dict):
-        return [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in value.items()]
+        return [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in value.items()]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise SpecError('parameters must be {"name": value} or ["name=value", ...]')
