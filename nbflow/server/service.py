@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..engine.run import Run
     from ..engine.warm import WarmServers
 
-__all__ = ["NbflowService", "PathRefused", "engine_of"]
+__all__ = ["NbflowService", "PathRefused"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -29,15 +29,6 @@ _log = logging.getLogger(__name__)
 
 class PathRefused(NbflowError, PermissionError):
     """A path outside the server's root directory."""
-
-
-def engine_of(run: Run) -> Any:
-    """The engine driving ``run`` in this process, or ``None``.
-
-    The one place the server reaches into a run for its engine (its listeners and lock), until
-    runs offer events through the run-driver protocol.
-    """
-    return getattr(run, "_engine", None)
 
 
 class NbflowService:
@@ -114,12 +105,11 @@ class NbflowService:
     # ------------------------------------------------------------------ runs
 
     def adopt(self, run: Run) -> Run:
-        """Keep ``run`` (driven by an engine in this process) and tell listeners of its changes."""
-        engine = engine_of(run)
-        if engine is not None:
+        """Keep ``run`` (driven in this process) and tell listeners of its changes."""
+        if run.live:
             with self._lock:
                 self.adopted[run.id] = run
-            engine.listeners.append(lambda wf, changed: self._changed(run.id))
+            run.subscribe(lambda wf, changed: self._changed(run.id))
         self._changed(run.id)
         return run
 
@@ -162,8 +152,7 @@ class NbflowService:
         if run is None:
             loaded = api.get_run(run_id, config=self.config)
             return loaded, self.settings_of(loaded.id)
-        engine = engine_of(run)
-        with engine.lock if engine is not None else contextlib.nullcontext():
+        with run.lock:
             workflow = copy.deepcopy(run.workflow)
         return Run(workflow, run.store, run.run_dir), self.settings_of(run_id)
 
