@@ -10,6 +10,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import NbflowConfig
+    from .store import ScheduleRecord
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +43,7 @@ def _run(home: Path, run: str) -> int:
 
     cfg = load_config(home=str(home))
     runs = RunStore(cfg.runs_dir)
+    rec = None
     try:
         if (runs.run_dir(run) / "run.json").is_file():
             if runs.is_locked(run):
@@ -65,22 +71,24 @@ def _run(home: Path, run: str) -> int:
                 return 0
     except NbflowError as exc:
         print(f"nbflow: error: {exc}", file=sys.stderr)
-        _record_error(runs, run, str(exc))
+        if _record_error(runs, run, str(exc)) and rec is not None and rec.source.get("notify"):
+            _notify_error(rec, run, str(exc), cfg)
         return 2
     print(done.report(), file=sys.stderr)
     return 0 if done.phase == "Succeeded" else 1
 
 
-def _record_error(runs: object, run: str, message: str) -> None:
+def _record_error(runs: object, run: str, message: str) -> bool:
     """A tick whose workflow could not even be built (a broken notebook) still ends, as an
-    Error run whose message says why, so that it shows in the history and is notified."""
+    Error run whose message says why, so that it shows in the history and is notified.
+    Returns whether it was recorded here."""
     from datetime import datetime, timezone
 
     from ..engine.store import RunStore
 
     assert isinstance(runs, RunStore)
     if (runs.run_dir(run) / "run.json").is_file():
-        return
+        return False
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     wf = {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -91,6 +99,27 @@ def _record_error(runs: object, run: str, message: str) -> None:
                    "nodes": {}},
     }
     runs.create(wf, {"artifact_root": "", "workdir": ""})
+    return True
+
+
+def _notify_error(rec: ScheduleRecord, run: str, message: str, cfg: NbflowConfig) -> None:
+    """Tell the schedule's ``--notify`` targets that the tick could not start, and why."""
+    from ..notify.config import load_notify_config
+    from ..notify.message import Outcome
+    from ..notify.send import send
+    outcome = Outcome(workflow=rec.source.get("workflow") or rec.name, run=run, phase="Error",
+                      message=message, schedule=rec.name,
+                      scheduled_time=_scheduled(run))
+    for result in send(outcome, rec.source["notify"], load_notify_config(cfg)):
+        state = "sent" if result["ok"] else f"not sent: {result['error']}"
+        print(f"nbflow: notification {result['target']}: {state}", file=sys.stderr)
+
+
+def _scheduled(run: str) -> str:
+    from datetime import datetime, timezone
+
+    seconds = int(run.rsplit("-", 1)[1])
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 if __name__ == "__main__":

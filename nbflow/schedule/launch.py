@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .scheduler import RunState
+from .clock import RunState
 from .store import schedules_dir
 
 __all__ = ["ProcessLauncher", "child_command", "pid_alive", "spawn", "spawn_detached"]

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from ..errors import NbflowError
+from .clock import Clock, Launcher, RunState, SystemClock
 from .cron import next_time
 from .policy import (
     ON_TIME_S,
@@ -41,58 +41,6 @@ STANDBY_S = 5.0  # how often a scheduler on standby tries to take the home's loc
 
 class SchedulerBusy(NbflowError):
     """Another scheduler already runs for this home."""
-
-
-class Clock(Protocol):
-    """Where the scheduler's time comes from (tests move a fake one)."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware."""
-
-    def wait(self, event: threading.Event, timeout_s: float) -> bool:
-        """Wait until ``event`` is set or ``timeout_s`` passed; return whether it is set."""
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self) -> datetime:
-        """The current UTC time."""
-        return datetime.now(timezone.utc)
-
-    def wait(self, event: threading.Event, timeout_s: float) -> bool:
-        """``event.wait(timeout_s)``."""
-        return event.wait(timeout_s)
-
-
-@dataclass
-class RunState:
-    """What the scheduler needs to know of a child run."""
-
-    alive: bool  # a process is starting or driving it
-    phase: str = ""  # its workflow phase once recorded
-    finished_at: str = ""
-
-    @property
-    def done(self) -> bool:
-        """Whether the run ended."""
-        return self.phase in ("Succeeded", "Failed", "Error") and bool(self.finished_at)
-
-
-class Launcher(Protocol):
-    """Starts, watches, terminates and deletes the runs the scheduler fires."""
-
-    def start(self, run: str) -> None:
-        """Start the fired run ``run`` (or go on with it when it was started and crashed)."""
-
-    def state(self, run: str) -> RunState:
-        """How run ``run`` is doing."""
-
-    def terminate(self, run: str) -> None:
-        """Terminate run ``run`` (``concurrencyPolicy: Replace``)."""
-
-    def delete(self, run: str) -> None:
-        """Delete the record of finished run ``run`` (history limits)."""
 
 
 class Scheduler:
@@ -352,10 +300,6 @@ class Scheduler:
                 self.next_due[rec.name] = _NEVER
         if doomed:
             self.store.mark_deleted(doomed)
-
-    def describe_state(self) -> dict[str, Any]:
-        """The next due time of every schedule (for logs and the server)."""
-        return {n: rfc3339(t) for n, t in self.next_due.items() if t != _NEVER}
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

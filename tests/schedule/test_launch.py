@@ -93,9 +93,29 @@ def test_each_run_records_the_code_it_ran(make_notebook: Any, nbflow_home: Path,
 
 
 def test_a_broken_notebook_ends_as_an_error_run(make_notebook: Any, nbflow_home: Path,
-                                                eventually: Any) -> None:
+                                                eventually: Any, monkeypatch: Any) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[Any] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("NBFLOW_WEBHOOK_HOOK", f"http://127.0.0.1:{server.server_address[1]}/")
     nb = make_notebook(["%%template a --outputs x\nx = 1", "%%workflow w\na"])
-    actions.add_schedule(nb, options=ScheduleOptions(schedules=("@daily",)))
+    from nbflow.notify.spec import parse_notify
+
+    actions.add_schedule(nb, options=ScheduleOptions(schedules=("@daily",),
+                                                     notify=parse_notify(["webhook:hook"])))
     nb.write_text(nb.read_text().replace("%%workflow w", "%%workflow w --parallelism zero"))
     scheduler, run = fire_now(nbflow_home, "w")
     eventually(lambda: scheduler.launcher.state(run).done, timeout_s=60)
@@ -106,3 +126,8 @@ def test_a_broken_notebook_ends_as_an_error_run(make_notebook: Any, nbflow_home:
     assert actions.get_schedule("w")["failed"] == 1
     scheduler.launcher.wait_all(60)  # type: ignore[attr-defined]
     scheduler.store.close()
+    server.shutdown()
+    server.server_close()
+    (body,) = bodies  # the schedule's targets hear that the tick could not start, and why
+    assert (body["run"], body["phase"], body["schedule"]) == (run, "Error", "w")
+    assert "--parallelism" in body["message"]
