@@ -84,7 +84,7 @@ class NbflowService:
 
     def prepare_warm(self, path: Path, workflow: str | None) -> None:
         """Have a fork server warm up in the background for the next run of this workflow."""
-        if self.warm is not None and self.config.engine == "fast":
+        if self.warm is not None and self.config.engine == "fast" and not self.closed:
             self._executor.submit(self._prepare_warm, path, workflow)
 
     def _prepare_warm(self, path: Path, workflow: str | None) -> None:
@@ -98,6 +98,9 @@ class NbflowService:
             manifest = api.compile_workflow(source, config=self.config, base_dir=base)
         except NbflowError:
             return  # the notebook has a problem: running it will say which
+        except Exception:  # a warm-up only: the run will start its own server
+            _log.exception("nbflow: warming a fork server up for %s failed", path)
+            return
         steps = [t for t in manifest["spec"]["templates"] if runs_nbflow(t)]
         if self.warm is not None and any(fallback_reason(t) is None for t in steps):
             self.warm.prepare(ServerKind.of_workflow(manifest, self.config.workers, base))
