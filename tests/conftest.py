@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,41 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+# Where the developer's own settings would reach the tests (and the tests' files the developer).
+USER_SETTINGS = (
+    "NBFLOW_HOME",
+    "NBFLOW_ENGINE",
+    "NBFLOW_ARTIFACT_ROOT",
+    "IPYTHONDIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_CONFIG_PATH",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_PATH",
+    "JUPYTER_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home folder of the session's own (one per xdist worker), without nbflow's, IPython's
+    and Jupyter's settings of the environment.
+
+    The kernels, Jupyter servers and browsers that tests start write there (histories, runtime
+    files, profiles), not into the developer's home, and read nothing from it (IPython startup
+    files, ``nbflow_config.py``, user kernels). The same for every test of the session: nothing
+    a test sets may depend on it.
+    """
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        for name in USER_SETTINGS:
+            mp.delenv(name, raising=False)
+        yield home
 
 
 @pytest.fixture(scope="session")
@@ -56,12 +91,11 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     ip.reset(new_session=False)
 
 
-@pytest.fixture()
+@pytest.fixture(autouse=True)
 def nbflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private nbflow home (runs and artifacts) for one test."""
+    """A private nbflow home (runs, artifacts, cache) for every test: ``$NBFLOW_HOME``."""
     home = tmp_path / "nbflow-home"
     monkeypatch.setenv("NBFLOW_HOME", str(home))
-    monkeypatch.delenv("NBFLOW_ARTIFACT_ROOT", raising=False)
     return home
 
 
