@@ -71,8 +71,17 @@ def validate_manifest(argo_validator: Any):
 
 
 @pytest.fixture()
-def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The process's IPython shell with nbflow loaded, an empty registry and namespace."""
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A new IPython shell with nbflow loaded and an empty registry, working in ``tmp_path``.
+
+    It is the process's IPython singleton during the test only: afterwards ``get_ipython()``
+    is ``None`` again, and ``__main__`` and the builtins that the shell replaces or adds
+    (``display``, ``__IPYTHON__``) are as before, so that no later test runs "in IPython".
+    """
+    import atexit
+    import builtins
+    import sys
+
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -80,15 +89,24 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from nbflow.notebook.extract import NotebookSpec
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+    assert not InteractiveShell.initialized(), "an IPython shell outlived its test"
+    names = set(vars(builtins))
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
     ip = InteractiveShell.instance(config=config)
-    if "nbflow" not in ip.extension_manager.loaded:
+    try:
         ip.run_line_magic("load_ext", "nbflow")
-    ip.reset(new_session=False)
-    ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(base_dir=str(tmp_path))
-    yield ip
-    ip.reset(new_session=False)
+        ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(
+            base_dir=str(tmp_path)
+        )
+        yield ip
+    finally:
+        ip.atexit_operations()
+        atexit.unregister(ip.atexit_operations)
+        InteractiveShell.clear_instance()
+        for name in set(vars(builtins)) - names:
+            delattr(builtins, name)
 
 
 @pytest.fixture(autouse=True)
