@@ -37,13 +37,11 @@ def compile_workflow(
 
     ``base_dir`` is where relative ``--notebook`` paths of templates are read from.
     """
-    from .argo.compile import CompileOptions
-    from .argo.compile import compile_workflow as _compile
-    from .argo.nesting import nest_large_dags
+    from .argo.compile import CompileOptions, to_manifest
 
     cfg = _config(config)
     options = CompileOptions(image=cfg.image, base_dir=Path(base_dir) if base_dir else None)
-    return nest_large_dags(_compile(workflow, options))
+    return to_manifest(workflow, options)
 
 
 def load_source(
@@ -56,7 +54,7 @@ def load_source(
     notebook where it came from (recorded so that ``rerun`` can recompile it).
     """
     from .errors import NbflowError
-    from .model import parse_assignment
+    from .model.values import parse_assignment
 
     params = {}
     for text in assignments:
@@ -122,7 +120,7 @@ def run_workflow(
     """
     from dataclasses import replace
 
-    from .argo.compile import encode_value
+    from .argo.literal import encode_value
     from .engine.driver import LocalDriver
     from .engine.local import prepare
     from .engine.store import RunStore

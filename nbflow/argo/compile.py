@@ -1,23 +1,38 @@
-"""Compile a pipeline model into an Argo ``Workflow`` manifest (a plain, deterministic dict)."""
+"""Compile a pipeline model into an Argo ``Workflow`` manifest (a plain, deterministic dict).
+
+:func:`to_manifest` is the one compile pipeline: :func:`translate` (templates, the DAG, artifact
+keys), then :func:`shape_for_argo` (DAGs over Argo's 200 tasks nested, ``continueOn`` in a
+``depends`` DAG rewritten to ``dependencies``). A manifest edited after translating (the cached
+steps a cluster submission leaves out) goes through :func:`shape_for_argo` the same way.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from ..model import OutputRef, Task, Workflow, check, k8s_name, resolve_inputs
+from ..model import OutputRef, Task, Workflow
+from ..model.check import check, producer, resolve_inputs
+from ..model.values import k8s_name
 from ..vocab import API_VERSION, LABEL_WORKFLOW, STEP_KEY
 from .container import container_template
 from .limits import dependencies_for_continue_on
+from .literal import encode_value
 from .when import translate_when
 
 ENTRYPOINT = "main"
 ITEM_INDEX = "_i"
 
-__all__ = ["CompileOptions", "compile_workflow", "encode_value", "ENTRYPOINT", "ITEM_INDEX"]
+__all__ = [
+    "CompileOptions",
+    "to_manifest",
+    "translate",
+    "shape_for_argo",
+    "ENTRYPOINT",
+    "ITEM_INDEX",
+]
 
 
 @dataclass(frozen=True)
@@ -36,13 +51,23 @@ class CompileOptions:
     base_dir: Path | None = None
 
 
-def encode_value(value: Any) -> str:
-    """Encode a parameter value as the JSON text that travels through Argo."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+def to_manifest(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
+    """The Argo ``Workflow`` manifest of ``workflow``, ready for the local engine or a cluster:
+    :func:`translate`, then :func:`shape_for_argo`."""
+    return shape_for_argo(translate(workflow, options))
 
 
-def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
-    """Return the Argo ``Workflow`` manifest of ``workflow``.
+def shape_for_argo(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``manifest`` that Argo's limits accept: DAGs of more than 200 tasks nested
+    (:mod:`.nesting`), and DAGs that mix ``continueOn`` with ``depends`` written with
+    ``dependencies``, which Argo accepts and which means the same."""
+    from .nesting import nest_large_dags
+
+    return dependencies_for_continue_on(nest_large_dags(manifest))
+
+
+def translate(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
+    """The manifest of ``workflow`` as one flat DAG (see :func:`to_manifest`).
 
     Every template becomes a container template running ``python -m nbflow.runner`` on its
     step notebook; tasks become a DAG template named ``main``; mapped tasks use
@@ -81,7 +106,7 @@ def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) 
     spec["volumes"] = [{"name": "nbflow", "emptyDir": {}}]
     dag = {"tasks": [_dag_task(workflow, task, producers, wf_params) for task in workflow.tasks]}
     spec["templates"] = [{"name": ENTRYPOINT, "dag": dag}, *templates]
-    manifest = {
+    return {
         "apiVersion": API_VERSION,
         "kind": "Workflow",
         "metadata": {
@@ -90,8 +115,6 @@ def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) 
         },
         "spec": spec,
     }
-    # Argo's validation rejects continueOn in a DAG that uses depends: use dependencies there.
-    return dependencies_for_continue_on(manifest)
 
 
 def workflow_parameters(workflow: Workflow) -> dict[str, Any]:
@@ -166,29 +189,27 @@ def _item_value(value: Any) -> Any:
 def _input_artifact(
     workflow: Workflow, task: Task, name: str, producers: dict[tuple[str, str], str]
 ) -> dict[str, Any]:
-    producer = workflow.task(producers[(task.name, name)])
-    if producer.map_items:
+    source = workflow.task(producers[(task.name, name)])
+    if source.map_items:
         # Fan-in: read the key prefix holding every item's outputs, in item order.
-        return {"name": name, "s3": {"key": _key_prefix(workflow, producer.name) + "/"}}
+        return {"name": name, "s3": {"key": _key_prefix(workflow, source.name) + "/"}}
     return {
         "name": name,
-        "from": f"{{{{tasks.{k8s_name(producer.name)}.outputs.artifacts.{name}}}}}",
+        "from": f"{{{{tasks.{k8s_name(source.name)}.outputs.artifacts.{name}}}}}",
     }
 
 
 def _when_ref(workflow: Workflow, task: Task, ref: OutputRef) -> str:
-    from ..model import _producer
-
-    producer = workflow.task(_producer(workflow, task, ref))
-    if producer.map_items:
+    source = workflow.task(producer(workflow, task, ref))
+    if source.map_items:
         raise SpecError(
             f"task {task.name!r}: .when() cannot use {ref}, an output of the mapped "
-            f"task {producer.name!r}",
+            f"task {source.name!r}",
             workflow.where,
             task.line,
             task.col,
         )
-    return f"{{{{tasks.{k8s_name(producer.name)}.outputs.parameters.{ref.name}}}}}"
+    return f"tasks['{k8s_name(source.name)}'].outputs.parameters['{ref.name}']"
 
 
 def _exit_template(workflow: Workflow, wf_params: dict[str, Any]) -> dict[str, Any]:

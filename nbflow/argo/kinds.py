@@ -167,17 +167,17 @@ def export(
     template_ref: str | None = None,
     cluster_scope: bool = False,
 ) -> dict[str, Any]:
-    """A compiled Workflow made ready for ``kubectl apply`` as ``kind``.
+    """A Workflow made ready for ``kubectl apply`` as ``kind``.
 
-    DAGs over 200 tasks are nested, DAGs mixing ``continueOn`` with ``depends`` use
-    ``dependencies``, steps come from the shared ``template_ref`` when given
-    (:func:`use_template_ref`), and the object is converted (:func:`convert`). ``kind``
-    defaults to ``cronworkflow`` when there are ``schedules``, else ``workflow``.
+    It is shaped for Argo's limits as a compiled one is (:func:`.compile.shape_for_argo`, a
+    no-op on what :func:`.compile.to_manifest` gives), steps come from the shared
+    ``template_ref`` when given (:func:`use_template_ref`), and the object is converted
+    (:func:`convert`). ``kind`` defaults to ``cronworkflow`` when there are ``schedules``, else
+    ``workflow``.
     """
-    from .limits import dependencies_for_continue_on
-    from .nesting import nest_large_dags
+    from .compile import shape_for_argo
 
-    out = dependencies_for_continue_on(nest_large_dags(manifest))
+    out = shape_for_argo(manifest)
     if template_ref:
         out = use_template_ref(out, template_ref, cluster_scope=cluster_scope)
     kind = kind or ("cronworkflow" if schedules else "workflow")

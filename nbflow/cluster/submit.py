@@ -39,20 +39,20 @@ def build_manifest(
     warnings; raises :class:`ManifestError` listing every problem the API server or Argo
     would reject, and :class:`~.prune.NothingToRun` when every step is cached.
     """
-    from ..argo.compile import CompileOptions, compile_workflow, encode_value
-    from ..argo.limits import Problem, check_manifest, dependencies_for_continue_on
-    from ..argo.nesting import nest_large_dags
+    from ..argo.compile import CompileOptions, shape_for_argo, translate
+    from ..argo.limits import Problem, check_manifest
+    from ..argo.literal import encode_value
     from ..model import Workflow
     from .options import apply_pod_options, pod_options
 
     image = cluster.image or config.image
     if isinstance(source, Workflow):
         base = Path(base_dir) if base_dir else None
-        source = compile_workflow(source, CompileOptions(image=image, base_dir=base))
+        source = translate(source, CompileOptions(image=image, base_dir=base))
     manifest = _set_parameters(source, {k: encode_value(v) for k, v in (parameters or {}).items()})
     if prune:
         manifest = _prune(manifest, config, cluster)
-    manifest = dependencies_for_continue_on(nest_large_dags(manifest))
+    manifest = shape_for_argo(manifest)
     manifest = apply_pod_options(manifest, pod_options(cluster))
     problems = check_manifest(manifest)
     errors = [str(p) for p in problems if p.level == "error"]

@@ -18,7 +18,8 @@ from ..errors import ManifestError, NbflowError
 from ..vocab import Phase
 from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
 from .nodes import timestamp
-from .operator import Operator, PodRequest, PodResult
+from .operator import Operator
+from .pod import PodRequest, PodResult
 from .store import RunStore, new_run_name
 from .trash import Trash
 from .worker import CANCELLED, LocalPod, check_runnable

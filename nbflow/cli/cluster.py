@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
+from .options import add_no_cache, add_output, add_source
 
 __all__ = ["add_commands", "add_kind_arguments", "convert_kind"]
 
@@ -22,21 +23,12 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     Returns the handlers by command name, for the caller's dispatch table.
     """
     submit = sub.add_parser("submit", help="submit a notebook's workflow to Argo on Kubernetes")
-    _source(submit)
+    add_source(submit)
     _cluster(submit)
     _pod(submit)
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    submit.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="submit every step, even those whose earlier result could be reused",
-    )
-    submit.add_argument(
-        "-o",
-        "--output",
-        choices=["json", "yaml"],
-        help="print the Workflow object (with --wait: its final state)",
-    )
+    add_no_cache(submit, "submit")
+    add_output(submit, "the Workflow object (with --wait: its final state)")
     _add_schedule(sub)
     _add_k8s(sub)
     return {"submit": _submit, "schedule": _schedule, "k8s": _k8s}
@@ -44,7 +36,7 @@ def add_commands(sub: Any) -> dict[str, Handler]:
 
 def _add_schedule(sub: Any) -> None:
     sched = sub.add_parser("schedule", help="make a CronWorkflow of a notebook's workflow")
-    _source(sched)
+    add_source(sched)
     _cluster(sched)
     _pod(sched)
     sched.add_argument(
@@ -94,7 +86,7 @@ def _add_k8s(sub: Any) -> None:
         "publish",
         help="create or update a WorkflowTemplate that other workflows can use (templateRef)",
     )
-    _source(publish)
+    add_source(publish)
     _cluster(publish)
     _pod(publish)
     publish.add_argument("--name", help="template name (default: the workflow's)")
@@ -163,19 +155,6 @@ _ACTIONS = {
 # ------------------------------------------------------------------ options
 
 
-def _source(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("source", help="a notebook (.ipynb) or a Workflow manifest (.yaml/.json)")
-    sp.add_argument("-w", "--workflow", help="which %%%%workflow of the notebook")
-    sp.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a workflow parameter; VALUE is read as a Python literal when it is one",
-    )
-
-
 def _cluster(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     sp.add_argument("--context", help="kubeconfig context")
@@ -196,8 +175,8 @@ def _pod(sp: argparse.ArgumentParser) -> None:
 
 
 def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
+    from ..cluster.options import load_cluster_config, parse_selector, parse_toleration
     from ..config import load_config
-    from .options import load_cluster_config, parse_selector, parse_toleration
 
     cfg = load_config(
         home=getattr(args, "home", None),
@@ -235,8 +214,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
 
 def _submit(args: argparse.Namespace) -> int:
     from ..argo.manifest import dump
-    from .prune import NothingToRun
-    from .submit import submit_workflow
+    from ..cluster.prune import NothingToRun
+    from ..cluster.submit import submit_workflow
 
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
@@ -271,8 +250,8 @@ def _report(run: Any) -> None:
 def _schedule(args: argparse.Namespace) -> int:
     from ..argo.kinds import CronOptions, convert
     from ..argo.limits import check_manifest
+    from ..cluster.submit import build_manifest
     from ..model import Workflow
-    from .submit import build_manifest
 
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
@@ -296,7 +275,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 def _publish(obj: dict[str, Any], args: argparse.Namespace, cluster: Any) -> int:
     from ..argo.manifest import dump
-    from .client import ArgoClient
+    from ..cluster.client import ArgoClient
 
     if getattr(args, "apply", True):
         with ArgoClient.from_config(cluster) as client:
@@ -323,7 +302,7 @@ def _k8s(args: argparse.Namespace) -> int:
         return _rbac(args)
     if args.k8s_command == "publish":
         from ..argo.kinds import convert
-        from .submit import build_manifest
+        from ..cluster.submit import build_manifest
 
         source, params, base = _load(args)
         cfg, cluster = _configs(args)
@@ -332,7 +311,7 @@ def _k8s(args: argparse.Namespace) -> int:
         )
         kind = "clusterworkflowtemplate" if args.cluster_scope else "workflowtemplate"
         return _publish(convert(manifest, kind, name=args.name), args, cluster)
-    from .run import open_cluster_run
+    from ..cluster.run import open_cluster_run
 
     cfg, cluster = _configs(args)
     run = open_cluster_run(args.run, config=cfg, cluster=cluster)
@@ -360,7 +339,7 @@ def _printer() -> Any:
 def _rbac(args: argparse.Namespace) -> int:
     import yaml
 
-    from .rbac import RbacOptions, rbac_manifests
+    from ..cluster.rbac import RbacOptions, rbac_manifests
 
     opts = RbacOptions(
         args.namespace,

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import NbflowError
+from ..errors import NbflowError
+from .options import add_no_cache, add_output, add_source
 
 __all__ = ["main"]
 
@@ -33,24 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def source(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("source", help="a notebook (.ipynb) or a Workflow manifest (.yaml/.json)")
-        sp.add_argument(
-            "-w", "--workflow", help="which %%%%workflow of the notebook (default: the only one)"
-        )
-        sp.add_argument(
-            "-p",
-            "--parameter",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="a workflow parameter; VALUE is read as a Python literal when it is one",
-        )
-
     run = sub.add_parser(
         "run", help="run a notebook's workflow (or a manifest) on the local engine"
     )
-    source(run)
+    add_source(run)
     run.add_argument(
         "--engine",
         choices=["papermill", "fast"],
@@ -64,24 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         help="run hand-written container/script templates on this machine (the image is "
         "ignored; each step gets a private /tmp and private folders for its paths)",
     )
-    run.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="run every step, even those whose earlier result could be reused",
-    )
-    run.add_argument(
-        "-o",
-        "--output",
-        choices=["json", "yaml"],
-        help="print the final Workflow object (spec and status) on stdout",
-    )
+    add_no_cache(run, "run")
+    add_output(run, "the final Workflow object (spec and status)")
     comp = sub.add_parser(
         "compile", help="write the Argo Workflow manifest of a notebook's workflow"
     )
-    source(comp)
+    add_source(comp)
     comp.add_argument("-o", "--output-file", help="file to write (default: stdout)")
     comp.add_argument("--format", choices=["yaml", "json"], default="yaml")
-    from .cluster.cli import add_commands, add_kind_arguments
+    from .cluster import add_commands, add_kind_arguments
 
     add_kind_arguments(comp)
     lint = sub.add_parser("lint", help="check a notebook's pipeline without running it")
@@ -100,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("run", nargs="?", help="run name (default: the most recent run)")
-        sp.add_argument("-o", "--output", choices=["json", "yaml"])
+        add_output(sp, "the final Workflow object")
         if name == "resume":
             sp.add_argument(
                 "--node",
@@ -138,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from .config import load_config
+    from ..config import load_config
 
     return load_config(
         home=args.home,
@@ -150,14 +128,14 @@ def _config(args: argparse.Namespace) -> Any:
 
 def _load_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
     """Return (Workflow model or manifest, leftover parameters, base folder)."""
-    from . import api
+    from .. import api
 
     source, params, base, args.origin = api.load_source(args.source, args.workflow, args.parameter)
     return source, params, base
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     source, params, base = _load_source(args)
     cfg = _config(args)
@@ -205,7 +183,7 @@ def _follow(run: Any, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if getattr(args, "output", None):
-        from . import api
+        from .. import api
 
         print(api.dump_manifest(run.workflow, args.output), end="")
     return EXIT_OK if run.phase == "Succeeded" else EXIT_FAILED
@@ -220,7 +198,7 @@ def _report(run: Any) -> None:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run = api.resume_run(
         args.run, nodes=args.node or None, config=_config(args), progress=sys.stderr, wait=False
@@ -235,14 +213,14 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run = api.retry_run(args.run, config=_config(args), progress=sys.stderr, wait=False)
     return _follow(run, args)
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run_id = None if args.run == "-" else args.run
     run = api.rerun_from(run_id, args.task, config=_config(args), progress=sys.stderr, wait=False)
@@ -250,7 +228,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     name = api.stop_run(args.run, terminate=args.terminate, config=_config(args))
     print(f"asked run {name} to {'terminate' if args.terminate else 'stop'}", file=sys.stderr)
@@ -258,13 +236,13 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from . import api
-    from .model import Workflow
+    from .. import api
+    from ..model import Workflow
 
     source, params, base = _load_source(args)
     if not isinstance(source, Workflow):
         raise NbflowError(f"{args.source} is already a manifest")
-    from .cluster.cli import convert_kind
+    from .cluster import convert_kind
 
     manifest = api.compile_workflow(source, config=_config(args), base_dir=base)
     text = api.dump_manifest(convert_kind(manifest, args, schedule=source.schedule), args.format)
@@ -277,8 +255,8 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from .lint import lint
-    from .notebook.extract import read_notebook
+    from ..lint import lint
+    from ..notebook.extract import read_notebook
 
     problems = lint(read_notebook(Path(args.source)), args.workflow)
     for problem in problems:
@@ -290,7 +268,7 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run = api.get_run(args.run, config=_config(args))
     if args.output:
@@ -301,7 +279,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     print(
         api.task_logs(None if args.run == "-" else args.run, args.task, config=_config(args)),
@@ -311,7 +289,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     for name in api.list_runs(config=_config(args)):
         wf = api.get_run(name, config=_config(args)).workflow
@@ -333,5 +311,3 @@ _COMMANDS = {
     "list": _list,
 }
 
-if __name__ == "__main__":
-    sys.exit(main())
