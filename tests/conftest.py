@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,41 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+# Where the developer's own settings would reach the tests (and the tests' files the developer).
+USER_SETTINGS = (
+    "NBFLOW_HOME",
+    "NBFLOW_ENGINE",
+    "NBFLOW_ARTIFACT_ROOT",
+    "IPYTHONDIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_CONFIG_PATH",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_PATH",
+    "JUPYTER_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home folder of the session's own (one per xdist worker), without nbflow's, IPython's
+    and Jupyter's settings of the environment.
+
+    The kernels, Jupyter servers and browsers that tests start write there (histories, runtime
+    files, profiles), not into the developer's home, and read nothing from it (IPython startup
+    files, ``nbflow_config.py``, user kernels). The same for every test of the session: nothing
+    a test sets may depend on it.
+    """
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        for name in USER_SETTINGS:
+            mp.delenv(name, raising=False)
+        yield home
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +71,17 @@ def validate_manifest(argo_validator: Any):
 
 
 @pytest.fixture()
-def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The process's IPython shell with nbflow loaded, an empty registry and namespace."""
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A new IPython shell with nbflow loaded and an empty registry, working in ``tmp_path``.
+
+    It is the process's IPython singleton during the test only: afterwards ``get_ipython()``
+    is ``None`` again, and ``__main__`` and the builtins that the shell replaces or adds
+    (``display``, ``__IPYTHON__``) are as before, so that no later test runs "in IPython".
+    """
+    import atexit
+    import builtins
+    import sys
+
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -45,23 +89,31 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from nbflow.notebook.extract import NotebookSpec
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+    assert not InteractiveShell.initialized(), "an IPython shell outlived its test"
+    names = set(vars(builtins))
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
     ip = InteractiveShell.instance(config=config)
-    if "nbflow" not in ip.extension_manager.loaded:
+    try:
         ip.run_line_magic("load_ext", "nbflow")
-    ip.reset(new_session=False)
-    ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(base_dir=str(tmp_path))
-    yield ip
-    ip.reset(new_session=False)
+        ip.magics_manager.registry[NbflowMagics.__name__].spec = NotebookSpec(
+            base_dir=str(tmp_path)
+        )
+        yield ip
+    finally:
+        ip.atexit_operations()
+        atexit.unregister(ip.atexit_operations)
+        InteractiveShell.clear_instance()
+        for name in set(vars(builtins)) - names:
+            delattr(builtins, name)
 
 
-@pytest.fixture()
+@pytest.fixture(autouse=True)
 def nbflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private nbflow home (runs and artifacts) for one test."""
+    """A private nbflow home (runs, artifacts, cache) for every test: ``$NBFLOW_HOME``."""
     home = tmp_path / "nbflow-home"
     monkeypatch.setenv("NBFLOW_HOME", str(home))
-    monkeypatch.delenv("NBFLOW_ARTIFACT_ROOT", raising=False)
     return home
 
 

@@ -129,20 +129,23 @@ def test_workflow_errors_have_line_and_column(shell: Any) -> None:
     assert live_spec(shell).workflows == {}
 
 
-def test_nbflow_argument_errors(shell: Any) -> None:
+def test_nbflow_argument_errors(shell: Any, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"unknown command 'go'"):
         shell.run_line_magic("nbflow", "go")
     with pytest.raises(UsageError, match=r"^no workflow is defined"):
         shell.run_line_magic("nbflow", "run")
     with pytest.raises(UsageError, match=r"^no workflow is defined"):
         shell.run_line_magic("nbflow", "compile -o out.yaml")
+    assert not (tmp_path / "out.yaml").exists()  # the shell's working directory
     with pytest.raises(UsageError, match=r"^missing TASK after %nbflow logs$"):
         shell.run_line_magic("nbflow", "logs run-1")
     with pytest.raises(UsageError, match=r"^unrecognized argument b$"):
         shell.run_line_magic("nbflow", "status a b")
 
 
-def test_nbflow_run_checks_workflow_and_parameters(shell: Any) -> None:
+def test_nbflow_run_checks_workflow_and_parameters(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     run(shell, "%%template a --param n=1\npass")
     run(shell, "%%workflow w\na")
     with pytest.raises(UsageError, match=r"^no workflow 'nightly' \(defined: w\)$"):
@@ -153,9 +156,10 @@ def test_nbflow_run_checks_workflow_and_parameters(shell: Any) -> None:
         r"parameter 'k'",
     ):
         shell.run_line_magic("nbflow", "run w -p k=1")
+    capsys.readouterr()
     with pytest.raises(UsageError, match=r"^-p: expected NAME=VALUE, got 'k'$"):
         shell.run_line_magic("nbflow", "compile w -p k")
-    assert not Path("out.yaml").exists()
+    assert capsys.readouterr().out == ""  # no manifest printed
 
 
 def test_lint_uses_the_kernel_history(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -394,14 +394,16 @@ def test_entry_point_plugins_are_loaded_once(tmp_path, monkeypatch, registry):
     assert sys.modules["nbflow_celsius_plugin"].CALLS == [1]
 
 
-def test_marshal_imports_no_heavy_modules():
+def test_marshal_imports_no_heavy_modules(tmp_path):
     code = (
-        "import sys, tempfile, pathlib\n"
+        "import sys, pathlib\n"
         "from nbflow import marshal, handoff\n"
-        "d = pathlib.Path(tempfile.mkdtemp())\n"
+        "d = pathlib.Path(sys.argv[1])\n"
         "marshal.save({'a': [1]}, d / 'x', name='x')\n"
         "assert marshal.load(d / 'x') == {'a': [1]}\n"
         "print(sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"

@@ -15,10 +15,12 @@ def test_quickstart_notebook_executes(nbflow_home: Path, tmp_path: Path) -> None
     import papermill
 
     out = tmp_path / "quickstart.out.ipynb"
+    work = tmp_path / "work"  # the run's folder: not the checkout
+    work.mkdir()
     papermill.execute_notebook(
         str(QUICKSTART),
         str(out),
-        cwd=str(QUICKSTART.parent),
+        cwd=str(work),
         kernel_name="python3",
         progress_bar=False,
     )

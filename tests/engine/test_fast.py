@@ -1,4 +1,5 @@
-"""The fast engine's fork server: isolation between steps, crashes, stops, preloading."""
+"""The fast engine: its fork server (isolation between steps, crashes, stops, preloading), the
+templates it leaves to papermill, and a run that falls back."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from nbflow import api
+from nbflow.config import load_config
 from nbflow.engine.fast import (
     DEADLINE,
     LOST,
@@ -25,6 +28,7 @@ from nbflow.engine.fast import (
     pool_size,
 )
 from nbflow.engine.imports import discover, notebook_imports, step_notebook
+from nbflow.notebook.extract import read_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -171,7 +175,6 @@ def test_exit_codes_follow_the_runner(steps: Steps) -> None:
     assert (step / "notebook.ipynb").is_file()
 
 
-
 def test_a_process_that_exits_mid_step_died_like_a_kernel(steps: Steps) -> None:
     for code in (0, 1, 7):  # whatever the code, the step did not finish
         exited, step = steps.run("print('started')", f"import os\nos._exit({code})", "x = 1")
@@ -236,10 +239,10 @@ def test_a_dead_server_loses_its_steps_and_is_restarted(tmp_path: Path) -> None:
     with ForkServer() as fs:
         fs.start()
         steps = Steps(fs, tmp_path)
-        killer = threading.Thread(target=lambda: (time.sleep(1.5), fs._proc.kill()))  # type: ignore[union-attr]
-        killer.start()
-        lost, _ = steps.run("import time\ntime.sleep(60)")
-        killer.join()
+        # the step kills the server (its parent) while it runs, then waits to be lost with it
+        lost, _ = steps.run(
+            "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(60)"
+        )
         assert lost.reason == LOST and "fork server" in str(lost.message)
         assert steps.run("x = 1")[0] == StepExit(0)
 
@@ -384,3 +387,20 @@ def test_a_python3_kernel_of_another_environment_falls_back(
     finally:
         fast._foreign_kernel.cache_clear()
     assert why == "the python3 kernel runs another Python (/opt/other-env/bin/python)"
+
+
+def test_a_run_sends_a_template_using_widgets_to_papermill(make_notebook: Any) -> None:
+    cells = [
+        "%%template w --outputs n\nimport ipywidgets\nn = 1",
+        "%%template plain --outputs m\nm = 1",
+        "%%workflow widgets\nw\nplain",
+    ]
+    path = make_notebook(cells)
+    wf = read_notebook(path).workflow(None)
+    config = load_config(engine="fast", cache=False)
+    run = api.run_workflow(wf, config=config, workdir=path.parent, base_dir=path.parent)
+    assert run.phase == "Succeeded", run.summary()
+    assert run.outputs("w") == {"n": 1} and run.outputs("plain") == {"m": 1}
+    assert run.driver.engine.fallbacks == {
+        "w": "it uses ipywidgets (widgets need a real kernel's comms)"
+    }

@@ -65,7 +65,7 @@ def test_workflow_deadline_kills_steps(make_notebook: Any, nbflow_home: Path) ->
 
 
 def test_suspend_and_resume_from_another_process(
-    make_notebook: Any, nbflow_home: Path, tmp_path: Path
+    make_notebook: Any, nbflow_home: Path, tmp_path: Path, eventually: Any
 ) -> None:
     path = make_notebook(
         [
@@ -89,19 +89,21 @@ def test_suspend_and_resume_from_another_process(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 90
-    while time.time() < deadline:
+
+    def suspended() -> bool:
         runs = list((nbflow_home / "runs").glob("*/workflow.json"))
         nodes = json.loads(runs[0].read_text()).get("status", {}).get("nodes", {}) if runs else {}
-        if any(n["type"] == "Suspend" and n["phase"] == "Running" for n in nodes.values()):
-            break
-        time.sleep(0.3)
-    else:
+        return any(n["type"] == "Suspend" and n["phase"] == "Running" for n in nodes.values())
+
+    try:
+        eventually(suspended, 90, "the run to reach its suspend node")
+    except AssertionError:
         proc.kill()
         _, err = proc.communicate()
         pytest.fail(f"the run never reached its suspend node: {err}")
     resume = subprocess.run(
         [sys.executable, "-m", "nbflow.cli", "resume", "--node", "approve"],
+        cwd=path.parent,
         capture_output=True,
         text=True,
     )

@@ -72,17 +72,19 @@ def executions(workdir: Path) -> list[tuple[str, float]]:
 
 
 @pytest.mark.usefixtures("both_engines")
-def test_sigkill_at_twenty_random_points_then_resume(make_notebook: Any, nbflow_home: Path) -> None:
+def test_sigkill_at_twenty_random_points_then_resume(
+    make_notebook: Any, nbflow_home: Path, eventually: Any
+) -> None:
     path = make_notebook(FIFTEEN)
     workdir = path.parent
     rng = random.Random(20261129)
     kills: list[tuple[float, set[str]]] = []
     proc = nbflow_proc("run", str(path), cwd=workdir)
-    started = time.time()
-    while not list((nbflow_home / "runs").glob("*/workflow.json")) and time.time() - started < 120:
-        time.sleep(0.1)  # kill only once the run exists (a loaded machine starts slowly)
+    # kill only once the run exists (a loaded machine starts slowly)
+    records = nbflow_home / "runs"
+    eventually(lambda: list(records.glob("*/workflow.json")), 120, "the run's record")
     while len(kills) < 20:
-        time.sleep(rng.uniform(0.2, 1.2))
+        time.sleep(rng.uniform(0.2, 1.2))  # the random kill points (seeded)
         if proc.poll() is not None:  # it finished before we could kill it: nothing left to do
             break
         proc.send_signal(signal.SIGKILL)
@@ -111,12 +113,14 @@ def test_sigkill_at_twenty_random_points_then_resume(make_notebook: Any, nbflow_
 
 
 def test_ctrl_c_stops_runs_exit_handler_and_resume_finishes(
-    make_notebook: Any, nbflow_home: Path
+    make_notebook: Any, nbflow_home: Path, eventually: Any
 ) -> None:
     path = make_notebook(
         [
             "%%template slow --no-run\nimport time, pathlib\n"
-            "time.sleep(60 if pathlib.Path('be-slow').exists() else 0)",
+            "if pathlib.Path('be-slow').exists():\n"
+            "    pathlib.Path('slow-started').touch()\n"
+            "    time.sleep(60)",
             "%%template after\nprint('after')",
             "%%template bye\nprint('exit handler ran')",
             "%%workflow w --on-exit bye\nslow >> after",
@@ -124,16 +128,8 @@ def test_ctrl_c_stops_runs_exit_handler_and_resume_finishes(
     )
     (path.parent / "be-slow").write_text("")
     proc = nbflow_proc("run", str(path), cwd=path.parent)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:  # the run's folder may exist a moment before its record
-            nodes = state(nbflow_home).get("status", {}).get("nodes", {}).values()
-        except (FileNotFoundError, ValueError):
-            nodes = []
-        if any(n["displayName"] == "slow" and n["phase"] == "Running" for n in nodes):
-            break
-        time.sleep(0.2)
-    time.sleep(1.0)
+    # interrupt while the step's own code runs
+    eventually((path.parent / "slow-started").exists, 120, "the step to start")
     proc.send_signal(signal.SIGINT)
     err = output(proc, path.parent)
     assert proc.returncode == 1, err
@@ -145,7 +141,10 @@ def test_ctrl_c_stops_runs_exit_handler_and_resume_finishes(
     assert "nbflow resume" in err
     name = wf["metadata"]["name"]
     bye = subprocess.run(
-        [sys.executable, "-m", "nbflow.cli", "logs", name, "onExit"], capture_output=True, text=True
+        [sys.executable, "-m", "nbflow.cli", "logs", name, "onExit"],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
     )
     assert "exit handler ran" in bye.stdout
     (path.parent / "be-slow").unlink()

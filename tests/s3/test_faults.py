@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -117,7 +116,7 @@ def test_endpoint_gone_for_good_names_endpoint_and_key(
 
 @pytest.mark.kernel
 def test_step_fails_clearly_when_the_endpoint_goes_away_mid_run(
-    flaky_server: Any, make_notebook: Any, nbflow_home: Path, tmp_path: Path
+    flaky_server: Any, make_notebook: Any, nbflow_home: Path, tmp_path: Path, eventually: Any
 ) -> None:
     # The step announces that it runs, then waits for the test to stop the server.
     path = make_notebook(
@@ -139,8 +138,7 @@ def test_step_fails_clearly_when_the_endpoint_goes_away_mid_run(
         storage_backoff_s=0.05,
     )
     run = api.run_workflow(read_notebook(path).workflow(), config=cfg, workdir=workdir, wait=False)
-    while not (workdir / "started").exists() and not run.done:
-        time.sleep(0.05)
+    eventually(lambda: (workdir / "started").exists() or run.done, 120, "the step to start")
     flaky_server.stop()
     (workdir / "go").touch()
     run.wait(120)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,24 +33,27 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 60_000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+def _wait_server(runtime: Path, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> str:
+    """The URL of the server ``proc`` once it answers: read from the file that it writes in
+    its runtime folder (it chose its port: a port chosen here could be taken meanwhile)."""
     deadline = time.monotonic() + timeout_s
+    url = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"jupyter lab did not answer {url} in {timeout_s}s:\n{log.read_text()[-3000:]}")
+        if url is None:
+            found = list(runtime.glob(f"jpserver-{proc.pid}.json"))
+            if found:
+                url = json.loads(found[0].read_text())["url"].rstrip("/")
+        if url is not None:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as resp:
+                    if resp.status == 200:
+                        return url
+            except OSError:
+                pass
+        time.sleep(0.3)
+    pytest.fail(f"jupyter lab did not answer in {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture()
@@ -59,7 +62,6 @@ def lab(tmp_path: Path, nbflow_home: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(HERE / "notebooks" / "demo.ipynb", root / "demo.ipynb")
-    port = _free_port()
     env = dict(os.environ)
     settings = tmp_path / "lab-settings"
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
@@ -76,15 +78,14 @@ def lab(tmp_path: Path, nbflow_home: Path) -> Iterator[tuple[str, Path]]:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-                f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
+                "--port=0", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
                 "--ServerApp.password=", f"--ServerApp.root_dir={root}",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             ],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
         )
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_http(f"{url}/api/status", proc, log, 60)
+        url = _wait_server(tmp_path / "runtime", proc, log, 60)
         yield url, root
     finally:
         proc.terminate()

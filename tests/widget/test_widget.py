@@ -31,6 +31,12 @@ PIPELINE = [
     "%%template after --inputs x\nprint(x)",
     "%%workflow live\nflaky >> [fan.map(i=range(3)), boom]\nboom >> after",
 ]
+FAILING = [
+    "%%template ok --outputs n\nn = 3",
+    "%%template boom --inputs n --outputs x\nx = 1 / 0",
+    "%%template after --inputs x\nprint(x)",
+    "%%workflow failing\nok >> boom >> after",
+]
 
 
 class Recorder:
@@ -47,30 +53,48 @@ class Recorder:
                 self.patches.append(json.loads(json.dumps(content["nodes"])))
 
 
-@pytest.fixture(scope="module")
-def live_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One real run of PIPELINE, watched from its start by a widget recording its messages."""
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("NBFLOW_HOME", str(home))
-    monkeypatch.delenv("NBFLOW_ARTIFACT_ROOT", raising=False)
-    folder = tmp_path_factory.mktemp("nb")
+def new_run(folder: Path, cells: list[str], config: Any = None) -> Any:
+    """Start the only workflow of a notebook made of ``cells`` in ``folder`` (not waiting)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in PIPELINE]
-    nbformat.write(nb, folder / "live.ipynb")
-    wf = read_notebook(folder / "live.ipynb").workflow("live")
-    run = api.run_workflow(wf, config=load_config(), workdir=folder, base_dir=folder, wait=False)
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, folder / "pipeline.ipynb")
+    wf = read_notebook(folder / "pipeline.ipynb").workflow()
+    return api.run_workflow(wf, config=config, workdir=folder, base_dir=folder, wait=False)
+
+
+def watched(run: Any) -> tuple[RunWidget, Recorder]:
+    """The run's widget, its messages to the frontend recorded from now on."""
     widget = graph(run)
     recorder = Recorder()
     recorder.initial = json.loads(json.dumps(widget.nodes))
     widget.send = recorder  # type: ignore[method-assign]
+    return widget, recorder
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real run of PIPELINE, watched from its start by a widget recording its messages.
+
+    Shared by the tests of this module, which only read it (the run, the widget and the
+    recorder); a test that acts on a run or selects a node uses one of its own.
+    """
+    config = load_config(home=str(tmp_path_factory.mktemp("nbflow-home")))
+    run = new_run(tmp_path_factory.mktemp("nb"), PIPELINE, config)
+    widget, recorder = watched(run)
     run.wait(timeout=120)
     widget.flush()
     yield run, widget, recorder
     widget.close()
-    monkeypatch.undo()
+
+
+@pytest.fixture()
+def viewer(live_run: Any) -> Any:
+    """Another widget on the ended shared run, for a test to select nodes in."""
+    widget = RunWidget(live_run[0])
+    yield widget
+    widget.close()
 
 
 def test_live_updates_are_batched_and_hold_only_changes(live_run: Any) -> None:
@@ -108,8 +132,9 @@ def test_group_counts_went_through_running(live_run: Any) -> None:
     assert any(c.get("Running") or c.get("Pending") for c in counts)
 
 
-def test_details_of_the_failed_node(live_run: Any) -> None:
-    run, widget, _ = live_run
+def test_details_of_the_failed_node(live_run: Any, viewer: RunWidget) -> None:
+    run, _, _ = live_run
+    widget = viewer
     widget.selected = {"task": "boom", "node": None}
     details = widget.details
     assert details["task"] == "boom" and details["phase"] == "Failed"
@@ -125,8 +150,8 @@ def test_details_of_the_failed_node(live_run: Any) -> None:
     assert "division by zero" in html and "<script" not in html
 
 
-def test_details_of_a_group_its_items_and_outputs(live_run: Any) -> None:
-    _, widget, _ = live_run
+def test_details_of_a_group_its_items_and_outputs(viewer: RunWidget) -> None:
+    widget = viewer
     widget.selected = {"task": "fan", "node": None}
     group = widget.details
     assert group["kind"] == "group" and group["items_total"] == 3
@@ -140,8 +165,8 @@ def test_details_of_a_group_its_items_and_outputs(live_run: Any) -> None:
     assert item["inputs"][0]["name"] == "n"
 
 
-def test_details_of_a_retried_task_list_its_attempts(live_run: Any) -> None:
-    _, widget, _ = live_run
+def test_details_of_a_retried_task_list_its_attempts(viewer: RunWidget) -> None:
+    widget = viewer
     widget.selected = {"task": "flaky", "node": None}
     details = widget.details
     assert [(a["label"], a["phase"]) for a in details["attempts"]] == [
@@ -162,21 +187,26 @@ def test_static_fallback_of_the_widget_and_the_run(live_run: Any) -> None:
     assert graph(run) is widget  # one live widget per run object
 
 
-def test_retry_action_reruns_the_failed_task_and_is_followed(live_run: Any) -> None:
-    run, widget, recorder = live_run
-    assert widget.actions == ["retry"]  # ended: no stop; a failed local run can be retried
-    before = len(recorder.patches)
-    first_engine = run.driver.engine
-    widget.act("retry")
-    assert widget.run is run and run.driver.engine is not first_engine  # a new engine goes on
-    widget.run.wait(timeout=60)
-    widget.flush()
-    assert widget.run.phase == "Failed"
-    assert widget.nodes["boom"]["phase"] == "Failed"
-    assert widget.nodes["flaky"]["phase"] == "Succeeded"  # kept, not run again
-    assert len(recorder.patches) > before  # the new engine's changes reached the frontend
-    with pytest.raises(Exception, match="not available"):
-        widget.act("stop")
+def test_retry_action_reruns_the_failed_task_and_is_followed(tmp_path: Path) -> None:
+    run = new_run(tmp_path, FAILING)
+    run.wait(timeout=60)
+    widget, recorder = watched(run)
+    try:
+        assert widget.nodes["boom"]["phase"] == "Failed"
+        assert widget.actions == ["retry"]  # ended: no stop; a failed local run can be retried
+        first_engine = run.driver.engine
+        widget.act("retry")
+        assert widget.run is run and run.driver.engine is not first_engine  # a new engine goes on
+        widget.run.wait(timeout=60)
+        widget.flush()
+        assert widget.run.phase == "Failed"
+        assert widget.nodes["boom"]["phase"] == "Failed"
+        assert widget.nodes["ok"]["phase"] == "Succeeded"  # kept, not run again
+        assert recorder.patches  # the new engine's changes reached the frontend
+        with pytest.raises(Exception, match="not available"):
+            widget.act("stop")
+    finally:
+        widget.close()
 
 
 def test_stop_action_on_a_live_run(make_notebook: Any, nbflow_home: Path) -> None:
