@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "compile_workflow",
+    "step_env",
     "dump_manifest",
     "run_workflow",
     "resume_run",
@@ -38,10 +39,24 @@ def compile_workflow(
     ``base_dir`` is where relative ``--notebook`` paths of templates are read from.
     """
     from .argo.compile import CompileOptions, to_manifest
+    from .argo.stepenv import with_step_env
 
     cfg = _config(config)
     options = CompileOptions(image=cfg.image, base_dir=Path(base_dir) if base_dir else None)
-    return to_manifest(workflow, options)
+    return with_step_env(to_manifest(workflow, options), step_env(cfg))
+
+
+def step_env(config: NbflowConfig) -> dict[str, str]:
+    """What steps must know of ``config``, as environment variables (none for defaults)."""
+    from .budget import DEFAULT_MAX_OUTPUT_BYTES
+    from .vocab import ALLOW_PICKLE_ENV, MAX_OUTPUT_ENV
+
+    env = {}
+    if not config.allow_pickle:
+        env[ALLOW_PICKLE_ENV] = "false"
+    if config.max_output_bytes != DEFAULT_MAX_OUTPUT_BYTES:
+        env[MAX_OUTPUT_ENV] = str(config.max_output_bytes)
+    return env
 
 
 def load_source(
@@ -121,6 +136,7 @@ def run_workflow(
     from dataclasses import replace
 
     from .argo.literal import encode_value
+    from .argo.stepenv import with_step_env
     from .engine.driver import LocalDriver
     from .engine.local import prepare
     from .engine.store import RunStore
@@ -133,14 +149,14 @@ def run_workflow(
             parameters = None
         source = compile_workflow(source, config=cfg, base_dir=base_dir or workdir)
     encoded = {k: encode_value(v) for k, v in (parameters or {}).items()}
-    wf = prepare(source, encoded, host_exec=host_exec)
+    wf = with_step_env(prepare(source, encoded, host_exec=host_exec), step_env(cfg))
     settings = {
         "artifact_root": cfg.artifact_root,
         "workdir": str(Path(workdir or Path.cwd()).resolve()),
     }
     settings.update(origin or {})
+    run = _local_run(wf, settings, cfg)  # the store is opened (and checked) before any write
     RunStore(cfg.runs_dir).create(wf, settings)
-    run = _local_run(wf, settings, cfg)
     _watch(run, progress)
     assert isinstance(run.driver, LocalDriver)
     run.driver.start(wait=wait)
@@ -157,7 +173,9 @@ def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) 
     runs = RunStore(cfg.runs_dir)
     store = ArtifactStore.from_config(cfg, settings["artifact_root"])
     driver = LocalDriver(wf, settings, config=cfg, runs=runs, store=store)
-    return Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
+    run = Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
+    run.allow_pickle = cfg.allow_pickle
+    return run
 
 
 def _watch(run: Run, progress: TextIO | None) -> None:

@@ -65,3 +65,19 @@ class StorageError(NbflowError, OSError):
 
 class MarshalError(NbflowError, TypeError):
     """A value could not be saved as an artifact (or loaded back)."""
+
+
+class IntegrityError(NbflowError):
+    """An artifact is missing, or differs from the digest its producer recorded."""
+
+
+class RecordError(NbflowError):
+    """A run record cannot be read (corrupt or partly written) or written (disk full)."""
+
+
+class RunLocked(NbflowError):
+    """Another engine is running the run right now."""
+
+
+class DiskFull(StorageError):
+    """A write failed for lack of space (``ENOSPC``) or quota (``EDQUOT``)."""

@@ -15,6 +15,8 @@ from ..vocab import (
     ATTEMPT_ENV,
     CACHE_ANNOTATION,
     CODE_ANNOTATION,
+    DIGESTS,
+    DIGESTS_FILE,
     EXECUTED_NOTEBOOK,
     RUNNER_MODULE,
     STEP_DIR,
@@ -84,6 +86,10 @@ def container_template(
             {"name": n, "valueFrom": {"path": f"{STEP_DIR}/parameters/{n}", "default": ""}}
             for n in template.outputs
         ]
+        # the runner digests the outputs it saved: whoever reads them checks them against this
+        out["outputs"]["parameters"].append(
+            {"name": DIGESTS, "valueFrom": {"path": f"{STEP_DIR}/{DIGESTS_FILE}", "default": "{}"}}
+        )
     if template.retry is not None:
         out["retryStrategy"] = _retry(template)
     if template.timeout_s is not None:

@@ -7,11 +7,12 @@ the workflow's parameters and the cached outputs of the tasks before.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..engine.cache import DigestIndex, ResultCache, key_of
+from ..engine.cache import DigestIndex, ResultCache, check_entry, key_of
 from ..errors import NbflowError
 from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, STEP_KEY
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Hit", "Finder", "task_deps", "topological", "cached_parameters", "cached_artifact"]
 
+log = logging.getLogger(__name__)
 _ITEM_KEY = "{{item._i}}"
 _WORKFLOW_NAME = "\0workflow.name\0"
 _FROM = re.compile(
@@ -137,12 +139,16 @@ class Finder:
         entry = self.cache.get(key) if key else None
         if key is None or entry is None:
             return None
-        arts = (entry.get("outputs") or {}).get("artifacts") or []
         try:
-            stored = all(self.store.exists(a["s3"]["key"]) for a in arts)
-        except (NbflowError, OSError, KeyError):
-            stored = False
-        return Hit([key], [entry]) if stored else None
+            problem = check_entry(entry, self.store)
+        except (NbflowError, OSError, KeyError) as exc:  # the store cannot be read: run it
+            log.debug("cache entry %s of %s not checked: %s", key, task.get("name"), exc)
+            return None
+        if problem is not None:  # gone or changed: forget it, the task runs again
+            log.info("cache entry of task %s dropped: %s", task.get("name"), problem)
+            self.cache.drop(key)
+            return None
+        return Hit([key], [entry])
 
     def _inputs(self, task: dict[str, Any], tmpl: dict[str, Any], item: dict[str, str],
                 hits: dict[str, Hit], digests: dict[str, str]) -> dict[str, Any] | None:

@@ -72,15 +72,16 @@ class Pruned:
 def cluster_cache(workflow: dict[str, Any], config: NbflowConfig, root: str) -> ResultCache | None:
     """The result cache cluster runs of ``workflow`` share with this machine, or ``None``.
 
-    ``None`` when caching is off (``NbflowConfig.cache``) or the artifact root ``root`` is
-    not an object store that the cluster reads too (``s3://``).
+    ``None`` when the artifact root ``root`` is not an object store that the cluster reads too
+    (``s3://``). With caching off (``NbflowConfig.cache``, ``--no-cache``) its ``reuse`` is
+    off: nothing is left out of a submission, and the run's results still replace the entries.
     """
-    if not config.cache:
-        return None
     if not is_object_store(root):
         log.debug("no cache for cluster runs: artifact root %r is not shared", root or "(none)")
         return None
-    return workflow_cache(workflow, Path(config.home) / "cache")
+    cache = workflow_cache(workflow, Path(config.home) / "cache")
+    cache.reuse = config.cache
+    return cache
 
 
 def prune_manifest(

@@ -221,11 +221,11 @@ class LocalDriver(Subscribers):
         return resumed
 
     def _cache(self) -> Any:
-        if not self.config.cache:
-            return None
         from .cache import workflow_cache
 
-        return workflow_cache(self._workflow, Path(self.config.home) / "cache")
+        cache = workflow_cache(self._workflow, Path(self.config.home) / "cache")
+        cache.reuse = self.config.cache  # off: run everything, record (repair) the entries
+        return cache
 
     def _reopen(self) -> None:
         """Take the run back from its record to run it here; refuse while anything runs it."""

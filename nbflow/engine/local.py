@@ -16,7 +16,16 @@ from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
 from ..errors import ManifestError, NbflowError
 from ..vocab import Phase
-from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
+from .cache import (
+    DigestIndex,
+    ResultCache,
+    cache_key,
+    check_entry,
+    entry_of,
+    expired,
+    replay,
+    task_of,
+)
 from .nodes import timestamp
 from .operator import Operator
 from .pod import PodRequest, PodResult
@@ -258,11 +267,11 @@ class LocalEngine:
 
     def _submit(self, req: PodRequest) -> Future[PodResult]:
         cache, key = self._lookup(req)
+        entry = None
         if cache is not None and key:
-            entry = cache.get(key)
             max_age = (req.template.get("memoize") or {}).get("maxAge")
-            if entry and self._still_stored(entry) and not expired(entry, max_age, _now()):
-                return self.pool.submit(replay, req, entry, self.store, key, cache.name)
+            entry = cache.get(key) if getattr(cache, "reuse", True) else None
+            entry = None if entry and expired(entry, max_age, _now()) else entry
             self.keys[req.node_id] = key
             self.key_caches[req.node_id] = cache
         run_dir = self.runs.run_dir(self.name)
@@ -281,17 +290,26 @@ class LocalEngine:
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))
+        pod.expect = self.digests.expect(req.inputs)
         cancel = self.cancels[req.node_id] = threading.Event()
+        if entry is not None and cache is not None and key:
+            return self.pool.submit(self._hit_or_run, pod, entry, cache, key, cancel)
         return self.pool.submit(pod.run, cancel)
+
+    def _hit_or_run(
+        self, pod: LocalPod, entry: dict[str, Any], cache: ResultCache, key: str,
+        cancel: threading.Event,
+    ) -> PodResult:
+        """Replay a cache hit whose outputs are intact; else forget the entry and run the pod."""
+        if check_entry(entry, self.store) is None:
+            return replay(pod.req, entry, self.store, key, cache.name)
+        cache.drop(key)
+        return pod.run(cancel)
 
     def _server_for(self, template: dict[str, Any]) -> dict[str, Any]:
         if self.server is None or not runs_nbflow(template) or template["name"] in self.fallbacks:
             return {}
         return {"server": self.server}
-
-    def _still_stored(self, entry: dict[str, Any]) -> bool:
-        arts = (entry.get("outputs") or {}).get("artifacts") or []
-        return all(self.store.exists(a["s3"]["key"]) for a in arts)
 
     def _record(self, node_id: str, result: PodResult) -> None:
         """Remember a succeeded pod's digests and, on a cache miss, its result."""
@@ -299,8 +317,8 @@ class LocalEngine:
         cache = self.key_caches.pop(node_id, None)
         if result.phase != Phase.SUCCEEDED:
             return
-        self.digests.add(result.outputs)
-        if key is not None and cache is not None:
+        self.digests.add(result.outputs, task_of(self.op.nodes[node_id].get("name") or ""))
+        if key is not None and cache is not None and not result.memoization:
             cache.put(key, entry_of(result, self.op.nodes[node_id]))
             self.op.nodes[node_id]["memoizationStatus"] = {
                 "hit": False,
