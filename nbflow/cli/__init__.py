@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
-from .options import add_no_cache, add_output, add_source
+from .housekeeping import add_housekeeping
+from .options import add_globals, add_globals_everywhere, add_no_cache, add_output, add_source
 
 __all__ = ["main"]
 
@@ -23,15 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nbflow", description="Run notebook pipelines locally or on Argo Workflows.")
-    p.add_argument(
-        "--home",
-        help="folder of nbflow's run records (default: $NBFLOW_HOME or ~/.local/share/nbflow)",
-    )
-    p.add_argument(
-        "--artifact-root",
-        help="fsspec URL of the artifact store (default: $NBFLOW_ARTIFACT_ROOT "
-        "or file://<home>/artifacts)",
-    )
+    add_globals(p)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
@@ -99,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("run", nargs="?")
     stop.add_argument("--terminate", action="store_true", help="also skip the exit handlers")
     _COMMANDS.update(add_commands(sub))
+    add_housekeeping(sub)
+    add_globals_everywhere(p)
     return p
 
 
@@ -106,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nbflow`` console script."""
     args = _parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or _COMMANDS[args.command]
+        return int(handler(args))
     except NbflowError as exc:
         print(f"nbflow: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -291,9 +287,10 @@ def _logs(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from .. import api
 
-    for name in api.list_runs(config=_config(args)):
-        wf = api.get_run(name, config=_config(args)).workflow
-        status = wf.get("status", {})
+    for name, status in api.run_states(config=_config(args)):
+        if isinstance(status, str):  # a record that cannot be read: one line, the rest goes on
+            print(f"nbflow: warning: {status}", file=sys.stderr)
+            continue
         print(f"{name:<36} {status.get('phase', ''):<10} {status.get('startedAt', '')}")
     return EXIT_OK
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from ..argo.container import runs_nbflow
 from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
-from ..errors import ManifestError, NbflowError
+from ..errors import DiskFull, ManifestError, NbflowError, RunLocked
 from ..vocab import Phase
 from .cache import (
     DigestIndex,
@@ -29,7 +30,7 @@ from .cache import (
 from .nodes import timestamp
 from .operator import Operator
 from .pod import PodRequest, PodResult
-from .store import RunStore, new_run_name
+from .store import FULL, RunStore, new_run_name
 from .trash import Trash
 from .worker import CANCELLED, LocalPod, check_runnable
 
@@ -150,6 +151,7 @@ class LocalEngine:
         self.lock = threading.RLock()
         self.finished = threading.Event()
         self._thread: threading.Thread | None = None
+        self.run_lock: AbstractContextManager[Any] | None = None  # the run's, taken by a driver
 
     def start(self) -> None:
         """Run in a background thread."""
@@ -170,10 +172,15 @@ class LocalEngine:
         """Run to the end in this thread (holding the run's lock)."""
         self.trash = Trash(self.runs.run_dir(self.name) / "pods")
         try:
-            with self.runs.lock(self.name):
+            with self.run_lock or self.runs.lock(self.name):
                 if self.engine == "fast":
                     self._start_server()
                 self._loop()
+        except RunLocked:
+            pass  # another engine runs it: its record is not ours to write
+        except DiskFull as exc:
+            self._halt(f"{exc}: the run stopped, and its record keeps what was saved last; "
+                       f"make room, then: nbflow resume {self.name}")
         except NbflowError as exc:
             self._abort(str(exc))
         except Exception as exc:  # a bug must not leave the run hanging as Running
@@ -208,6 +215,16 @@ class LocalEngine:
             local_dirs=[self.workdir],
         )
         self.server.start()
+
+    def _halt(self, message: str) -> None:
+        """Stop at once without writing the record (it could not be written): the run is then
+        as after a crash, and ``nbflow resume`` goes on from its last saved state."""
+        with self.lock:
+            for cancel in self.cancels.values():
+                cancel.set()
+            self.op.status.update(phase="Error", message=message)
+            for listener in list(self.listeners):
+                listener(self.wf, [])
 
     def _abort(self, message: str) -> None:
         with self.lock:
@@ -319,7 +336,12 @@ class LocalEngine:
             return
         self.digests.add(result.outputs, task_of(self.op.nodes[node_id].get("name") or ""))
         if key is not None and cache is not None and not result.memoization:
-            cache.put(key, entry_of(result, self.op.nodes[node_id]))
+            try:
+                cache.put(key, entry_of(result, self.op.nodes[node_id]))
+            except OSError as exc:
+                if exc.errno in FULL:
+                    raise DiskFull(f"no space left on the device to write {cache.path}") from None
+                raise
             self.op.nodes[node_id]["memoizationStatus"] = {
                 "hit": False,
                 "key": key,
@@ -329,7 +351,11 @@ class LocalEngine:
     def _result(self, fut: Future[PodResult]) -> PodResult:
         try:
             result = fut.result()
+        except DiskFull:
+            raise  # the engine's own writes failed: the whole run stops
         except Exception as exc:  # a bug or an I/O failure in the worker: the pod errored
+            if isinstance(exc, OSError) and exc.errno in FULL:
+                raise DiskFull(f"no space left on the device ({exc.filename or exc})") from None
             return PodResult(Phase.ERROR, f"{type(exc).__name__}: {exc}")
         if result.message == CANCELLED and (self.op.shutdown or self.op.deadline_passed):
             result.message = self.op.stop_message

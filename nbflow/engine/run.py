@@ -326,7 +326,8 @@ class Run:
 
     def summary(self) -> str:
         """A plain-text table of the run's tasks."""
-        lines = [f"run {self.id}: {self.phase}"]
+        message = (self.workflow.get("status") or {}).get("message")
+        lines = [f"run {self.id}: {self.phase}" + (f" ({message})" if message else "")]
         for name, node in self.task_nodes().items():
             attempts = len(node.get("children") or []) if node["type"] == NodeType.RETRY else None
             extra = f"  attempts {attempts}" if attempts and attempts > 1 else ""
