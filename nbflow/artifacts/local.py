@@ -23,6 +23,18 @@ def _link_or_copy(src: str, dst: str) -> object:
     return dst
 
 
+def _copy_tree(src: Path, dst: Path, copy: Copier) -> None:
+    """``shutil.copytree`` for artifacts, failing on the first error as it is (a full disk is
+    an ``OSError`` with its errno, not one of a list of messages)."""
+    dst.mkdir()
+    for path in sorted(src.rglob("*")):
+        target = dst / path.relative_to(src)
+        if path.is_dir() and not path.is_symlink():
+            target.mkdir(exist_ok=True)
+        else:
+            copy(str(path), str(target))
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -44,7 +56,7 @@ class LocalBackend(FsspecBackend):
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             if local.is_dir():
-                shutil.copytree(local, tmp, copy_function=copy)
+                _copy_tree(local, tmp, copy)
             else:
                 copy(str(local), str(tmp))
         except BaseException:
@@ -81,7 +93,7 @@ class LocalBackend(FsspecBackend):
         if src.is_dir():
             if local.exists():
                 shutil.rmtree(local)
-            shutil.copytree(src, local, copy_function=shutil.copyfile)
+            _copy_tree(src, local, shutil.copyfile)
         else:
             shutil.copyfile(src, local)
 
