@@ -10,10 +10,20 @@ and a marker says how much was cut. The limit reaches the step in ``$NBFLOW_MAX_
 from __future__ import annotations
 
 import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .vocab import MAX_OUTPUT_ENV
 
-__all__ = ["OutputBudget", "DEFAULT_MAX_OUTPUT_BYTES", "MAX_OUTPUT_ENV", "size_text"]
+__all__ = [
+    "OutputBudget",
+    "DEFAULT_MAX_OUTPUT_BYTES",
+    "MAX_OUTPUT_ENV",
+    "size_text",
+    "capped_output",
+]
 
 DEFAULT_MAX_OUTPUT_BYTES = 10 * 2**20
 
@@ -65,6 +75,16 @@ class OutputBudget:
         self.cut += size - kept
         return head
 
+    def take_bytes(self, data: bytes) -> bytes:
+        """:meth:`take` for raw bytes (what a file descriptor carries)."""
+        if self.limit <= 0:
+            return data
+        room = max(0, self.limit - self.kept)
+        kept = data[:room]
+        self.kept += len(kept)
+        self.cut += len(data) - len(kept)
+        return kept
+
     @property
     def marker(self) -> str | None:
         """The line that says how much was cut (``None`` while nothing was)."""
@@ -74,3 +94,48 @@ class OutputBudget:
             f"\n[nbflow: {size_text(self.cut)} of output cut here: a step keeps the first "
             f"{size_text(self.limit)} of what it prints (c.NbflowConfig.max_output_bytes)]\n"
         )
+
+
+@contextmanager
+def capped_output(budget: OutputBudget | None = None) -> Iterator[OutputBudget]:
+    """Pass everything written to file descriptors 1 and 2 meanwhile, by this process and the
+    processes it starts (a kernel, and what its cells run), through ``budget``.
+
+    Both go, in the order written, to where descriptor 1 went before (the step's log); what
+    the budget does not keep is read and dropped as it comes, and the marker is written at
+    the end. Memory stays a few pipe buffers, however much is written.
+    """
+    budget = budget or OutputBudget()
+    if budget.limit <= 0:
+        yield budget
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    read, write = os.pipe()
+    os.dup2(write, 1)
+    os.dup2(write, 2)
+    os.close(write)
+    pump = threading.Thread(target=_pump, args=(read, saved[0], budget), daemon=True)
+    pump.start()
+    try:
+        yield budget
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        pump.join(5.0)  # a process the step left running may hold the pipe: do not wait on it
+        marker = budget.marker
+        if marker is not None:
+            os.write(saved[0], marker.encode("utf-8"))
+        for fd in saved:
+            os.close(fd)
+
+
+def _pump(read: int, target: int, budget: OutputBudget) -> None:
+    with open(read, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            kept = budget.take_bytes(chunk)
+            if kept:
+                os.write(target, kept)

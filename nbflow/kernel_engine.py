@@ -25,14 +25,13 @@ class _Client(PapermillNotebookClient):
     marker: Any = None
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any, cell_index: int) -> Any:
-        if msg["msg_type"] == "stream":
-            text = self.budget.take(msg["content"].get("text", ""))
-            if not text:
-                if self.marker is None:
-                    self.marker = super().output(outs, _stream(msg, ""), None, cell_index)
-                return None
-            msg = _stream(msg, text)
-        return super().output(outs, msg, display_id, cell_index)
+        if msg["msg_type"] != "stream":
+            return super().output(outs, msg, display_id, cell_index)
+        text = self.budget.take(msg["content"].get("text", ""))
+        out = super().output(outs, _stream(msg, text), display_id, cell_index) if text else None
+        if self.budget.cut and self.marker is None:  # where the cut starts; counted at the end
+            self.marker = super().output(outs, _stream(msg, ""), None, cell_index)
+        return out
 
     def execute(self, **kwargs: Any) -> Any:
         try:

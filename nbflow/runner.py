@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .budget import capped_output
 from .digest import check_inputs, record_digests
 from .errors import IntegrityError
 from .outcome import End, StepEnd, signal_description
@@ -153,14 +155,16 @@ def _execute(
         km = AsyncKernelManager(kernel_name=kernel)
         options.update(log_output=True, km=km, engine_name=register())
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(target),
-            parameters=parameters,
-            kernel_name=kernel,
-            progress_bar=False,
-            **options,
-        )
+        # the kernel's own output (what its cells' subprocesses print) goes to the log too
+        with capped_output() if engine is None else contextlib.nullcontext():
+            papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters=parameters,
+                kernel_name=kernel,
+                progress_bar=False,
+                **options,
+            )
     except PapermillExecutionError as exc:
         traceback = "\n".join(_ANSI.sub("", line) for line in exc.traceback or [])
         print(traceback, file=sys.stderr)

@@ -63,15 +63,15 @@ class OutputSink:
             return
         with self.lock:
             text = self.budget.take(text)
-            if not text:
+            if text:
+                now = time.monotonic()
+                self._emit_due(now)
+                if self.log is not None:
+                    self.log.write(text.encode("utf-8", "replace"))
+                start, parts = self._pending.setdefault(name, (now, []))
+                parts.append(text)
+            if self.budget.cut:
                 self._mark()
-                return
-            now = time.monotonic()
-            self._emit_due(now)
-            if self.log is not None:
-                self.log.write(text.encode("utf-8", "replace"))
-            start, parts = self._pending.setdefault(name, (now, []))
-            parts.append(text)
 
     def _mark(self) -> None:
         """Put the marker where output starts being cut (its count is final at :meth:`finish`)."""
