@@ -65,7 +65,8 @@ def test_the_runner_side_reads_the_expectation_and_records_output_digests(tmp_pa
     step = tmp_path / "step"
     check_inputs(step)  # no expectation: nothing to check
     digest = artifact(step / "inputs" / "x", "v")
-    (step / "expect.json").write_text(json.dumps({"x": {"task": "t", "key": "k/", "digest": digest}}))
+    expect = {"x": {"task": "t", "key": "k/", "digest": digest}}
+    (step / "expect.json").write_text(json.dumps(expect))
     check_inputs(step)
     (step / "inputs" / "x" / "data.json").write_text('"w"')
     with pytest.raises(IntegrityError):
@@ -94,7 +95,7 @@ def test_a_pickle_loads_only_from_bytes_matching_the_record(
     with pytest.raises(MarshalError, match="no digest of it is recorded"):
         marshal.load(folder)  # nobody vouches for it
     (folder / "data.pkl").write_bytes(pickle.dumps(Planted()))
-    with pytest.raises(IntegrityError, match="refusing to unpickle .* changed after it was written"):
+    with pytest.raises(IntegrityError, match="refusing to unpickle .* changed after it was"):
         marshal.load(folder, digest=digest, verified=True)
     assert not Path(PLANTED_MARK).exists()
     # a JSON artifact turned into a pickle by editing its nbflow.json

@@ -76,6 +76,14 @@ class LocalBackend(FsspecBackend):
         path = Path(self.store.path(key))
         if path.exists() or path.is_symlink():
             _remove(path)
+        root = Path(self.store.path(""))
+        for parent in path.parents:  # folders left empty, up to the root
+            if parent == root or root not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
 
     def size(self, key: str) -> int:
         """Bytes of the file or folder of ``key``."""

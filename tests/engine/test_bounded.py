@@ -69,7 +69,8 @@ def test_the_engine_memory_does_not_grow_with_a_step_output(
         "from nbflow.notebook.extract import read_notebook\n"
         "r = api.run_workflow(read_notebook(sys.argv[1]).workflow(), "
         "config=load_config(cache=False))\n"
-        "print(r.report()[:0], r.logs('loud')[:0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "r.report(), r.logs('loud')\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     peaks = {}
     for name, nb in (("quiet", quiet), ("loud", loud)):
@@ -83,7 +84,8 @@ def test_a_large_parameter_reaches_the_step_on_both_engines(
     make_notebook: Any, nbflow_home: Path, both_engines: str
 ) -> None:
     path = make_notebook(
-        ["%%template a --param s='x' --outputs n,tail\nn = len(s)\ntail = s[-3:]", "%%workflow p\na"]
+        ["%%template a --param s='x' --outputs n,tail\nn = len(s)\ntail = s[-3:]",
+         "%%workflow p\na"]
     )
     value = "y" * 300_000 + "end"  # more than one command-line argument may hold (128 KiB)
     r = api.run_workflow(read_notebook(path).workflow(), parameters={"s": value},
