@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import NbflowError
+from .errors import NbflowError, RunStateError
 
 if TYPE_CHECKING:
     from .config import NbflowConfig
@@ -94,7 +94,7 @@ def delete_runs(
         if name not in infos:
             raise RunNotFound(f"no run {name!r} in {runs.root}")
         if infos[name].live:
-            raise NbflowError(f"run {name} is running: stop it first (nbflow stop {name})")
+            raise RunStateError(f"run {name} is still running: stop it first")
     doomed = [infos[n] for n in dict.fromkeys(names)]
     others = [i for n, i in infos.items() if n not in names]
     protected = cache_keys(Path(cfg.home) / "cache").union(*(i.reads for i in others))

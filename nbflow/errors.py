@@ -67,6 +67,10 @@ class MarshalError(NbflowError, TypeError):
     """A value could not be saved as an artifact (or loaded back)."""
 
 
+class RunStateError(NbflowError):
+    """The run's state does not allow the action: it runs when it must not, or the reverse."""
+
+
 class IntegrityError(NbflowError):
     """An artifact is missing, or differs from the digest its producer recorded."""
 
@@ -75,7 +79,7 @@ class RecordError(NbflowError):
     """A run record cannot be read (corrupt or partly written) or written (disk full)."""
 
 
-class RunLocked(NbflowError):
+class RunLocked(RunStateError):
     """Another engine is running the run right now."""
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
-from .housekeeping import add_housekeeping
+from .housekeeping import add_delete, add_housekeeping
 from .options import add_globals, add_globals_everywhere, add_no_cache, add_output, add_source
 
 __all__ = ["main"]
@@ -64,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", help="print the logs of a task of a run")
     logs.add_argument("run", help="run name, or '-' for the most recent")
     logs.add_argument("task")
-    sub.add_parser("list", help="list runs, oldest first")
+    listing = sub.add_parser("list", help="list runs, newest first")
+    listing.add_argument("-w", "--workflow", help="only the runs of this workflow")
+    listing.add_argument("--phase", help="only runs in this phase (several: Failed,Error)")
+    listing.add_argument("-n", "--limit", type=int, help="at most this many runs")
+    add_delete(sub)
     for name, text in (
         ("resume", "resume suspended nodes, or go on with a run that crashed or was stopped"),
         ("retry", "run the failed tasks of a run again, and what depends on them"),
@@ -92,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("run", nargs="?")
     stop.add_argument("--terminate", action="store_true", help="also skip the exit handlers")
     _COMMANDS.update(add_commands(sub))
+    from .schedule import add_commands as add_schedule_commands
+
+    _COMMANDS.update(add_schedule_commands(sub))
     add_housekeeping(sub)
     add_globals_everywhere(p)
     return p
@@ -285,13 +292,20 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .. import api
+    from ..history import list_summaries
 
-    for name, status in api.run_states(config=_config(args)):
-        if isinstance(status, str):  # a record that cannot be read: one line, the rest goes on
-            print(f"nbflow: warning: {status}", file=sys.stderr)
-            continue
-        print(f"{name:<36} {status.get('phase', ''):<10} {status.get('startedAt', '')}")
+    unreadable: dict[str, str] = {}
+    runs, _ = list_summaries(
+        config=_config(args), workflow=args.workflow, phase=args.phase, limit=args.limit,
+        unreadable=unreadable,
+    )
+    for problem in unreadable.values():  # a record that cannot be read: one line, the rest goes on
+        print(f"nbflow: warning: {problem}", file=sys.stderr)
+    for r in runs:
+        print(
+            f"{r['id']:<36} {r['phase']:<10} {r['progress']:>7}  {r['startedAt'] or '':<20}  "
+            f"{r['notebook'] or ''}"
+        )
     return EXIT_OK
 
 

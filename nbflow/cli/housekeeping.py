@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-__all__ = ["add_housekeeping"]
+__all__ = ["add_housekeeping", "add_delete"]
 
 
 def add_housekeeping(sub: Any) -> None:
-    """Add ``gc`` and ``delete`` to the ``nbflow`` sub-commands (their handlers included)."""
+    """Add ``gc`` to the ``nbflow`` sub-commands (its handler included)."""
     gc = sub.add_parser(
         "gc",
         help="delete the runs a retention policy does not keep, with their artifacts",
@@ -28,8 +28,14 @@ def add_housekeeping(sub: Any) -> None:
     )
     gc.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
     gc.set_defaults(handler=_gc)
+
+
+def add_delete(sub: Any) -> None:
+    """Add ``delete`` to the ``nbflow`` sub-commands."""
     delete = sub.add_parser(
-        "delete", help="delete runs (record and artifacts; what other runs need stays)"
+        "delete",
+        help="delete runs that are not running: their records, logs and artifacts (except "
+        "the artifacts other runs or the cache need)",
     )
     delete.add_argument("run", nargs="+", help="run names")
     delete.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
@@ -51,7 +57,13 @@ def _delete(args: argparse.Namespace) -> int:
     from .. import api
     from . import _config
 
-    return _report(api.delete_runs(args.run, dry_run=args.dry_run, config=_config(args)))
+    done = api.delete_runs(args.run, dry_run=args.dry_run, config=_config(args))
+    if args.dry_run:
+        return _report(done)
+    for r in done.removed:
+        kept = f" (kept {len(r.kept)} artifacts other runs or the cache need)" if r.kept else ""
+        print(f"deleted run {r.run}{kept}", file=sys.stderr)
+    return 0
 
 
 def _report(done: Any) -> int:

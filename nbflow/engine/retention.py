@@ -183,7 +183,5 @@ def remove_run(
     folder = runs.run_dir(info.name)
     out.bytes += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     if not dry_run:
-        import shutil
-
-        shutil.rmtree(folder)
+        runs.delete(info.name)
     return out

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import DiskFull, RecordError, RunLocked, RunNotFound
+from ..errors import DiskFull, RecordError, RunLocked, RunNotFound, RunStateError
 
 __all__ = ["RunStore", "RunLock", "new_run_name", "FULL"]
 
@@ -164,6 +164,22 @@ class RunStore:
         target = folder / f"workflow.{n}.json"
         target.write_bytes((folder / "workflow.json").read_bytes())
         return target
+
+    def delete(self, name: str) -> None:
+        """Delete the record of run ``name`` (its folder), refusing while an engine runs it.
+
+        Its artifacts stay in the artifact store: deleting them is the retention code's job.
+        """
+        import shutil
+
+        if self.is_locked(name):
+            raise RunStateError(f"run {name} is running: stop it before deleting it")
+        folder = self.run_dir(name)
+        if folder.is_dir():
+            # renamed first, so that a reader never sees half a run
+            doomed = folder.with_name(f".deleted-{name}-{secrets.token_hex(4)}")
+            os.replace(folder, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
 
     def names(self) -> list[str]:
         """Run names, oldest first (by when their record was created)."""
