@@ -31,6 +31,7 @@ __all__ = [
     "verify_inputs",
     "verify_input",
     "check_inputs",
+    "from_manifest",
     "record_digests",
     "read_expectation",
     "short",
@@ -127,21 +128,57 @@ def verify_input(local: Path, name: str, expect: dict[str, Any]) -> None:
     """Check one staged input ``local`` against its expectation (see :func:`verify_inputs`)."""
     task, key = expect.get("task", "?"), expect.get("key", "?")
     if "items" in expect:
-        _verify_items(local, name, task, key, expect["items"])
+        _verify_items(local, name, task, key, expect["items"], expect.get("count"))
     elif expect.get("digest"):
         what = f"input {name!r}: artifact {key} of task {task!r}"
         check_artifact(local, str(expect["digest"]), what)
 
 
-def _verify_items(local: Path, name: str, task: str, key: str, items: dict[str, str]) -> None:
+def _verify_items(
+    local: Path, name: str, task: str, key: str, items: dict[str, str | None], count: int | None
+) -> None:
     present = {p.name for p in _numbered(local)}
-    for index in sorted(items, key=int):
+    count = count if count is not None else max((int(i) + 1 for i in items), default=0)
+    for index in map(str, range(count)):
         what = f"input {name!r}: item {index} of mapped task {task!r} ({key}{index}/{name}/)"
+        digest = items.get(index)
+        if digest is None:
+            raise IntegrityError(f"{what} was never recorded (the item did not succeed)")
         if index not in present:
             raise IntegrityError(f"{what} is missing")
-        check_artifact(local / index / name, items[index], what)
-    for extra in present - set(items):
+        check_artifact(local / index / name, digest, what)
+    for extra in present - set(map(str, range(count))):
         shutil.rmtree(local / extra)
+
+
+def from_manifest(text: str) -> dict[str, Any]:
+    """The expectation the compiled manifest passes a step (``--expect``): for each input,
+    its producer task, key, and the producer's ``nbflow-digests`` output (a mapped producer's:
+    the list of its items', as Argo aggregates them), turned into :func:`verify_inputs`' form.
+    An input whose digests could not be passed (``null``) is left out: it is not checked."""
+    try:
+        given = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise IntegrityError(f"the step's expectation is not JSON ({exc})") from None
+    out: dict[str, Any] = {}
+    for name, entry in (given if isinstance(given, dict) else {}).items():
+        head = {"task": entry.get("task", "?"), "key": entry.get("key", "?")}
+        if isinstance(entry.get("digests"), dict) and entry["digests"].get(name):
+            out[name] = {**head, "digest": entry["digests"][name]}
+        elif isinstance(entry.get("items"), list):
+            found = [_as_dict(i).get(name) for i in entry["items"]]
+            items = {str(i): d for i, d in enumerate(found)}
+            out[name] = {**head, "items": items, "count": len(found)}
+    return out
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _numbered(folder: Path) -> Iterable[Path]:
@@ -150,17 +187,24 @@ def _numbered(folder: Path) -> Iterable[Path]:
     return [p for p in folder.iterdir() if p.is_dir() and _INDEX.fullmatch(p.name)]
 
 
-def check_inputs(step_dir: Path) -> None:
-    """Check the inputs of the step in ``step_dir`` against its expectation, if it has one.
+def check_inputs(step_dir: Path, given: str = "") -> None:
+    """Check the inputs of the step in ``step_dir`` against its expectation.
+
+    The expectation is ``expect.json`` in the step's folder (the local engine writes it from
+    its run record), completed by ``given``, the ``--expect`` text of the compiled manifest
+    (on a cluster, the only one). The whole of it is then left in ``expect.json``, where the
+    step's own loads find the digests of pickles.
 
     Raises
     ------
     IntegrityError
         An input is missing or differs from what its producer recorded.
     """
-    expectation = read_expectation(step_dir)
+    expectation = {**from_manifest(given), **(read_expectation(step_dir) or {})}
     if expectation:
         verify_inputs(Path(step_dir) / "inputs", expectation)
+        path = Path(step_dir) / EXPECT_FILE
+        path.write_text(json.dumps(expectation), encoding="utf-8")
 
 
 def record_digests(step_dir: Path) -> dict[str, str]:

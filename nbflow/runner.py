@@ -49,6 +49,12 @@ def parser() -> argparse.ArgumentParser:
         "--kernel", default=None, help="kernel name (default: the notebook's kernelspec)"
     )
     p.add_argument(
+        "--expect",
+        default="",
+        metavar="JSON",
+        help="what the producers of the step's inputs recorded (their nbflow-digests)",
+    )
+    p.add_argument(
         "--args-file",
         metavar="FILE",
         help="read the arguments from FILE, a JSON list of strings (parameters of any size)",
@@ -129,7 +135,7 @@ def run_step(argv: list[str] | None = None, *, engine: str | None = None) -> Ste
     parameters = {name: decode_value(value) for name, value in args.parameter}
     kernel = args.kernel or _kernel_name(decoded)
     try:
-        check_inputs(step_dir)
+        check_inputs(step_dir, args.expect)
     except IntegrityError as exc:
         return StepEnd(End.BAD_INPUT, message=str(exc))
     end = _execute(decoded, step_dir / "notebook.ipynb", parameters, kernel, engine)

@@ -30,6 +30,7 @@ __all__ = [
     "META_FILE",
     "STEP_DIR",
     "STEP_KEY",
+    "EXPECT",
     "STEP_NOTEBOOK",
     "EXECUTED_NOTEBOOK",
     "DIGESTS",
@@ -132,6 +133,7 @@ META_FILE = "nbflow.json"
 # The step's side of the manifest: its folder in the pod, parameter and artifact names.
 STEP_DIR = "/nbflow"
 STEP_KEY = "nbflow-key"  # input parameter: the key prefix of the step's outputs
+EXPECT = "nbflow-expect"  # input parameter: the producers' digests of the step's inputs
 STEP_NOTEBOOK = "nbflow-step"  # input artifact: the step notebook
 EXECUTED_NOTEBOOK = "nbflow-notebook"  # output artifact: the executed notebook
 DIGESTS = "nbflow-digests"  # output parameter: {artifact name: sha256 of its content}

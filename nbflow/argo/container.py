@@ -18,6 +18,7 @@ from ..vocab import (
     DIGESTS,
     DIGESTS_FILE,
     EXECUTED_NOTEBOOK,
+    EXPECT,
     RUNNER_MODULE,
     STEP_DIR,
     STEP_KEY,
@@ -42,6 +43,8 @@ def container_template(
     notebook = build_step_notebook(template, setup, base_dir=base_dir)
     key = f"{{{{inputs.parameters.{STEP_KEY}}}}}"
     params: list[dict[str, Any]] = [{"name": STEP_KEY}]
+    if template.inputs:  # what the producers of the inputs recorded: the runner checks it
+        params.append({"name": EXPECT, "default": "{}"})
     params += [
         {"name": n, "default": encode_value(v)} for n, v in sorted(template.parameters.items())
     ]
@@ -62,6 +65,8 @@ def container_template(
         )
     out_artifacts.append(_output(EXECUTED_NOTEBOOK, f"{STEP_DIR}/notebook.ipynb", notebook_key))
     args = ["--dir", STEP_DIR, "--template", template.name]
+    if template.inputs:
+        args += ["--expect", f"{{{{inputs.parameters.{EXPECT}}}}}"]
     for n in sorted(template.parameters):
         args += ["-p", n, f"{{{{inputs.parameters.{n}}}}}"]
     container: dict[str, Any] = {

@@ -7,14 +7,15 @@ the workflow's parameters and the cached outputs of the tasks before.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..engine.cache import DigestIndex, ResultCache, check_entry, key_of
+from ..engine.cache import DigestIndex, ResultCache, check_entry, key_of, recorded_digests
 from ..errors import NbflowError
-from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, STEP_KEY
+from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, EXPECT, STEP_KEY
 
 if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
@@ -162,8 +163,8 @@ class Finder:
         params = []
         for p in (tmpl.get("inputs") or {}).get("parameters") or []:
             arg = given.get(p["name"], {})
-            if p["name"] == STEP_KEY:
-                value = "?"  # where outputs go: not part of the key
+            if p["name"] in (STEP_KEY, EXPECT):
+                value = "?"  # where outputs go, input digests: not part of the key
             elif set(arg) - {"name", "value"}:
                 return None
             elif "value" in arg:
@@ -215,14 +216,18 @@ def _argument(task: dict[str, Any], name: str) -> str | None:
 
 
 def cached_parameters(hits: dict[str, Hit]) -> dict[str, str]:
-    """``tasks.T.outputs.parameters.P`` of the cached plain tasks (safe to write literally)."""
+    """``tasks.T.outputs.parameters.P`` of the cached plain tasks (safe to write literally),
+    and the ``nbflow-digests`` of every cached task (a mapped one's: the list of its items',
+    as Argo aggregates them), which the steps that read their outputs check them against."""
     out = {}
     for name, hit in hits.items():
         if hit.prefix is not None:
+            items = [recorded_digests(e.get("outputs") or {}) for e in hit.entries]
+            out[f"tasks.{name}.outputs.parameters.{DIGESTS}"] = json.dumps(items)
             continue
         for p in (hit.entries[0].get("outputs") or {}).get("parameters") or []:
             value = p.get("value")
-            if p["name"] != DIGESTS and isinstance(value, str) and "{{" not in value:
+            if isinstance(value, str) and "{{" not in value:
                 out[f"tasks.{name}.outputs.parameters.{p['name']}"] = value
     return out
 

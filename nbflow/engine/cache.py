@@ -24,6 +24,7 @@ from ..vocab import (
     CACHE_ANNOTATION,
     CODE_ANNOTATION,
     EXECUTED_NOTEBOOK,
+    EXPECT,
     LABEL_WORKFLOW,
     STEP_KEY,
     NodeType,
@@ -80,7 +81,9 @@ def key_of(
     if not code or annotations.get(CACHE_ANNOTATION) == "false":
         return None
     params = sorted(
-        (p["name"], p["value"]) for p in inputs.get("parameters") or [] if p["name"] != STEP_KEY
+        (p["name"], p["value"])
+        for p in inputs.get("parameters") or []
+        if p["name"] not in (STEP_KEY, EXPECT)  # where outputs go; input digests (below)
     )
     digests = []
     for art in inputs.get("artifacts") or []:

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from ..vocab import DIGESTS
+from ..vocab import DIGESTS, NodeType
 from .nodes import Node
 
 __all__ = ["DigestIndex", "recorded_digests", "task_of"]
@@ -42,7 +42,8 @@ class DigestIndex:
     def __init__(self, nodes: dict[str, Node] | None = None) -> None:
         self.by_key: dict[str, str] = {}
         self.producer: dict[str, str] = {}
-        for node in (nodes or {}).values():
+        self.nodes = nodes if nodes is not None else {}  # live: mapped tasks' item counts
+        for node in self.nodes.values():
             self.add(node.get("outputs") or {}, task_of(node.get("name") or ""))
 
     def add(self, outputs: dict[str, Any], producer: str = "") -> None:
@@ -68,8 +69,20 @@ class DigestIndex:
             elif key.endswith("/"):
                 items, task = self._items(key, art["name"])
                 if items:
-                    out[art["name"]] = {"task": task, "key": key, "items": items}
+                    entry = {"task": task, "key": key, "items": items}
+                    count = self._count(task)
+                    if count is not None:
+                        entry["count"] = count
+                    out[art["name"]] = entry
         return out
+
+    def _count(self, task: str) -> int | None:
+        """How many items the mapped task ``task`` has (``None``: unknown)."""
+        groups = [
+            n for n in self.nodes.values()
+            if n.get("type") == NodeType.TASK_GROUP and n.get("displayName") == task
+        ]
+        return len(groups[0].get("children") or []) if len(groups) == 1 else None
 
     def _items(self, prefix: str, name: str) -> tuple[dict[str, str], str]:
         items, task = {}, _task_of_key(prefix)

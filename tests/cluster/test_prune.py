@@ -292,6 +292,32 @@ def test_a_cached_artifact_changed_in_the_bucket_is_dropped_and_its_task_runs(
     assert len(ResultCache(cache_file, "chain").entries) == 2
 
 
+def test_the_steps_of_a_pruned_run_check_the_cached_artifacts_they_read(
+    make_notebook: Any, home: Path, kube: Any, tmp_path: Path, bucket: Any
+) -> None:
+    """As a pod on the cluster does: the producers' digests reach the step through the
+    manifest (the cached ones written in literally), and the runner checks its inputs."""
+    cells = PIPELINES["fanout"]
+    local = run_locally(pipeline(make_notebook, cells, "fanout"), tmp_path)
+    edited = [c.replace("total = sum(", "total = 1000 + sum(") for c in cells]
+    submit_workflow(pipeline(make_notebook, edited, "fanout"), follow=False)
+    (obj,) = submitted(kube)
+    expect = next(p for p in dag_tasks(obj)["train"]["arguments"]["parameters"]
+                  if p["name"] == "nbflow-expect")["value"]
+    assert "{{tasks." not in expect and json.loads(expect.replace("{{workflow.name}}", "w"))
+    # the server changes an item after the submission: the step fails on it
+    key = f"fanout/{local.id}/featurize/3/feats/"
+    bucket.pipe(f"{s3_helpers.BUCKET}/prefix/{key}data.json", b'{"shard": 3, "value": 0}')
+    cfg: NbflowConfig = load_config()
+    cfg.cache = False
+    again = api.run_workflow(as_submitted(obj), config=cfg, workdir=tmp_path)
+    (pod,) = again.pods("train")
+    assert pod["phase"] == "Error"
+    assert pod["message"].startswith(
+        f"input 'feats': item 3 of mapped task 'featurize' ({key}) changed after it was written"
+    ), pod["message"]
+
+
 def test_a_mapped_task_is_pruned_and_the_fan_in_reads_its_items(
     make_notebook: Any, home: Path, kube: Any, tmp_path: Path, validate_manifest: Any
 ) -> None:
