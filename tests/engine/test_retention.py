@@ -92,9 +92,11 @@ def test_delete_a_run_and_the_cli_with_retention_from_the_config(
     first, second = (api.run_workflow(wf, workdir=path.parent, config=load_config(cache=False))
                      for _ in range(2))
     held = RunStore(nbflow_home / "runs").acquire(second.id)  # an engine works on it
-    with pytest.raises(NbflowError, match=f"run {second.id} is running"):
-        api.delete_runs([second.id])
-    held.release()
+    try:
+        with pytest.raises(NbflowError, match=f"run {second.id} is still running"):
+            api.delete_runs([second.id])
+    finally:
+        held.release()
     proc = subprocess.run([sys.executable, "-m", "nbflow.cli", "delete", first.id, "--dry-run"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith(f"would remove {first.id} (")
