@@ -1,6 +1,9 @@
 """Artifact throughput through nbflow's store against raw s3fs, on one local S3 server.
 
     python benchmarks/artifacts.py            # 1 MB x 200 (files and artifact folders)
+
+"verified get" downloads an artifact folder and checks it against its producer's digest, as
+a step's inputs are checked, against a plain folder download with raw s3fs.
     python benchmarks/artifacts.py --large    # also 500 MB x 1, with peak memory
 
 A moto S3 server runs in a separate process on 127.0.0.1, so that its memory is not counted.
@@ -135,6 +138,17 @@ def small_round(files: list[Path], dirs: list[Path], out: Path) -> dict[str, flo
             lambda i: store.download(f"a{i}/", out / f"na{i}"),
         ),
     }
+    try:  # what a step's input costs with its digest checked (this nbflow has it)
+        from nbflow.artifacts.verify import fetch_verified
+        from nbflow.digest import digest_path
+    except ImportError:
+        pass
+    else:
+        digests = [digest_path(d) for d in dirs]  # what the producer recorded
+        pairs["verified get"] = (
+            lambda i: fs.get(f"{r}/a{i}/", str(out / f"rv{i}"), recursive=True),
+            lambda i: fetch_verified(store, f"a{i}/", digests[i], out / f"nv{i}", "input"),
+        )
     seconds: dict[str, float] = {}
     for case, (raw, ours) in pairs.items():
         seconds[f"raw {case}"] = seconds[f"nbflow {case}"] = 0.0
@@ -156,7 +170,9 @@ def small_case(endpoint: str, count: int, size_mb: float, rounds: int) -> None:
     total_mb = count * size_mb
     print(f"\n{count} x {size_mb:g} MB, median of {rounds} rounds")
     print(f"{'case':<20} {'raw s3fs':>12} {'nbflow':>12} {'nbflow/raw':>11}")
-    for what in ("file put", "file get", "folder put", "folder get"):
+    for what in ("file put", "file get", "folder put", "folder get", "verified get"):
+        if f"raw {what}" not in results:
+            continue
         raw = statistics.median(results[f"raw {what}"])
         ours = statistics.median(results[f"nbflow {what}"])
         print(

@@ -9,13 +9,12 @@ Each refusal is a :class:`~nbflow.errors.RunStateError` that names the run and i
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import NbflowError, RunStateError, SpecError, StorageError
+from .errors import NbflowError, RunStateError, SpecError
 from .vocab import COMPLETED, FAILED, NodeType, Phase
 
 if TYPE_CHECKING:
@@ -182,41 +181,14 @@ def _resume(
 
 
 def delete_run(run_id: str, *, config: NbflowConfig | None = None) -> str:
-    """Delete a run that is not running: its record, logs, and the artifacts kept under its
-    name (keys ``.../<run>/...``); return its name. A cluster run's Workflow object stays on
-    the cluster."""
-    from .artifacts import ArtifactStore
+    """Delete a run that is not running: its record, logs, and its artifacts except those
+    another run reads or a cache entry points at (see :func:`nbflow.api.delete_runs`); return
+    its name. A cluster run's Workflow object stays on the cluster."""
+    from .cleanup import delete_runs
     from .engine.store import RunStore
 
     cfg = _config(config)
-    runs = RunStore(cfg.runs_dir)
-    wf, settings = runs.load(run_id)
-    name = wf["metadata"]["name"]
-    phase = (wf.get("status") or {}).get("phase") or Phase.PENDING
-    if settings.get("backend") == "argo" and phase not in COMPLETED:
-        raise RunStateError(f"run {name} is still running on the cluster ({phase})")
-    if runs.is_locked(name):
-        raise RunStateError(f"run {name} is still running: stop it first")
-    prefixes = _artifact_prefixes(wf, name)
-    if prefixes and settings.get("artifact_root"):
-        store = ArtifactStore.from_config(cfg, settings["artifact_root"])
-        for prefix in prefixes:
-            try:
-                store.fs.rm(store.path(prefix), recursive=True)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise StorageError(f"cannot delete the artifacts of run {name}: {exc}") from exc
-    shutil.rmtree(runs.run_dir(name))
+    wf, _ = RunStore(cfg.runs_dir).load(run_id)
+    name = str(wf["metadata"]["name"])
+    delete_runs([name], config=cfg)
     return name
-
-
-def _artifact_prefixes(wf: dict[str, Any], name: str) -> list[str]:
-    """The key prefixes ending with the run's name under which its artifacts are kept."""
-    out: set[str] = set()
-    for node in ((wf.get("status") or {}).get("nodes") or {}).values():
-        for art in (node.get("outputs") or {}).get("artifacts") or []:
-            parts = str((art.get("s3") or {}).get("key") or "").split("/")
-            if name in parts[:-1]:
-                out.add("/".join(parts[: parts.index(name) + 1]))
-    return sorted(out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .cleanup import Cleanup, collect_garbage, delete_runs
+
 if TYPE_CHECKING:
     from .config import NbflowConfig
     from .engine.run import Run
@@ -12,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "compile_workflow",
+    "step_env",
     "dump_manifest",
     "run_workflow",
     "resume_run",
@@ -21,6 +24,10 @@ __all__ = [
     "get_run",
     "list_runs",
     "task_logs",
+    "run_states",
+    "collect_garbage",
+    "delete_runs",
+    "Cleanup",
 ]
 
 
@@ -38,10 +45,24 @@ def compile_workflow(
     ``base_dir`` is where relative ``--notebook`` paths of templates are read from.
     """
     from .argo.compile import CompileOptions, to_manifest
+    from .argo.stepenv import with_step_env
 
     cfg = _config(config)
     options = CompileOptions(image=cfg.image, base_dir=Path(base_dir) if base_dir else None)
-    return to_manifest(workflow, options)
+    return with_step_env(to_manifest(workflow, options), step_env(cfg))
+
+
+def step_env(config: NbflowConfig) -> dict[str, str]:
+    """What steps must know of ``config``, as environment variables (none for defaults)."""
+    from .budget import DEFAULT_MAX_OUTPUT_BYTES
+    from .vocab import ALLOW_PICKLE_ENV, MAX_OUTPUT_ENV
+
+    env = {}
+    if not config.allow_pickle:
+        env[ALLOW_PICKLE_ENV] = "false"
+    if config.max_output_bytes != DEFAULT_MAX_OUTPUT_BYTES:
+        env[MAX_OUTPUT_ENV] = str(config.max_output_bytes)
+    return env
 
 
 def load_source(
@@ -121,6 +142,7 @@ def run_workflow(
     from dataclasses import replace
 
     from .argo.literal import encode_value
+    from .argo.stepenv import with_step_env
     from .engine.driver import LocalDriver
     from .engine.local import prepare
     from .engine.store import RunStore
@@ -134,7 +156,7 @@ def run_workflow(
             parameters = None
         source = compile_workflow(source, config=cfg, base_dir=base_dir or workdir)
     encoded = {k: encode_value(v) for k, v in (parameters or {}).items()}
-    wf = prepare(source, encoded, host_exec=host_exec)
+    wf = with_step_env(prepare(source, encoded, host_exec=host_exec), step_env(cfg))
     settings: dict[str, Any] = {
         "artifact_root": cfg.artifact_root,
         "workdir": str(Path(workdir or Path.cwd()).resolve()),
@@ -142,8 +164,8 @@ def run_workflow(
     settings.update(origin or {})
     if notify:
         settings["notify"] = notify
+    run = _local_run(wf, settings, cfg)  # the store is opened (and checked) before any write
     RunStore(cfg.runs_dir).create(wf, settings)
-    run = _local_run(wf, settings, cfg)
     _watch(run, progress)
     assert isinstance(run.driver, LocalDriver)
     run.driver.start(wait=wait)
@@ -164,7 +186,9 @@ def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) 
         from .notify.send import run_listener
 
         driver.subscribe(run_listener(settings["notify"], cfg, store, runs))
-    return Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
+    run = Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
+    run.allow_pickle = cfg.allow_pickle
+    return run
 
 
 def _watch(run: Run, progress: TextIO | None) -> None:
@@ -292,3 +316,19 @@ def list_runs(*, config: NbflowConfig | None = None) -> list[str]:
 def task_logs(run_id: str | None, task: str, *, config: NbflowConfig | None = None) -> str:
     """Return the logs of every attempt of ``task`` in run ``run_id`` (``None``: most recent)."""
     return get_run(run_id, config=config).logs(task)
+
+
+def run_states(*, config: NbflowConfig | None = None) -> list[tuple[str, dict[str, Any] | str]]:
+    """Every run of the store, oldest first, with its ``status`` (or, for a run whose record
+    cannot be read, the one-line reason): a corrupt record never hides the others."""
+    from .engine.store import RunStore
+    from .errors import NbflowError
+
+    runs = RunStore(_config(config).runs_dir)
+    out: list[tuple[str, dict[str, Any] | str]] = []
+    for name in runs.names():
+        try:
+            out.append((name, runs.load(name)[0].get("status") or {}))
+        except NbflowError as exc:
+            out.append((name, str(exc)))
+    return out

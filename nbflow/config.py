@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
+from .budget import DEFAULT_MAX_OUTPUT_BYTES
 from .errors import NbflowError
+
+CREDENTIALS_REFUSED = (
+    "the artifact root must not hold credentials (user:secret@): it would be recorded with "
+    "every run; use the environment, an AWS profile or c.NbflowConfig.storage_options"
+)
+
+
+def _holds_credentials(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return "://" in url and "@" in urlsplit(url).netloc
 
 
 def _data_home() -> Path:
@@ -89,8 +102,42 @@ class NbflowConfig(Configurable):
     cache = Bool(
         True,
         help="Reuse the results of steps whose code, image, parameters and input contents are "
-        "unchanged since an earlier run (the local engine's cache, under <home>/cache).",
+        "unchanged since an earlier run (the local engine's cache, under <home>/cache), once "
+        "their artifacts are checked against the digests recorded when they were written. "
+        "False (--no-cache): every step runs, and its result replaces the cache entry.",
     ).tag(config=True)
+
+    allow_pickle = Bool(
+        True,
+        help="Save values no other format takes with pickle (a pickle is only ever loaded when "
+        "its digest matches the one recorded by the run that wrote it). False: pickle is never "
+        "written nor read; an output that would need it fails with a message naming it.",
+    ).tag(config=True)
+
+    max_output_bytes = Int(
+        DEFAULT_MAX_OUTPUT_BYTES,
+        help="Bytes of what a step prints (stdout, stderr) kept in its log and in its executed "
+        "notebook; the rest is cut, and a marker says how much. 0: keep everything.",
+    ).tag(config=True)
+
+    keep_last_runs = Int(
+        0,
+        help="Retention of 'nbflow gc': keep the N most recent runs of each workflow (0: no "
+        "count rule). With keep_days too, a run either rule keeps is kept.",
+    ).tag(config=True)
+
+    keep_days = Float(
+        0.0,
+        help="Retention of 'nbflow gc': keep runs started less than this many days ago (0: no "
+        "age rule).",
+    ).tag(config=True)
+
+    @validate("artifact_root")
+    def _no_credentials(self, proposal: Any) -> str:
+        root = str(proposal["value"])
+        if _holds_credentials(root):
+            raise TraitError(CREDENTIALS_REFUSED)
+        return root
 
     @default("home")
     def _home_default(self) -> str:
@@ -106,6 +153,8 @@ class NbflowConfig(Configurable):
     @default("artifact_root")
     def _artifact_root_default(self) -> str:
         env = os.environ.get("NBFLOW_ARTIFACT_ROOT")
+        if env and _holds_credentials(env):
+            raise NbflowError(f"NBFLOW_ARTIFACT_ROOT: {CREDENTIALS_REFUSED}")
         if env:
             return env
         return Path(self.home, "artifacts").resolve().as_uri()

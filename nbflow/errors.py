@@ -69,3 +69,19 @@ class MarshalError(NbflowError, TypeError):
 
 class RunStateError(NbflowError):
     """The run's state does not allow the action: it runs when it must not, or the reverse."""
+
+
+class IntegrityError(NbflowError):
+    """An artifact is missing, or differs from the digest its producer recorded."""
+
+
+class RecordError(NbflowError):
+    """A run record cannot be read (corrupt or partly written) or written (disk full)."""
+
+
+class RunLocked(RunStateError):
+    """Another engine is running the run right now."""
+
+
+class DiskFull(StorageError):
+    """A write failed for lack of space (``ENOSPC``) or quota (``EDQUOT``)."""

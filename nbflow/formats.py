@@ -19,7 +19,9 @@ from typing import Any
 
 from .errors import MarshalError, NbflowError
 
-__all__ = ["Unsupported", "is_jsonable", "BUILT_IN"]
+__all__ = ["Unsupported", "is_jsonable", "unpickle", "PICKLE", "BUILT_IN"]
+
+PICKLE = "pickle"  # the format name of the last resort
 
 
 class Unsupported(NbflowError):
@@ -164,9 +166,14 @@ def _save_pickle(value: Any, directory: Path) -> None:
 
 
 def _load_pickle(directory: Path) -> Any:
+    """Never used to load: :func:`nbflow.marshal.load` unpickles only verified bytes."""
+    raise MarshalError(f"refusing to unpickle {directory} without checking its digest")
+
+
+def unpickle(data: bytes, directory: Path) -> Any:
+    """The value pickled in ``data`` (the checked content of ``directory``'s ``data.pkl``)."""
     try:
-        with open(directory / "data.pkl", "rb") as f:
-            return pickle.load(f)
+        return pickle.loads(data)
     except (AttributeError, ModuleNotFoundError) as exc:
         raise MarshalError(
             f"cannot unpickle artifact {directory}: {exc} (define its class in a "
@@ -181,5 +188,5 @@ BUILT_IN = (
     (lambda v: _pandas_type(v, "DataFrame"), "parquet", _save_frame, _load_frame),
     (lambda v: _pandas_type(v, "Series"), "parquet-series", _save_series, _load_series),
     (lambda v: isinstance(v, Path), "path", _save_path, _load_path),
-    (lambda v: True, "pickle", _save_pickle, _load_pickle),
+    (lambda v: True, PICKLE, _save_pickle, _load_pickle),
 )

@@ -99,12 +99,16 @@ def load_input(name: str) -> Any:
     NbflowError
         Outside a step.
     """
+    from .digest import read_expectation
+
     path = step_dir() / "inputs" / name
     if not path.is_dir():
         raise MarshalError(
             f"input {name!r}{_of_template()} is missing from the step directory (expected {path})"
         )
-    return marshal.load_input(path, name)
+    # the runner checked the inputs against this before the step's code ran
+    expect = (read_expectation(step_dir()) or {}).get(name)
+    return marshal.load_input(path, name, expect)
 
 
 def save_outputs(namespace: Mapping[str, Any], names: Sequence[str]) -> None:

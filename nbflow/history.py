@@ -57,6 +57,7 @@ class RunIndex:
         self._pending: tuple[set[str], set[str]] = (set(), set())  # for drain()
         self._pinned: set[str] = set()  # runs whose summary comes from memory (put)
         self.refreshed_at: float | None = None  # time.monotonic() at the end of the last refresh
+        self.unreadable: dict[str, str] = {}  # run -> why its record cannot be read
 
     def refresh(self) -> tuple[list[str], list[str]]:
         """Read the records that changed since the last refresh.
@@ -91,6 +92,8 @@ class RunIndex:
                 changed.append(folder.name)
         with self._lock:
             gone = [name for name in self._entries if name not in seen]
+            for name in [n for n in self.unreadable if n not in seen]:
+                del self.unreadable[name]
             for name in gone:
                 del self._entries[name]
             if gone or changed:
@@ -114,11 +117,17 @@ class RunIndex:
         return sorted(changed), sorted(gone)
 
     def _read(self, name: str, stamp: tuple[int, int]) -> bool:
+        from .errors import RecordError
+
         try:
             workflow, settings = self.store.load(name)
             created = self.store.run_dir(name).joinpath("run.json").stat().st_mtime_ns
+        except RecordError as exc:  # corrupt, or cut short: said once, the others are listed
+            self.unreadable[name] = str(exc)
+            return False
         except (OSError, ValueError, LookupError):
             return False  # being created or deleted: the next refresh sees it whole
+        self.unreadable.pop(name, None)
         return self._set(workflow, settings, self.live(name, workflow, settings), created, stamp)
 
     def _set(
@@ -236,16 +245,23 @@ def _epoch(text: str | None) -> float | None:
 
 
 def list_summaries(
-    *, config: NbflowConfig | None = None, root: Path | None = None, **filters: Any
+    *,
+    config: NbflowConfig | None = None,
+    root: Path | None = None,
+    unreadable: dict[str, str] | None = None,
+    **filters: Any,
 ) -> tuple[list[Summary], int]:
     """Summaries of the runs in the run store, newest first: ``(page, total)``.
 
     ``filters`` are those of :meth:`RunIndex.query` (``workflow``, ``phase``, ``notebook``,
-    ``limit``, ``offset``).
+    ``limit``, ``offset``). ``unreadable``, when given, receives the runs whose record cannot
+    be read, with the one-line reason.
     """
     from .config import load_config
 
     cfg = config if config is not None else load_config()
     index = RunIndex(cfg.runs_dir, root)
     index.refresh()
+    if unreadable is not None:
+        unreadable.update(index.unreadable)
     return index.query(**filters)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .digest import check_artifact
 from .errors import MarshalError, NbflowError
-from .formats import BUILT_IN, Unsupported, is_jsonable
+from .formats import BUILT_IN, PICKLE, Unsupported, is_jsonable
+from .pickling import load_verified_pickle, pickle_allowed, refused_save
 from .vocab import META_FILE
 
 __all__ = [
@@ -128,7 +130,14 @@ def _describe(value: Any, name: str, template: str | None) -> str:
     return f"output {name!r}{where} ({article} {kind})"
 
 
-def save(value: Any, directory: Path, *, name: str, template: str | None = None) -> str:
+def save(
+    value: Any,
+    directory: Path,
+    *,
+    name: str,
+    template: str | None = None,
+    allow_pickle: bool | None = None,
+) -> str:
     """Save ``value`` as the artifact directory ``directory``; return the format used.
 
     The files are written into a temporary sibling directory that is then renamed into
@@ -139,6 +148,9 @@ def save(value: Any, directory: Path, *, name: str, template: str | None = None)
     ``npy`` (numpy arrays without objects), ``parquet`` (pandas DataFrames, with pyarrow),
     ``parquet-series`` (pandas Series), ``path`` (a :class:`pathlib.Path` to a file or
     folder: the file or folder is copied), then ``pickle`` as the last resort.
+
+    ``allow_pickle`` (default: :func:`~nbflow.pickling.pickle_allowed`) ``False`` takes pickle
+    out of the formats tried.
 
     Raises
     ------
@@ -152,7 +164,7 @@ def save(value: Any, directory: Path, *, name: str, template: str | None = None)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
     tmp.chmod(0o755)  # mkdtemp makes it owner-only; the artifact must be readable by the copier
     try:
-        fmt = _write(value, tmp, name, template)
+        fmt = _write(value, tmp, name, template, pickle_allowed(allow_pickle))
         meta = {"format": fmt, "type": _type_name(value)}
         (tmp / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
         _replace_dir(tmp, directory)
@@ -162,8 +174,10 @@ def save(value: Any, directory: Path, *, name: str, template: str | None = None)
     return fmt
 
 
-def _write(value: Any, tmp: Path, name: str, template: str | None) -> str:
+def _write(value: Any, tmp: Path, name: str, template: str | None, allow_pickle: bool) -> str:
     for ser in list(_serializers):
+        if ser.format == PICKLE and not allow_pickle:
+            raise refused_save(_describe(value, name, template))
         try:
             if not ser.accepts(value):
                 continue
@@ -193,16 +207,39 @@ def _replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def load(directory: Path) -> Any:
+def load(
+    directory: Path,
+    *,
+    digest: str | None = None,
+    verified: bool = False,
+    allow_pickle: bool | None = None,
+) -> Any:
     """Load the value saved by :func:`save` in ``directory``.
+
+    Parameters
+    ----------
+    directory : Path
+        The artifact.
+    digest : str, optional
+        The digest its producer recorded: the artifact is checked against it first (unless
+        ``verified``). A pickle is only ever loaded with one (see :mod:`nbflow.pickling`).
+    verified : bool
+        The caller already checked ``directory`` against ``digest`` (a pickle is still read
+        and checked in one go).
+    allow_pickle : bool, optional
+        Default: :func:`~nbflow.pickling.pickle_allowed`.
 
     Raises
     ------
     MarshalError
         When ``directory`` is not an artifact, its format is unknown, or loading fails.
+    IntegrityError
+        When it differs from ``digest``.
     """
     _load_plugins()
     directory = Path(directory)
+    if digest is not None and not verified:
+        check_artifact(directory, digest, f"artifact {directory}")
     try:
         meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
         fmt = meta["format"]
@@ -210,6 +247,8 @@ def load(directory: Path) -> Any:
         raise MarshalError(
             f"{directory} is not an nbflow artifact (no readable {META_FILE})"
         ) from exc
+    if fmt == PICKLE:
+        return load_verified_pickle(directory, digest, allow_pickle)
     loader = _loaders.get(fmt)
     if loader is None:
         raise MarshalError(
@@ -230,10 +269,13 @@ def load(directory: Path) -> Any:
 _INDEX = re.compile(r"[0-9]+")
 
 
-def load_fan_in(directory: Path, name: str) -> list[Any]:
+def load_fan_in(
+    directory: Path, name: str, digests: dict[str, str] | None = None
+) -> list[Any]:
     """Load the items of a fan-in directory: ``<i>/<name>/`` for each item index ``i``.
 
     Only all-digit sub-directories count, in numeric order; other entries are ignored.
+    ``digests`` (item index to digest) are those the caller checked the items against.
     """
     directory = Path(directory)
     indexes = sorted(
@@ -246,18 +288,23 @@ def load_fan_in(directory: Path, name: str) -> list[Any]:
             raise MarshalError(
                 f"item {i} of fan-in input {name!r} has no artifact {name!r} (expected {item})"
             )
-        items.append(load(item))
+        items.append(load(item, digest=(digests or {}).get(str(i)), verified=True))
     return items
 
 
-def load_input(directory: Path, name: str) -> Any:
-    """Load an input directory: a single artifact, or a fan-in of a mapped task's items."""
+def load_input(directory: Path, name: str, expect: dict[str, Any] | None = None) -> Any:
+    """Load an input directory: a single artifact, or a fan-in of a mapped task's items.
+
+    ``expect`` is the input's expectation (:mod:`nbflow.digest`), already checked by the
+    runner: its digests let pickles be loaded.
+    """
     directory = Path(directory)
+    expect = expect or {}
     if (directory / META_FILE).is_file():
-        return load(directory)
+        return load(directory, digest=expect.get("digest"), verified=True)
     entries = list(directory.iterdir())
     if not entries or any(p.is_dir() and _INDEX.fullmatch(p.name) for p in entries):
-        return load_fan_in(directory, name)
+        return load_fan_in(directory, name, expect.get("items"))
     raise MarshalError(
         f"input {name!r} at {directory} is neither an nbflow artifact "
         f"(no {META_FILE}) nor a fan-in of numbered items"

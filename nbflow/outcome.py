@@ -25,15 +25,22 @@ class End(StrEnum):
     FAILED = "Failed"  # a cell raised (or the command exited non-zero): Argo's Failed
     USAGE = "Usage"  # the runner was started wrongly (no step notebook): Failed
     KERNEL_DIED = "KernelDied"  # the kernel process died (crash, out of memory): Error
+    BAD_INPUT = "BadInput"  # an input is missing or not what its producer wrote: Error
     KILLED = "Killed"  # the step's own process was killed by a signal: Error
     STOPPED = "Stopped"  # cancelled by a stop or terminate: Failed
     DEADLINE = "Deadline"  # killed when its deadline passed: Failed
 
 
 #: The runner's exit code for each end it reports itself (``python -m nbflow.runner``).
-EXIT_CODES = {End.SUCCEEDED: 0, End.FAILED: 1, End.USAGE: 2, End.KERNEL_DIED: 3}
+EXIT_CODES = {
+    End.SUCCEEDED: 0,
+    End.FAILED: 1,
+    End.USAGE: 2,
+    End.KERNEL_DIED: 3,
+    End.BAD_INPUT: 4,
+}
 _BY_CODE = {code: end for end, code in EXIT_CODES.items()}
-_ERRORS = frozenset({End.KERNEL_DIED, End.KILLED})
+_ERRORS = frozenset({End.KERNEL_DIED, End.KILLED, End.BAD_INPUT})
 
 
 @dataclass(frozen=True)

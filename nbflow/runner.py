@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -17,6 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .budget import capped_output
+from .digest import check_inputs, record_digests
+from .errors import IntegrityError
 from .outcome import End, StepEnd, signal_description
 from .vocab import STEP_DIR_ENV, TEMPLATE_ENV, TERMINATION_LOG_ENV
 
@@ -43,6 +47,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--kernel", default=None, help="kernel name (default: the notebook's kernelspec)"
+    )
+    p.add_argument(
+        "--expect",
+        default="",
+        metavar="JSON",
+        help="what the producers of the step's inputs recorded (their nbflow-digests)",
+    )
+    p.add_argument(
+        "--args-file",
+        metavar="FILE",
+        help="read the arguments from FILE, a JSON list of strings (parameters of any size)",
     )
     return p
 
@@ -102,6 +117,8 @@ def run_step(argv: list[str] | None = None, *, engine: str | None = None) -> Ste
         default: papermill's own, in a kernel started for the step.
     """
     args = parser().parse_args(argv)
+    if args.args_file:
+        args = parser().parse_args(json.loads(Path(args.args_file).read_text(encoding="utf-8")))
     # jupyter_server#1559: jsonschema's format checker pulls rfc3987_syntax, seconds of CPU at
     # import; nbformat validation never needs it.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
@@ -117,7 +134,14 @@ def run_step(argv: list[str] | None = None, *, engine: str | None = None) -> Ste
     os.environ[TEMPLATE_ENV] = args.template
     parameters = {name: decode_value(value) for name, value in args.parameter}
     kernel = args.kernel or _kernel_name(decoded)
-    return _execute(decoded, step_dir / "notebook.ipynb", parameters, kernel, engine)
+    try:
+        check_inputs(step_dir, args.expect)
+    except IntegrityError as exc:
+        return StepEnd(End.BAD_INPUT, message=str(exc))
+    end = _execute(decoded, step_dir / "notebook.ipynb", parameters, kernel, engine)
+    if end.end is End.SUCCEEDED:
+        record_digests(step_dir)
+    return end
 
 
 def _execute(
@@ -132,17 +156,21 @@ def _execute(
     if engine is None:
         from jupyter_client.manager import AsyncKernelManager
 
+        from .kernel_engine import register
+
         km = AsyncKernelManager(kernel_name=kernel)
-        options.update(log_output=True, km=km)
+        options.update(log_output=True, km=km, engine_name=register())
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(target),
-            parameters=parameters,
-            kernel_name=kernel,
-            progress_bar=False,
-            **options,
-        )
+        # the kernel's own output (what its cells' subprocesses print) goes to the log too
+        with capped_output() if engine is None else contextlib.nullcontext():
+            papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters=parameters,
+                kernel_name=kernel,
+                progress_bar=False,
+                **options,
+            )
     except PapermillExecutionError as exc:
         traceback = "\n".join(_ANSI.sub("", line) for line in exc.traceback or [])
         print(traceback, file=sys.stderr)

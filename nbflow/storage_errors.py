@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import StorageError
+from .errors import DiskFull, StorageError
 
 __all__ = [
     "ArtifactNotFound",
@@ -140,8 +141,10 @@ HINTS: dict[str, str] = {
     "storage_options)",
     "credentials": "no credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
     "AWS_PROFILE, or nbflow's storage_options)",
+    "full": "no space left on the device",
     "other": "failed",
 }
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -165,6 +168,8 @@ def _code(exc: BaseException) -> str | None:
 def classify(exc: BaseException) -> Failure:
     """Look ``exc`` (and the exceptions it was raised from) up in the translation tables."""
     chain = _chain(exc)
+    if any(isinstance(e, OSError) and e.errno in _FULL for e in chain):
+        return Failure("full", False)
     for item in chain:
         kind = _BY_CODE.get(_code(item) or "")
         if kind:
@@ -250,6 +255,8 @@ def describe_failure(
     if failure.kind == "not-found":
         return ArtifactNotFound(f"artifact not found: {where}", url)
     message = f"cannot {action} {where}: {HINTS[failure.kind]}"
+    if failure.kind == "full":
+        return DiskFull(message)
     if failure.transient:
         message += f", gave up after {attempts} attempts over {elapsed_s:.1f} s"
     return StorageError(f"{message} ({detail(exc)})")

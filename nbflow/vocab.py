@@ -30,13 +30,18 @@ __all__ = [
     "META_FILE",
     "STEP_DIR",
     "STEP_KEY",
+    "EXPECT",
     "STEP_NOTEBOOK",
     "EXECUTED_NOTEBOOK",
     "DIGESTS",
+    "DIGESTS_FILE",
+    "EXPECT_FILE",
     "STEP_DIR_ENV",
     "TEMPLATE_ENV",
     "ATTEMPT_ENV",
     "TERMINATION_LOG_ENV",
+    "ALLOW_PICKLE_ENV",
+    "MAX_OUTPUT_ENV",
     "RUNNER_MODULE",
     "LOOP_FIELDS",
 ]
@@ -128,9 +133,12 @@ META_FILE = "nbflow.json"
 # The step's side of the manifest: its folder in the pod, parameter and artifact names.
 STEP_DIR = "/nbflow"
 STEP_KEY = "nbflow-key"  # input parameter: the key prefix of the step's outputs
+EXPECT = "nbflow-expect"  # input parameter: the producers' digests of the step's inputs
 STEP_NOTEBOOK = "nbflow-step"  # input artifact: the step notebook
 EXECUTED_NOTEBOOK = "nbflow-notebook"  # output artifact: the executed notebook
 DIGESTS = "nbflow-digests"  # output parameter: {artifact name: sha256 of its content}
+DIGESTS_FILE = "digests.json"  # in the step folder: where the runner writes nbflow-digests
+EXPECT_FILE = "expect.json"  # in the step folder: the digests the step's inputs must have
 RUNNER_MODULE = "nbflow.runner"  # what ``python -m`` runs in a step's container
 
 # The environment of a running step.
@@ -138,3 +146,5 @@ STEP_DIR_ENV = "NBFLOW_STEP_DIR"
 TEMPLATE_ENV = "NBFLOW_TEMPLATE"
 ATTEMPT_ENV = "NBFLOW_ATTEMPT"
 TERMINATION_LOG_ENV = "NBFLOW_TERMINATION_LOG"
+ALLOW_PICKLE_ENV = "NBFLOW_ALLOW_PICKLE"  # "false": the step never writes nor reads a pickle
+MAX_OUTPUT_ENV = "NBFLOW_MAX_OUTPUT_BYTES"  # what the step's log and notebook keep of its output

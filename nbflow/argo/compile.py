@@ -8,6 +8,7 @@ steps a cluster submission leaves out) goes through :func:`shape_for_argo` the s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ..errors import SpecError
 from ..model import OutputRef, Task, Workflow
 from ..model.check import check, producer, resolve_inputs
 from ..model.values import k8s_name
-from ..vocab import API_VERSION, LABEL_WORKFLOW, STEP_KEY
+from ..vocab import API_VERSION, DIGESTS, EXPECT, LABEL_WORKFLOW, STEP_KEY
 from .container import container_template
 from .limits import dependencies_for_continue_on
 from .literal import encode_value
@@ -149,6 +150,8 @@ def _dag_task(
     if task.depends:
         out["depends"] = " && ".join(k8s_name(d) for d in task.depends)
     artifacts = [_input_artifact(workflow, task, name, producers) for name in tmpl.inputs]
+    if tmpl.inputs:
+        params.insert(1, {"name": EXPECT, "value": _expectation(workflow, task, tmpl, producers)})
     out["arguments"] = {"parameters": params, **({"artifacts": artifacts} if artifacts else {})}
     if task.map_items:
         out["withItems"] = _items(task.map_items)
@@ -197,6 +200,23 @@ def _input_artifact(
         "name": name,
         "from": f"{{{{tasks.{k8s_name(source.name)}.outputs.artifacts.{name}}}}}",
     }
+
+
+def _expectation(
+    workflow: Workflow, task: Task, tmpl: Any, producers: dict[tuple[str, str], str]
+) -> str:
+    """JSON text of what the producers of ``task``'s inputs recorded (their ``nbflow-digests``
+    output; a mapped producer's is the list of its items'), resolved when the task starts."""
+    entries = []
+    for name in tmpl.inputs:
+        source = workflow.task(producers[(task.name, name)])
+        prefix = _key_prefix(workflow, source.name)
+        mapped = bool(source.map_items)
+        field, key = ("items", prefix + "/") if mapped else ("digests", f"{prefix}/{name}/")
+        ref = f"{{{{tasks.{k8s_name(source.name)}.outputs.parameters.{DIGESTS}}}}}"
+        head = json.dumps({"task": source.name, "key": key}, separators=(",", ":"))[:-1]
+        entries.append(f'{json.dumps(name)}:{head},"{field}":{ref}}}')
+    return "{" + ",".join(entries) + "}"
 
 
 def _when_ref(workflow: Workflow, task: Task, ref: OutputRef) -> str:

@@ -15,7 +15,10 @@ from ..vocab import (
     ATTEMPT_ENV,
     CACHE_ANNOTATION,
     CODE_ANNOTATION,
+    DIGESTS,
+    DIGESTS_FILE,
     EXECUTED_NOTEBOOK,
+    EXPECT,
     RUNNER_MODULE,
     STEP_DIR,
     STEP_KEY,
@@ -40,6 +43,8 @@ def container_template(
     notebook = build_step_notebook(template, setup, base_dir=base_dir)
     key = f"{{{{inputs.parameters.{STEP_KEY}}}}}"
     params: list[dict[str, Any]] = [{"name": STEP_KEY}]
+    if template.inputs:  # what the producers of the inputs recorded: the runner checks it
+        params.append({"name": EXPECT, "default": "{}"})
     params += [
         {"name": n, "default": encode_value(v)} for n, v in sorted(template.parameters.items())
     ]
@@ -60,6 +65,8 @@ def container_template(
         )
     out_artifacts.append(_output(EXECUTED_NOTEBOOK, f"{STEP_DIR}/notebook.ipynb", notebook_key))
     args = ["--dir", STEP_DIR, "--template", template.name]
+    if template.inputs:
+        args += ["--expect", f"{{{{inputs.parameters.{EXPECT}}}}}"]
     for n in sorted(template.parameters):
         args += ["-p", n, f"{{{{inputs.parameters.{n}}}}}"]
     container: dict[str, Any] = {
@@ -84,6 +91,10 @@ def container_template(
             {"name": n, "valueFrom": {"path": f"{STEP_DIR}/parameters/{n}", "default": ""}}
             for n in template.outputs
         ]
+        # the runner digests the outputs it saved: whoever reads them checks them against this
+        out["outputs"]["parameters"].append(
+            {"name": DIGESTS, "valueFrom": {"path": f"{STEP_DIR}/{DIGESTS_FILE}", "default": "{}"}}
+        )
     if template.retry is not None:
         out["retryStrategy"] = _retry(template)
     if template.timeout_s is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import ManifestError
 from ..graph import find_cycle, order
-from ..vocab import LOOP_FIELDS
+from ..vocab import DIGESTS, EXPECT, LOOP_FIELDS
 from .limits import MAX_DAG_TASKS, workflow_spec
 
 __all__ = ["nest_large_dags", "task_nodes", "PART"]
@@ -31,6 +31,10 @@ _FROM = re.compile(
     r"^\{\{\s*tasks\.([a-zA-Z0-9][-a-zA-Z0-9]*)\.outputs\.artifacts\.([^}\s]+)\s*\}\}$"
 )
 _TAG = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
+_EXPECT_REF = re.compile(
+    r"\{\{\s*tasks\.([a-zA-Z0-9][-a-zA-Z0-9]*)\.outputs\.parameters\." + re.escape(DIGESTS)
+    + r"\s*\}\}"
+)
 
 
 def nest_large_dags(manifest: dict[str, Any], max_tasks: int = MAX_DAG_TASKS) -> dict[str, Any]:
@@ -166,7 +170,10 @@ def _ties(
                 keys[(name, art["name"])] = key
             else:
                 kept.append(art)
-        rest["arguments"] = {**args, "artifacts": kept}
+        # the expectation reads producers' digests, but needs no tie: across parts it is
+        # left out (see _rewrite), as the keys of artifacts are
+        params = [p for p in args.get("parameters") or [] if p.get("name") != EXPECT]
+        rest["arguments"] = {**args, "artifacts": kept, "parameters": params}
         text = json.dumps(rest)
         for m in _REF.finditer(text):
             ref = m.group(1) or m.group(2)
@@ -294,6 +301,12 @@ def _rewrite(
         if m and group_of.get(m.group(1)) != group:
             del art["from"]
             art["s3"] = {"key": keys[(task["name"], art["name"])]}
+    for param in (out.get("arguments") or {}).get("parameters") or []:
+        if param.get("name") == EXPECT and "value" in param:
+            param["value"] = _EXPECT_REF.sub(
+                lambda m: m.group(0) if group_of.get(m.group(1)) == group else "null",
+                str(param["value"]),
+            )  # a producer in another part: its digests cannot be read from here
     return out
 
 

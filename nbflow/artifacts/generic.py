@@ -42,6 +42,21 @@ class FsspecBackend:
         """Whether anything is stored at ``key``."""
         return bool(self.fs.exists(self.store.path(key)))
 
+    def delete(self, key: str) -> None:
+        """Remove ``key``: a file, or a folder and everything in it."""
+        path = self.store.path(key)
+        if key.endswith("/"):
+            found = self.fs.find(path)  # what is *under* the folder, never a sibling prefix
+            if found:
+                self.fs.rm(found)
+        elif self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+
+    def size(self, key: str) -> int:
+        """Bytes stored at ``key``."""
+        path = self.store.path(key)
+        return int(sum(self.fs.du(path, total=False).values())) if self.fs.exists(path) else 0
+
     def read(self, key: str) -> bytes:
         """The content of the (small) file at ``key``."""
         return bytes(self.fs.cat_file(self.store.path(key)))

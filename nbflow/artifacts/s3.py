@@ -155,9 +155,11 @@ class ObjectBackend(FsspecBackend):
             raise ArtifactNotFound(f"artifact not found: {where}", url)
         rels = [_relative(f, src) for f in files]
         if META_FILE not in {r.rsplit("/", 1)[-1] for r in rels}:
-            raise StorageError(
-                f"artifact {self.store.url(key)} is incomplete (no {META_FILE}): "
-                "the upload that wrote it did not finish"
+            url = self.store.url(key)
+            raise ArtifactNotFound(
+                f"artifact {url} is incomplete (no {META_FILE}): the upload that wrote it "
+                "did not finish, or part of it was deleted",
+                url,
             )
         targets = [tmp / r for r in rels]
         for target in targets:

@@ -140,6 +140,14 @@ class ArtifactStore:
         (server-side copies) and with the same atomicity as :meth:`upload`."""
         self._call("copy", dst, lambda: self.backend.copy(src, dst))
 
+    def delete(self, key: str) -> None:
+        """Remove what is stored at ``key`` (a file, or everything under a folder key)."""
+        self._call("delete", key, lambda: self.backend.delete(key))
+
+    def size(self, key: str) -> int:
+        """Bytes stored at ``key`` (0: nothing)."""
+        return int(self._call("measure", key, lambda: self.backend.size(key)))
+
     def read_bytes(self, key: str) -> bytes:
         """The content of the (small) file at ``key``."""
         return bytes(self._call("read", key, lambda: self.backend.read(key)))

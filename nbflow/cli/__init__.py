@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
-from .options import add_no_cache, add_output, add_source
+from .housekeeping import add_delete, add_housekeeping
+from .options import add_globals, add_globals_everywhere, add_no_cache, add_output, add_source
 
 __all__ = ["main"]
 
@@ -23,15 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nbflow", description="Run notebook pipelines locally or on Argo Workflows.")
-    p.add_argument(
-        "--home",
-        help="folder of nbflow's run records (default: $NBFLOW_HOME or ~/.local/share/nbflow)",
-    )
-    p.add_argument(
-        "--artifact-root",
-        help="fsspec URL of the artifact store (default: $NBFLOW_ARTIFACT_ROOT "
-        "or file://<home>/artifacts)",
-    )
+    add_globals(p)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
@@ -75,10 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("-w", "--workflow", help="only the runs of this workflow")
     listing.add_argument("--phase", help="only runs in this phase (several: Failed,Error)")
     listing.add_argument("-n", "--limit", type=int, help="at most this many runs")
-    delete = sub.add_parser(
-        "delete", help="delete a run that is not running: its record, logs and artifacts"
-    )
-    delete.add_argument("run")
+    add_delete(sub)
     for name, text in (
         ("resume", "resume suspended nodes, or go on with a run that crashed or was stopped"),
         ("retry", "run the failed tasks of a run again, and what depends on them"),
@@ -109,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     from .schedule import add_commands as add_schedule_commands
 
     _COMMANDS.update(add_schedule_commands(sub))
+    add_housekeeping(sub)
+    add_globals_everywhere(p)
     return p
 
 
@@ -116,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nbflow`` console script."""
     args = _parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or _COMMANDS[args.command]
+        return int(handler(args))
     except NbflowError as exc:
         print(f"nbflow: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -301,21 +294,18 @@ def _logs(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from ..history import list_summaries
 
+    unreadable: dict[str, str] = {}
     runs, _ = list_summaries(
-        config=_config(args), workflow=args.workflow, phase=args.phase, limit=args.limit
+        config=_config(args), workflow=args.workflow, phase=args.phase, limit=args.limit,
+        unreadable=unreadable,
     )
+    for problem in unreadable.values():  # a record that cannot be read: one line, the rest goes on
+        print(f"nbflow: warning: {problem}", file=sys.stderr)
     for r in runs:
         print(
             f"{r['id']:<36} {r['phase']:<10} {r['progress']:>7}  {r['startedAt'] or '':<20}  "
             f"{r['notebook'] or ''}"
         )
-    return EXIT_OK
-
-
-def _delete(args: argparse.Namespace) -> int:
-    from ..actions import delete_run
-
-    print(f"deleted run {delete_run(args.run, config=_config(args))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -330,6 +320,5 @@ _COMMANDS = {
     "status": _status,
     "logs": _logs,
     "list": _list,
-    "delete": _delete,
 }
 

@@ -3,8 +3,40 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-__all__ = ["add_source", "add_no_cache", "add_output"]
+__all__ = ["add_source", "add_no_cache", "add_output", "add_globals", "add_globals_everywhere"]
+
+
+def add_globals(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    """``--home DIR`` and ``--artifact-root URL``: before the command, or after it (``sub``).
+
+    After a command they default to "not given", so that they never hide the same option
+    given before the command.
+    """
+    extra: dict[str, Any] = {"default": argparse.SUPPRESS} if sub else {}
+    parser.add_argument(
+        "--home",
+        help="folder of nbflow's run records (default: $NBFLOW_HOME or ~/.local/share/nbflow)",
+        **extra,
+    )
+    parser.add_argument(
+        "--artifact-root",
+        help="fsspec URL of the artifact store (default: $NBFLOW_ARTIFACT_ROOT "
+        "or file://<home>/artifacts)",
+        **extra,
+    )
+
+
+def add_globals_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept the global options after every (sub-)command of ``parser``, as the README
+    writes them (``nbflow run nb.ipynb --artifact-root s3://...``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                if not any(o in sub._option_string_actions for o in ("--home", "--artifact-root")):
+                    add_globals(sub, sub=True)
+                add_globals_everywhere(sub)
 
 
 def add_source(parser: argparse.ArgumentParser) -> None:

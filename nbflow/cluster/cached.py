@@ -7,19 +7,22 @@ the workflow's parameters and the cached outputs of the tasks before.
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..engine.cache import DigestIndex, ResultCache, key_of
+from ..engine.cache import DigestIndex, ResultCache, check_entry, key_of, recorded_digests
 from ..errors import NbflowError
-from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, STEP_KEY
+from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, EXPECT, STEP_KEY
 
 if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
 
 __all__ = ["Hit", "Finder", "task_deps", "topological", "cached_parameters", "cached_artifact"]
 
+log = logging.getLogger(__name__)
 _ITEM_KEY = "{{item._i}}"
 _WORKFLOW_NAME = "\0workflow.name\0"
 _FROM = re.compile(
@@ -137,12 +140,16 @@ class Finder:
         entry = self.cache.get(key) if key else None
         if key is None or entry is None:
             return None
-        arts = (entry.get("outputs") or {}).get("artifacts") or []
         try:
-            stored = all(self.store.exists(a["s3"]["key"]) for a in arts)
-        except (NbflowError, OSError, KeyError):
-            stored = False
-        return Hit([key], [entry]) if stored else None
+            problem = check_entry(entry, self.store)
+        except (NbflowError, OSError, KeyError) as exc:  # the store cannot be read: run it
+            log.debug("cache entry %s of %s not checked: %s", key, task.get("name"), exc)
+            return None
+        if problem is not None:  # gone or changed: forget it, the task runs again
+            log.info("cache entry of task %s dropped: %s", task.get("name"), problem)
+            self.cache.drop(key)
+            return None
+        return Hit([key], [entry])
 
     def _inputs(self, task: dict[str, Any], tmpl: dict[str, Any], item: dict[str, str],
                 hits: dict[str, Hit], digests: dict[str, str]) -> dict[str, Any] | None:
@@ -156,8 +163,8 @@ class Finder:
         params = []
         for p in (tmpl.get("inputs") or {}).get("parameters") or []:
             arg = given.get(p["name"], {})
-            if p["name"] == STEP_KEY:
-                value = "?"  # where outputs go: not part of the key
+            if p["name"] in (STEP_KEY, EXPECT):
+                value = "?"  # where outputs go, input digests: not part of the key
             elif set(arg) - {"name", "value"}:
                 return None
             elif "value" in arg:
@@ -209,14 +216,18 @@ def _argument(task: dict[str, Any], name: str) -> str | None:
 
 
 def cached_parameters(hits: dict[str, Hit]) -> dict[str, str]:
-    """``tasks.T.outputs.parameters.P`` of the cached plain tasks (safe to write literally)."""
+    """``tasks.T.outputs.parameters.P`` of the cached plain tasks (safe to write literally),
+    and the ``nbflow-digests`` of every cached task (a mapped one's: the list of its items',
+    as Argo aggregates them), which the steps that read their outputs check them against."""
     out = {}
     for name, hit in hits.items():
         if hit.prefix is not None:
+            items = [recorded_digests(e.get("outputs") or {}) for e in hit.entries]
+            out[f"tasks.{name}.outputs.parameters.{DIGESTS}"] = json.dumps(items)
             continue
         for p in (hit.entries[0].get("outputs") or {}).get("parameters") or []:
             value = p.get("value")
-            if p["name"] != DIGESTS and isinstance(value, str) and "{{" not in value:
+            if isinstance(value, str) and "{{" not in value:
                 out[f"tasks.{name}.outputs.parameters.{p['name']}"] = value
     return out
 

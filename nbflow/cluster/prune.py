@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..artifacts import is_object_store
 from ..engine.cache import ResultCache, workflow_cache
 from ..errors import NbflowError
-from ..vocab import CACHED_TASKS_ANNOTATION
+from ..vocab import CACHED_TASKS_ANNOTATION, EXPECT
 from .cached import Finder, Hit, cached_artifact, cached_parameters, task_deps, topological
 
 if TYPE_CHECKING:
@@ -72,15 +72,16 @@ class Pruned:
 def cluster_cache(workflow: dict[str, Any], config: NbflowConfig, root: str) -> ResultCache | None:
     """The result cache cluster runs of ``workflow`` share with this machine, or ``None``.
 
-    ``None`` when caching is off (``NbflowConfig.cache``) or the artifact root ``root`` is
-    not an object store that the cluster reads too (``s3://``).
+    ``None`` when the artifact root ``root`` is not an object store that the cluster reads too
+    (``s3://``). With caching off (``NbflowConfig.cache``, ``--no-cache``) its ``reuse`` is
+    off: nothing is left out of a submission, and the run's results still replace the entries.
     """
-    if not config.cache:
-        return None
     if not is_object_store(root):
         log.debug("no cache for cluster runs: artifact root %r is not shared", root or "(none)")
         return None
-    return workflow_cache(workflow, Path(config.home) / "cache")
+    cache = workflow_cache(workflow, Path(config.home) / "cache")
+    cache.reuse = config.cache
+    return cache
 
 
 def prune_manifest(
@@ -176,12 +177,27 @@ def _rewrite(task: dict[str, Any], hits: dict[str, Hit]) -> tuple[dict[str, Any]
             p["value"] = _substitute_cached(str(p["value"]), values)
     if "when" in out:
         out["when"] = _substitute_cached(str(out["when"]), values)
+    moved = {}
     for art in (out.get("arguments") or {}).get("artifacts") or []:
         found = cached_artifact(art, hits)
         if found is not None:
             art.pop("from", None)
             art["s3"] = {"key": found[0]}
+            moved[art["name"]] = found[0]
+    _rekey_expectation(out, moved)
     return out, _rewrite_depends(out, hits)
+
+
+def _rekey_expectation(task: dict[str, Any], moved: dict[str, str]) -> None:
+    """Name the cached keys in the task's expectation (JSON text that may still hold tags of
+    tasks that run), for the messages of its checks."""
+    for p in (task.get("arguments") or {}).get("parameters") or []:
+        if p["name"] != EXPECT or "value" not in p:
+            continue
+        for name, key in moved.items():
+            head = re.escape(json.dumps(name)) + r':\{"task":"[^"]*","key":'
+            quoted = json.dumps(key).replace("\\", "\\\\")
+            p["value"] = re.sub(f'({head})"[^"]*"', rf"\g<1>{quoted}", str(p["value"]))
 
 
 def _substitute_cached(text: str, values: dict[str, str]) -> str:

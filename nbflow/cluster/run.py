@@ -191,7 +191,7 @@ class ClusterRun(Run):
         if (workflow.get("status") or {}).get("phase") not in COMPLETED:
             return
         self.fed = version
-        record_nodes(workflow, ResultCache(self.cache.path, self.cache.name), self.store)
+        record_nodes(workflow, ResultCache(self.cache.path, self.cache.name))
 
     # ------------------------------------------------------------------ following
 
@@ -324,6 +324,7 @@ def load_cluster_run(
     root = settings.get("artifact_root", "")
     run = ClusterRun(workflow, _store(config, root), runs.run_dir(name), client, runs,
                      owns_client=owns, cache=cluster_cache(workflow, config, root))
+    run.allow_pickle = config.allow_pickle
     if refresh:
         try:
             run.refresh()
@@ -345,8 +346,10 @@ def _record(
     name = obj["metadata"]["name"]
     if not runs.run_dir(name).is_dir():
         runs.create(obj, settings)
-    return ClusterRun(obj, _store(cfg, root), runs.run_dir(name), client, runs,
-                      owns_client=owns_client, cache=cluster_cache(obj, cfg, root))
+    run = ClusterRun(obj, _store(cfg, root), runs.run_dir(name), client, runs,
+                     owns_client=owns_client, cache=cluster_cache(obj, cfg, root))
+    run.allow_pickle = cfg.allow_pickle
+    return run
 
 
 def artifact_root(cfg: NbflowConfig, ccfg: ClusterConfig) -> str:

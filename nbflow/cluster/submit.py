@@ -83,7 +83,7 @@ def _prune(manifest: dict[str, Any], config: NbflowConfig,
 
     root = artifact_root(config, cluster)
     cache = cluster_cache(manifest, config, root)
-    if cache is None:
+    if cache is None or not cache.reuse:
         return manifest
     pruned = prune_manifest(manifest, ArtifactStore.from_config(config, root), cache)
     if pruned.all_cached:

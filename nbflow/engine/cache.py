@@ -11,29 +11,33 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ..artifacts import ArtifactStore
-from ..errors import NbflowError
+from ..digest import digest_path
+from ..errors import IntegrityError
 from ..model.values import parse_duration
 from ..vocab import (
     CACHE_ANNOTATION,
     CODE_ANNOTATION,
-    DIGESTS,
     EXECUTED_NOTEBOOK,
+    EXPECT,
     LABEL_WORKFLOW,
     STEP_KEY,
     NodeType,
     Phase,
 )
+from .index import DigestIndex, recorded_digests, task_of  # noqa: F401 - re-exported
 from .nodes import Node, parse_timestamp
 from .pod import PodRequest, PodResult
 
 __all__ = [
+    "recorded_digests",
+    "task_of",
+    "check_entry",
     "expired",
     "ResultCache",
     "DigestIndex",
@@ -46,47 +50,6 @@ __all__ = [
     "make_entry",
     "record_nodes",
 ]
-
-
-
-def digest_path(path: Path) -> str:
-    """sha256 of a file, or of a folder's relative paths and file contents in sorted order."""
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        h.update(str(file.relative_to(path) if file != path else "").encode() + b"\0")
-        with open(file, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
-class DigestIndex:
-    """Artifact key → content digest, fed from the nodes' ``nbflow-digests`` outputs."""
-
-    def __init__(self, nodes: dict[str, Node] | None = None) -> None:
-        self.by_key: dict[str, str] = {}
-        for node in (nodes or {}).values():
-            self.add(node.get("outputs") or {})
-
-    def add(self, outputs: dict[str, Any]) -> None:
-        """Record the digests of one node's outputs."""
-        params = {p["name"]: p.get("value") for p in outputs.get("parameters") or []}
-        digests = json.loads(params.get(DIGESTS) or "{}")
-        for art in outputs.get("artifacts") or []:
-            if art["name"] in digests and "s3" in art:
-                self.by_key[art["s3"]["key"]] = digests[art["name"]]
-
-    def digest(self, key: str) -> str | None:
-        """The digest of ``key``; a folder prefix digests everything stored under it."""
-        if key in self.by_key:
-            return self.by_key[key]
-        if not key.endswith("/"):
-            return None
-        # keys relative to the prefix: the run's name in it must not change the digest
-        inside = sorted((k[len(key):], d) for k, d in self.by_key.items() if k.startswith(key))
-        return hashlib.sha256(json.dumps(inside).encode()).hexdigest() if inside else None
-
 
 def cache_key(request: PodRequest, template: dict[str, Any], index: DigestIndex) -> str | None:
     """The cache key of a pod, or ``None`` when it must not be cached."""
@@ -118,7 +81,9 @@ def key_of(
     if not code or annotations.get(CACHE_ANNOTATION) == "false":
         return None
     params = sorted(
-        (p["name"], p["value"]) for p in inputs.get("parameters") or [] if p["name"] != STEP_KEY
+        (p["name"], p["value"])
+        for p in inputs.get("parameters") or []
+        if p["name"] not in (STEP_KEY, EXPECT)  # where outputs go; input digests (below)
     )
     digests = []
     for art in inputs.get("artifacts") or []:
@@ -159,11 +124,18 @@ class ResultCache:
         The journal (``NAME.jsonl``).
     name : str
         The cache's name (``memoizationStatus.cacheName``).
+
+    Attributes
+    ----------
+    reuse : bool
+        Whether an engine may reuse its entries (``False`` with ``--no-cache``: every step runs,
+        and its result replaces the entry, which repairs one whose artifacts went bad).
     """
 
     def __init__(self, path: Path, name: str) -> None:
         self.path = path
         self.name = name
+        self.reuse = True
         self.entries: dict[str, Any] = {}
         lines = self._read()
         if lines is None:
@@ -179,12 +151,19 @@ class ResultCache:
         """Store an entry (one line appended to the journal)."""
         self.put_all({key: entry})
 
+    def drop(self, key: str) -> None:
+        """Forget the entry of ``key`` (one line appended: ``{"key": key, "entry": null}``)."""
+        self.entries.pop(key, None)
+        self._append(_line(key, None))
+
     def put_all(self, entries: dict[str, dict[str, Any]]) -> None:
         """Store several entries with one append."""
         if not entries:
             return
         self.entries.update(entries)
-        text = "".join(_line(key, entry) for key, entry in entries.items())
+        self._append("".join(_line(key, entry) for key, entry in entries.items()))
+
+    def _append(self, text: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -209,7 +188,10 @@ class ResultCache:
         for line in lines:
             try:
                 record = json.loads(line)
-                self.entries[record["key"]] = record["entry"]
+                if record["entry"] is None:
+                    self.entries.pop(record["key"], None)
+                else:
+                    self.entries[record["key"]] = record["entry"]
             except (ValueError, KeyError, TypeError):
                 continue  # cut short by a crash, or not ours
         return len(lines)
@@ -229,8 +211,36 @@ class ResultCache:
         os.replace(tmp, self.path)
 
 
-def _line(key: str, entry: dict[str, Any]) -> str:
+def _line(key: str, entry: dict[str, Any] | None) -> str:
     return json.dumps({"key": key, "entry": entry}, separators=(",", ":")) + "\n"
+
+
+def check_entry(entry: dict[str, Any], store: ArtifactStore) -> str | None:
+    """Why a cache entry cannot be reused (``None``: it can).
+
+    Every output it points at must still be stored, and hold what the step that made it
+    recorded (its ``nbflow-digests``); an output without a recorded digest is never reused.
+    The executed notebook, which no step reads, only has to exist.
+    """
+    from ..artifacts.verify import verify_stored
+
+    outputs = entry.get("outputs") or {}
+    digests = recorded_digests(outputs)
+    try:
+        for art in outputs.get("artifacts") or []:
+            key = (art.get("s3") or {}).get("key")
+            what = f"cached output {art.get('name')!r} ({key})"
+            if not key:
+                return f"{what} has no key"
+            if art["name"] in digests:
+                verify_stored(store, key, digests[art["name"]], what)
+            elif art["name"] != EXECUTED_NOTEBOOK:
+                return f"{what} has no recorded digest"
+            elif not store.exists(key):
+                return f"{what} is missing"
+    except IntegrityError as exc:
+        return str(exc)
+    return None
 
 
 def replay(
@@ -291,18 +301,19 @@ def workflow_cache(workflow: dict[str, Any], cache_dir: Path) -> ResultCache:
     return ResultCache(cache_dir / f"{name}.jsonl", name)
 
 
-def record_nodes(workflow: dict[str, Any], cache: ResultCache, store: ArtifactStore) -> int:
+def record_nodes(workflow: dict[str, Any], cache: ResultCache) -> int:
     """Add the succeeded pods of a Workflow's ``status.nodes`` (a cluster run's) to ``cache``.
 
     A node's key comes from its resolved ``inputs``, as :meth:`LocalEngine._record` computes
-    it from the pod request. Digests come from the nodes' ``nbflow-digests`` outputs; an
-    artifact without one (Argo does not report it) is read from ``store`` and digested, and
-    the entry gets the ``nbflow-digests`` parameter, so that its dependents' keys can be
-    computed later. Returns how many entries were added.
+    it from the pod request, with the digests the pods reported (``nbflow-digests``). A pod
+    that reported none is not cached: its artifacts are never digested after the fact, as
+    what is in the store then may not be what the pod wrote. An entry is replaced by a newer
+    result for the same key (after ``--no-cache``, the one that repairs it). Returns how many
+    entries were added.
     """
     nodes = (workflow.get("status") or {}).get("nodes") or {}
     templates = {t["name"]: t for t in (workflow.get("spec") or {}).get("templates") or []}
-    digests = _StoredDigests(nodes, store)
+    index = DigestIndex(nodes)
     added: dict[str, dict[str, Any]] = {}
     for node in nodes.values():
         if node.get("type") != NodeType.POD or node.get("phase") != Phase.SUCCEEDED.value:
@@ -310,60 +321,20 @@ def record_nodes(workflow: dict[str, Any], cache: ResultCache, store: ArtifactSt
         tmpl = templates.get(node.get("templateName") or "")
         if tmpl is None or tmpl.get("memoize") or (node.get("memoizationStatus") or {}).get("hit"):
             continue
-        key = key_of(node.get("inputs") or {}, tmpl, digests.digest)
-        if key is None or key in added or cache.get(key) is not None:
+        key = key_of(node.get("inputs") or {}, tmpl, index.digest)
+        outputs = node.get("outputs") or {}
+        if key is None or key in added or not _fully_digested(outputs):
             continue
-        outputs = digests.with_digests(node.get("outputs") or {})
-        if outputs is not None:
-            added[key] = make_entry(outputs, node)
+        added[key] = make_entry(outputs, node)
     if added:
         cache.put_all(added)
     return len(added)
 
 
-class _StoredDigests:
-    """Digests of a run's output artifacts: reported ones, else read back from the store."""
-
-    def __init__(self, nodes: dict[str, Node], store: ArtifactStore) -> None:
-        self.index = DigestIndex(nodes)
-        self.store = store
-        self.produced = {
-            art["s3"]["key"]
-            for node in nodes.values()
-            if node.get("type") == NodeType.POD and node.get("phase") == Phase.SUCCEEDED.value
-            for art in (node.get("outputs") or {}).get("artifacts") or []
-            if art.get("name") != EXECUTED_NOTEBOOK and (art.get("s3") or {}).get("key")
-        }
-
-    def digest(self, key: str) -> str | None:
-        """The digest of ``key`` (a folder prefix: of every output stored under it)."""
-        under = [k for k in self.produced if k == key or (key.endswith("/") and k.startswith(key))]
-        for k in under:
-            if k not in self.index.by_key:
-                self._compute(k)
-        return self.index.digest(key)
-
-    def _compute(self, key: str) -> None:
-        with tempfile.TemporaryDirectory(prefix="nbflow-digest-") as tmp:
-            local = Path(tmp) / "artifact"
-            try:
-                self.store.download(key, local)
-            except (NbflowError, OSError):
-                return  # unknown content: whatever reads it is not cached
-            self.index.by_key[key] = digest_path(local)
-
-    def with_digests(self, outputs: dict[str, Any]) -> dict[str, Any] | None:
-        """``outputs`` with its ``nbflow-digests`` parameter (``None`` if one cannot be read)."""
-        params = outputs.get("parameters") or []
-        if any(p["name"] == DIGESTS for p in params):
-            return outputs
-        found = {}
-        for art in outputs.get("artifacts") or []:
-            key = (art.get("s3") or {}).get("key")
-            if art.get("name") == EXECUTED_NOTEBOOK or not key:
-                continue
-            found[art["name"]] = self.digest(key)
-            if found[art["name"]] is None:
-                return None
-        value = json.dumps(found, sort_keys=True)
-        return {**outputs, "parameters": [*params, {"name": DIGESTS, "value": value}]}
+def _fully_digested(outputs: dict[str, Any]) -> bool:
+    digests = recorded_digests(outputs)
+    return all(
+        a["name"] in digests
+        for a in outputs.get("artifacts") or []
+        if a.get("name") != EXECUTED_NOTEBOOK and (a.get("s3") or {}).get("key")
+    )

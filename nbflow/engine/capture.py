@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any, BinaryIO
 
+from ..budget import OutputBudget
+
 __all__ = ["OutputSink", "CaptureStream", "FdCapture"]
 
 FLUSH_INTERVAL_S = 0.2  # ipykernel's OutStream.flush_interval: writes closer than this coalesce
@@ -31,9 +33,13 @@ class OutputSink:
     of the cell emits it (stdout before stderr).
     """
 
-    def __init__(self, cells: list[Any], log: BinaryIO | None = None) -> None:
+    def __init__(
+        self, cells: list[Any], log: BinaryIO | None = None, budget: OutputBudget | None = None
+    ) -> None:
         self.cells = cells
         self.log = log
+        self.budget = budget or OutputBudget()  # what the log and the notebook keep
+        self._marker: Any = None  # the output saying how much was cut, once something was
         self.index = -1
         self.lock = threading.RLock()
         self._pending: dict[str, tuple[float, list[str]]] = {}
@@ -56,12 +62,38 @@ class OutputSink:
         if not text:
             return
         with self.lock:
-            now = time.monotonic()
-            self._emit_due(now)
+            text = self.budget.take(text)
+            if text:
+                now = time.monotonic()
+                self._emit_due(now)
+                if self.log is not None:
+                    self.log.write(text.encode("utf-8", "replace"))
+                start, parts = self._pending.setdefault(name, (now, []))
+                parts.append(text)
+            if self.budget.cut:
+                self._mark()
+
+    def _mark(self) -> None:
+        """Put the marker where output starts being cut (its count is final at :meth:`finish`)."""
+        if self._marker is not None or self.index < 0:
+            return
+        import nbformat
+
+        self.flush()
+        self._marker = nbformat.v4.new_output("stream", name="stderr", text="")
+        self._append(self._marker)
+
+    def finish(self) -> None:
+        """Emit what is pending and say, in the notebook and the log, how much was cut."""
+        with self.lock:
+            self.flush()
+            marker = self.budget.marker
+            if marker is None:
+                return
+            if self._marker is not None:
+                self._marker["text"] = marker
             if self.log is not None:
-                self.log.write(text.encode("utf-8", "replace"))
-            start, parts = self._pending.setdefault(name, (now, []))
-            parts.append(text)
+                self.log.write(marker.encode("utf-8"))
 
     def flush(self, name: str | None = None) -> None:
         """Emit pending stream text now (one stream, or both in ipykernel's order)."""

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
     from ..config import NbflowConfig
     from .local import LocalEngine
-    from .store import RunStore
+    from .store import RunLock, RunStore
 
 __all__ = ["Listener", "RunDriver", "Subscribers", "LocalDriver", "downstream"]
 
@@ -166,6 +166,7 @@ class LocalDriver(Subscribers):
         self.store = store
         self.engine: LocalEngine | None = None
         self._idle_lock = threading.RLock()
+        self._held: RunLock | None = None  # the run's lock, from _reopen to the engine
 
     @property
     def name(self) -> str:
@@ -201,16 +202,22 @@ class LocalDriver(Subscribers):
         """
         from .local import LocalEngine
 
-        engine = LocalEngine(
-            self._workflow,
-            runs=self.runs,
-            store=self.store,
-            workdir=Path(self.settings["workdir"]),
-            max_workers=self.config.workers,
-            cache=self._cache(),
-            cache_dir=Path(self.config.home) / "cache",
-            engine=self.config.engine,
-        )
+        lock, self._held = self._held or self.runs.acquire(self.name), None
+        try:
+            engine = LocalEngine(
+                self._workflow,
+                runs=self.runs,
+                store=self.store,
+                workdir=Path(self.settings["workdir"]),
+                max_workers=self.config.workers,
+                cache=self._cache(),
+                cache_dir=Path(self.config.home) / "cache",
+                engine=self.config.engine,
+            )
+        except BaseException:
+            lock.release()
+            raise
+        engine.run_lock = lock  # it releases the lock when it is done
         engine.listeners.append(self.emit)
         resumed = engine.resume(resume) if resume is None or resume else []
         self.engine = engine
@@ -221,22 +228,34 @@ class LocalDriver(Subscribers):
         return resumed
 
     def _cache(self) -> Any:
-        if not self.config.cache:
-            return None
         from .cache import workflow_cache
 
-        return workflow_cache(self._workflow, Path(self.config.home) / "cache")
+        cache = workflow_cache(self._workflow, Path(self.config.home) / "cache")
+        cache.reuse = self.config.cache  # off: run everything, record (repair) the entries
+        return cache
 
-    def _reopen(self) -> None:
-        """Take the run back from its record to run it here; refuse while anything runs it."""
+    def _reopen(self, plan: Callable[[dict[str, Any]], Any]) -> None:
+        """Take the run back from its record to run it here, prepared by ``plan``.
+
+        The run's lock is taken first and kept for the engine that :meth:`start` makes: while
+        another process runs it, this refuses (:class:`~nbflow.errors.RunLocked`) and writes
+        nothing; leftover steps are killed and the record is snapshot only once the plan holds.
+        """
         from .worker import kill_leftover_pods
 
-        if self.live or self.runs.is_locked(self.name):
+        if self.live:
             raise NbflowError(f"run {self.name} is still running")
-        self._workflow, self.settings = self.runs.load(self.name)
-        self.engine = None
-        kill_leftover_pods(self.runs.run_dir(self.name) / "pids")
-        self.runs.snapshot(self.name)
+        lock = self.runs.acquire(self.name)
+        try:
+            self._workflow, self.settings = self.runs.load(self.name)
+            plan(self._workflow)
+            self.engine = None
+            kill_leftover_pods(self.runs.run_dir(self.name) / "pids")
+            self.runs.snapshot(self.name)
+        except BaseException:
+            lock.release()
+            raise
+        self._held = lock
 
     # ------------------------------------------------------------------ actions
 
@@ -264,16 +283,14 @@ class LocalDriver(Subscribers):
         if self.runs.is_locked(self.name):
             self.runs.request(self.name, resume=nodes)
             return []
-        self._reopen()
-        resume_plan(self._workflow)
+        self._reopen(resume_plan)
         return self.start(resume=nodes)
 
     def retry(self) -> None:
         """Run the failed and errored steps of an ended run again, and what depends on them."""
         from .recovery import retry_plan
 
-        self._reopen()
-        retry_plan(self._workflow)
+        self._reopen(retry_plan)
         self.start()
 
     def rerun(self, task: str, manifest: dict[str, Any]) -> None:
@@ -282,19 +299,22 @@ class LocalDriver(Subscribers):
         from .dag import DagPlan
         from .recovery import rerun_plan
 
-        self._reopen()
-        wf = self._workflow
-        old = {p["name"]: p for p in (wf["spec"].get("arguments") or {}).get("parameters") or []}
-        spec = manifest["spec"]
-        for p in (spec.get("arguments") or {}).get("parameters") or []:
-            if p["name"] in old:
-                p["value"] = old[p["name"]]["value"]
-        entry = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
-        plan = DagPlan.of(entry)
-        if task not in plan.by_name:
-            raise NbflowError(f"workflow has no task {task!r} (tasks: {', '.join(plan.by_name)})")
-        wf["spec"] = spec
-        rerun_plan(wf, downstream(plan.depends, task))
+        def plan(wf: dict[str, Any]) -> None:
+            params = (wf["spec"].get("arguments") or {}).get("parameters") or []
+            old = {p["name"]: p for p in params}
+            spec = manifest["spec"]
+            for p in (spec.get("arguments") or {}).get("parameters") or []:
+                if p["name"] in old:
+                    p["value"] = old[p["name"]]["value"]
+            entry = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
+            dag = DagPlan.of(entry)
+            if task not in dag.by_name:
+                tasks = ", ".join(dag.by_name)
+                raise NbflowError(f"workflow has no task {task!r} (tasks: {tasks})")
+            wf["spec"] = spec
+            rerun_plan(wf, downstream(dag.depends, task))
+
+        self._reopen(plan)
         self.start()
 
 

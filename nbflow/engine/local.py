@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,22 @@ from typing import Any
 from ..argo.container import runs_nbflow
 from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
-from ..errors import ManifestError, NbflowError
+from ..errors import DiskFull, ManifestError, NbflowError, RunLocked
 from ..vocab import Phase
-from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
+from .cache import (
+    DigestIndex,
+    ResultCache,
+    cache_key,
+    check_entry,
+    entry_of,
+    expired,
+    replay,
+    task_of,
+)
 from .nodes import timestamp
 from .operator import Operator
 from .pod import PodRequest, PodResult
-from .store import RunStore, new_run_name
+from .store import FULL, RunStore, new_run_name
 from .trash import Trash
 from .worker import CANCELLED, LocalPod, check_runnable
 
@@ -141,6 +151,7 @@ class LocalEngine:
         self.lock = threading.RLock()
         self.finished = threading.Event()
         self._thread: threading.Thread | None = None
+        self.run_lock: AbstractContextManager[Any] | None = None  # the run's, taken by a driver
 
     def start(self) -> None:
         """Run in a background thread."""
@@ -161,10 +172,15 @@ class LocalEngine:
         """Run to the end in this thread (holding the run's lock)."""
         self.trash = Trash(self.runs.run_dir(self.name) / "pods")
         try:
-            with self.runs.lock(self.name):
+            with self.run_lock or self.runs.lock(self.name):
                 if self.engine == "fast":
                     self._start_server()
                 self._loop()
+        except RunLocked:
+            pass  # another engine runs it: its record is not ours to write
+        except DiskFull as exc:
+            self._halt(f"{exc}: the run stopped, and its record keeps what was saved last; "
+                       f"make room, then: nbflow resume {self.name}")
         except NbflowError as exc:
             self._abort(str(exc))
         except Exception as exc:  # a bug must not leave the run hanging as Running
@@ -195,6 +211,16 @@ class LocalEngine:
         kind = warm.ServerKind.of_workflow(self.wf, self.max_workers, self.workdir)
         # a long-lived process (the Jupyter server) may hold one started for us (see .warm)
         self.server = warm.take(kind) or kind.start()
+
+    def _halt(self, message: str) -> None:
+        """Stop at once without writing the record (it could not be written): the run is then
+        as after a crash, and ``nbflow resume`` goes on from its last saved state."""
+        with self.lock:
+            for cancel in self.cancels.values():
+                cancel.set()
+            self.op.status.update(phase="Error", message=message)
+            for listener in list(self.listeners):
+                listener(self.wf, [])
 
     def _abort(self, message: str) -> None:
         with self.lock:
@@ -254,11 +280,11 @@ class LocalEngine:
 
     def _submit(self, req: PodRequest) -> Future[PodResult]:
         cache, key = self._lookup(req)
+        entry = None
         if cache is not None and key:
-            entry = cache.get(key)
             max_age = (req.template.get("memoize") or {}).get("maxAge")
-            if entry and self._still_stored(entry) and not expired(entry, max_age, _now()):
-                return self.pool.submit(replay, req, entry, self.store, key, cache.name)
+            entry = cache.get(key) if getattr(cache, "reuse", True) else None
+            entry = None if entry and expired(entry, max_age, _now()) else entry
             self.keys[req.node_id] = key
             self.key_caches[req.node_id] = cache
         run_dir = self.runs.run_dir(self.name)
@@ -277,17 +303,26 @@ class LocalEngine:
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))
+        pod.expect = self.digests.expect(req.inputs)
         cancel = self.cancels[req.node_id] = threading.Event()
+        if entry is not None and cache is not None and key:
+            return self.pool.submit(self._hit_or_run, pod, entry, cache, key, cancel)
         return self.pool.submit(pod.run, cancel)
+
+    def _hit_or_run(
+        self, pod: LocalPod, entry: dict[str, Any], cache: ResultCache, key: str,
+        cancel: threading.Event,
+    ) -> PodResult:
+        """Replay a cache hit whose outputs are intact; else forget the entry and run the pod."""
+        if check_entry(entry, self.store) is None:
+            return replay(pod.req, entry, self.store, key, cache.name)
+        cache.drop(key)
+        return pod.run(cancel)
 
     def _server_for(self, template: dict[str, Any]) -> dict[str, Any]:
         if self.server is None or not runs_nbflow(template) or template["name"] in self.fallbacks:
             return {}
         return {"server": self.server}
-
-    def _still_stored(self, entry: dict[str, Any]) -> bool:
-        arts = (entry.get("outputs") or {}).get("artifacts") or []
-        return all(self.store.exists(a["s3"]["key"]) for a in arts)
 
     def _record(self, node_id: str, result: PodResult) -> None:
         """Remember a succeeded pod's digests and, on a cache miss, its result."""
@@ -295,9 +330,14 @@ class LocalEngine:
         cache = self.key_caches.pop(node_id, None)
         if result.phase != Phase.SUCCEEDED:
             return
-        self.digests.add(result.outputs)
-        if key is not None and cache is not None:
-            cache.put(key, entry_of(result, self.op.nodes[node_id]))
+        self.digests.add(result.outputs, task_of(self.op.nodes[node_id].get("name") or ""))
+        if key is not None and cache is not None and not result.memoization:
+            try:
+                cache.put(key, entry_of(result, self.op.nodes[node_id]))
+            except OSError as exc:
+                if exc.errno in FULL:
+                    raise DiskFull(f"no space left on the device to write {cache.path}") from None
+                raise
             self.op.nodes[node_id]["memoizationStatus"] = {
                 "hit": False,
                 "key": key,
@@ -307,7 +347,11 @@ class LocalEngine:
     def _result(self, fut: Future[PodResult]) -> PodResult:
         try:
             result = fut.result()
+        except DiskFull:
+            raise  # the engine's own writes failed: the whole run stops
         except Exception as exc:  # a bug or an I/O failure in the worker: the pod errored
+            if isinstance(exc, OSError) and exc.errno in FULL:
+                raise DiskFull(f"no space left on the device ({exc.filename or exc})") from None
             return PodResult(Phase.ERROR, f"{type(exc).__name__}: {exc}")
         if result.message == CANCELLED and (self.op.shutdown or self.op.deadline_passed):
             result.message = self.op.stop_message

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..artifacts import ArtifactStore
 from ..errors import NbflowError
 from ..vocab import COMPLETED, EXECUTED_NOTEBOOK, FAILED, NodeType
+from .index import recorded_digests, task_of
 from .nodes import Node, parse_timestamp
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Run:
         self.store = store
         self.run_dir = run_dir
         self.driver = driver
+        self.allow_pickle: bool | None = None  # c.NbflowConfig.allow_pickle (None: default)
         self._downloads: Path | None = None
 
     # ------------------------------------------------------------------ state
@@ -245,9 +247,17 @@ class Run:
     # ------------------------------------------------------------------ outputs
 
     def outputs(self, task: str) -> dict[str, Any]:
-        """Load the outputs of ``task`` into Python; a mapped task gives lists in item order."""
-        from ..marshal import load
+        """Load the outputs of ``task`` into Python; a mapped task gives lists in item order.
 
+        Each output is checked against the digest its step recorded in the run's state before
+        it is loaded.
+
+        Raises
+        ------
+        IntegrityError
+            An output is gone, or differs from what its step recorded (one line naming the
+            task, the key and what differed).
+        """
         node = self._task(task)
         items = (
             [self.nodes[k] for k in node.get("children") or []]
@@ -257,9 +267,11 @@ class Run:
         pods = [self._last_pod(i) for i in items] if items is not None else [self._last_pod(node)]
         values: dict[str, list[Any]] = {}
         for pod in pods:
+            digests = recorded_digests(pod.get("outputs") or {})
             for art in (pod.get("outputs") or {}).get("artifacts") or []:
                 if art["name"] != EXECUTED_NOTEBOOK:
-                    values.setdefault(art["name"], []).append(load(self._fetch(art["s3"]["key"])))
+                    value = self._load(art["name"], art["s3"]["key"], digests, pod)
+                    values.setdefault(art["name"], []).append(value)
         if items is None:
             return {k: v[0] for k, v in values.items()}
         return values
@@ -268,6 +280,23 @@ class Run:
         while node["type"] == NodeType.RETRY and node.get("children"):
             node = self.nodes[node["children"][-1]]
         return node
+
+    def _load(self, name: str, key: str, digests: dict[str, str], pod: Node) -> Any:
+        """The value of output ``name`` of ``pod``, read only as its step recorded it."""
+        from ..digest import check_artifact
+        from ..errors import IntegrityError
+        from ..marshal import load
+        from ..storage_errors import ArtifactNotFound
+
+        what = f"output {name!r} of task {task_of(pod.get('name') or '')!r} ({key})"
+        if name not in digests:
+            raise IntegrityError(f"{what} has no recorded digest: it cannot be checked")
+        try:
+            path = self._fetch(key)
+        except ArtifactNotFound:
+            raise IntegrityError(f"{what} is missing") from None
+        check_artifact(path, digests[name], what)
+        return load(path, digest=digests[name], verified=True, allow_pickle=self.allow_pickle)
 
     def _fetch(self, key: str) -> Path:
         """A local copy of ``key``: the file itself in a local store, else one download kept
@@ -279,8 +308,7 @@ class Run:
             self._downloads = Path(tempfile.mkdtemp(prefix="nbflow-"))
             weakref.finalize(self, shutil.rmtree, self._downloads, True)
         target = self._downloads / key.strip("/")
-        if not target.exists():
-            self.store.download(key, target)
+        self.store.download(key, target)  # afresh: a copy kept from before proves nothing
         return target
 
     # ------------------------------------------------------------------ display
@@ -298,7 +326,8 @@ class Run:
 
     def summary(self) -> str:
         """A plain-text table of the run's tasks."""
-        lines = [f"run {self.id}: {self.phase}"]
+        message = (self.workflow.get("status") or {}).get("message")
+        lines = [f"run {self.id}: {self.phase}" + (f" ({message})" if message else "")]
         for name, node in self.task_nodes().items():
             attempts = len(node.get("children") or []) if node["type"] == NodeType.RETRY else None
             extra = f"  attempts {attempts}" if attempts and attempts > 1 else ""

@@ -279,6 +279,7 @@ class ShellEngine(Engine):
             sys.stdout, sys.stderr = saved
             for fd in fds:
                 fd.close()
+            sink.finish()
             log.close()
             if cls.log_handler is not None:
                 papermill_log.addHandler(cls.log_handler)

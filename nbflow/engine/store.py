@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -9,11 +10,14 @@ import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from ..errors import NbflowError, RunNotFound
+from ..errors import DiskFull, RecordError, RunLocked, RunNotFound, RunStateError
 
-__all__ = ["RunStore", "new_run_name"]
+__all__ = ["RunStore", "RunLock", "new_run_name", "FULL"]
+
+#: What a write that found no room fails with.
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -46,8 +50,14 @@ class RunStore:
         """Register a new run; ``settings`` records how to reach its artifacts and where it ran."""
         folder = self.run_dir(workflow["metadata"]["name"])
         folder.mkdir(parents=True, exist_ok=False)
-        _write_json(folder / "run.json", settings)
-        self.save(workflow)
+        try:
+            _write_json(folder / "run.json", settings)
+            self.save(workflow)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)  # no half-made record
+            raise
         return folder
 
     def save(self, workflow: dict[str, Any]) -> None:
@@ -55,48 +65,64 @@ class RunStore:
         _write_json(self.run_dir(workflow["metadata"]["name"]) / "workflow.json", workflow)
 
     def load(self, name: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Return ``(workflow, settings)`` of run ``name`` (``None``: the most recent run)."""
+        """Return ``(workflow, settings)`` of run ``name`` (``None``: the most recent run).
+
+        Raises
+        ------
+        RunNotFound
+            There is no such run.
+        RecordError
+            Its record is corrupt or partly written (one line naming the file).
+        """
         name = name or self.latest()
         folder = self.run_dir(name)
-        try:
-            workflow = json.loads((folder / "workflow.json").read_text(encoding="utf-8"))
-            settings = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RunNotFound(f"no run {name!r} in {self.root}") from None
+        if not (folder / "workflow.json").is_file():
+            raise RunNotFound(f"no run {name!r} in {self.root}")
+        workflow = _read_record(folder / "workflow.json")
+        settings = _read_record(folder / "run.json")
+        if not isinstance((workflow.get("metadata") or {}).get("name"), str):
+            raise RecordError(f"run record {folder / 'workflow.json'} has no metadata.name")
         return workflow, settings
 
     def settings(self, name: str, **updates: Any) -> dict[str, Any]:
         """Update (and return) the settings recorded in ``run.json``."""
         path = self.run_dir(name) / "run.json"
-        settings = json.loads(path.read_text(encoding="utf-8"))
+        settings = _read_record(path)
         if updates:
             settings.update(updates)
             _write_json(path, settings)
         return settings
 
-    @contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """Hold the run's lock while an engine works on it; a second engine gets a clear error."""
+    def acquire(self, name: str) -> RunLock:
+        """Take the run's lock for an engine that will work on it (see :class:`RunLock`).
+
+        Raises
+        ------
+        RunLocked
+            Another process holds it (nothing is written then).
+        """
         import fcntl
 
         path = self.run_dir(name) / "lock"
-        with open(path, "a+", encoding="utf-8") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.seek(0)
-                raise NbflowError(
-                    f"run {name} is being run by another process (pid {f.read().strip() or '?'})"
-                ) from None
+        f = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open by the RunLock
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             f.seek(0)
-            f.truncate()
-            f.write(str(os.getpid()))
-            f.flush()
-            try:
-                yield
-            finally:
-                f.truncate(0)
-                fcntl.flock(f, fcntl.LOCK_UN)
+            holder = f.read().strip() or "?"
+            f.close()
+            raise RunLocked(f"run {name} is being run by another process (pid {holder})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        return RunLock(f)
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the run's lock while an engine works on it; a second engine gets a clear error."""
+        with self.acquire(name):
+            yield
 
     def is_locked(self, name: str) -> bool:
         """Whether an engine is working on the run right now."""
@@ -147,7 +173,7 @@ class RunStore:
         import shutil
 
         if self.is_locked(name):
-            raise NbflowError(f"run {name} is running: stop it before deleting it")
+            raise RunStateError(f"run {name} is running: stop it before deleting it")
         folder = self.run_dir(name)
         if folder.is_dir():
             # renamed first, so that a reader never sees half a run
@@ -156,11 +182,11 @@ class RunStore:
             shutil.rmtree(doomed, ignore_errors=True)
 
     def names(self) -> list[str]:
-        """Run names, oldest first."""
+        """Run names, oldest first (by when their record was created)."""
         if not self.root.is_dir():
             return []
         runs = [p for p in self.root.iterdir() if (p / "workflow.json").is_file()]
-        return [p.name for p in sorted(runs, key=lambda p: (p / "run.json").stat().st_mtime)]
+        return [p.name for p in sorted(runs, key=_created)]
 
     def latest(self) -> str:
         """The most recently started run."""
@@ -170,11 +196,71 @@ class RunStore:
         return names[-1]
 
 
+class RunLock:
+    """The lock of one run, held until :meth:`release` (or the end of a ``with`` block).
+
+    It can be taken in one thread and released in another: a driver takes it before it
+    reopens a run, and hands it to the engine that then runs it.
+    """
+
+    def __init__(self, file: IO[str]) -> None:
+        self._file: IO[str] | None = file
+
+    def release(self) -> None:
+        """Let another engine take the run (idempotent)."""
+        import fcntl
+
+        f, self._file = self._file, None
+        if f is None:
+            return
+        try:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
+        finally:
+            f.close()
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _created(folder: Path) -> float:
+    for name in ("run.json", "workflow.json"):
+        try:
+            return (folder / name).stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """A JSON object of a run's record; one line naming the file when it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecordError(f"run record {path} is missing (the run was not fully created)") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordError(f"run record {path} is corrupt ({exc})") from None
+    except OSError as exc:
+        raise RecordError(f"cannot read run record {path}: {exc.strerror or exc}") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"run record {path} is corrupt (not a JSON object)")
+    return data
+
+
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     text = json.dumps(data, separators=(",", ":"))  # compact: the C encoder, no indentation
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in FULL:
+            raise DiskFull(f"no space left on the device to write {path}") from None
+        raise

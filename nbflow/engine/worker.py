@@ -17,10 +17,18 @@ from typing import Any
 
 from ..argo.container import runs_nbflow
 from ..artifacts import ArtifactNotFound, ArtifactStore
-from ..errors import NbflowError
+from ..digest import digest_path, verify_input
+from ..errors import DiskFull, NbflowError
 from ..outcome import EXIT_CODES, End, StepEnd
-from ..vocab import DIGESTS, EXECUTED_NOTEBOOK, RUNNER_MODULE, TERMINATION_LOG_ENV, Phase
-from .cache import digest_path
+from ..vocab import (
+    DIGESTS,
+    EXECUTED_NOTEBOOK,
+    EXPECT_FILE,
+    RUNNER_MODULE,
+    STEP_DIR,
+    TERMINATION_LOG_ENV,
+    Phase,
+)
 from .pod import PodRequest, PodResult
 
 __all__ = ["LocalPod", "check_runnable"]
@@ -127,6 +135,7 @@ class LocalPod:
         self.discard = discard or _remove  # how the pod's folder goes once it is done
         self.exit_code: int | None = None
         self.capture_stdout = False  # host steps: stdout becomes outputs.result
+        self.expect: dict[str, Any] = {}  # digests its inputs must have (nbflow.digest)
 
     def local(self, path: str) -> Path:
         """Map a path of the pod's filesystem to this machine (volume mounts are folders)."""
@@ -151,12 +160,16 @@ class LocalPod:
             for folder in self.mounts.values():
                 folder.mkdir(parents=True, exist_ok=True)
             self._stage_inputs()
+        except DiskFull:
+            raise  # not this pod's fault: the engine stops the run
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
         end = self._run_in_server(cancel) if self.server is not None else self._run(cancel)
         self.exit_code = end.exit_code
         try:
             outputs = self._collect_outputs()
+        except DiskFull:
+            raise
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
         finally:
@@ -188,14 +201,33 @@ class LocalPod:
                 raise NbflowError(
                     f"input artifact {art['name']!r} has no source the local engine can read"
                 )
+        self._expect_inputs()
+
+    def _expect_inputs(self) -> None:
+        """Hand the step its inputs' recorded digests: ``nbflow.runner`` checks them before it
+        runs anything; for any other command the engine checks them here."""
+        if runs_nbflow(self.req.template):
+            path = self.local(STEP_DIR) / EXPECT_FILE
+            path.write_text(json.dumps(self.expect), encoding="utf-8")
+            return
+        paths = {a["name"]: a["path"] for a in self.req.inputs.get("artifacts") or []}
+        for name, expect in self.expect.items():
+            if name in paths and self.local(paths[name]).exists():
+                verify_input(self.local(paths[name]), name, expect)
 
     # ------------------------------------------------------------------ process
 
     def command(self) -> list[str]:
         """The process to start: ``python -m nbflow.runner`` with the pod's arguments mapped."""
+        return [sys.executable, "-m", RUNNER_MODULE, *self.runner_args()]
+
+    def runner_args(self) -> list[str]:
+        """The runner's arguments, passed through a file: parameters of any size fit in it,
+        where one command-line argument may hold at most 128 KiB on Linux."""
         container = self.req.template["container"]
-        args = (self._arg(a) for a in container.get("args") or [])
-        return [sys.executable, "-m", RUNNER_MODULE, *args]
+        path = self.pod_dir / "args.json"
+        path.write_text(json.dumps([self._arg(a) for a in container.get("args") or []]))
+        return ["--args-file", str(path)]
 
     def environment(self) -> dict[str, str]:
         """This machine's environment plus the container's ``env``."""
@@ -209,10 +241,9 @@ class LocalPod:
         """Run the step in the fast engine's fork server."""
         from .fast import DEADLINE, STOPPED, StepRequest
 
-        container = self.req.template["container"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         request = StepRequest(
-            args=[self._arg(a) for a in container.get("args") or []],
+            args=self.runner_args(),
             env=self.environment(),
             cwd=str(self.workdir),
             log_path=str(self.log_path),
@@ -297,6 +328,8 @@ class LocalPod:
                 params.append({"name": p["name"], "value": src["default"]})
         arts = []
         digests: dict[str, str] = {}
+        # the runner digests what it wrote (an nbflow-digests output); other commands: here
+        reported = any(p["name"] == DIGESTS for p in spec.get("parameters") or [])
         for a in spec.get("artifacts") or []:
             local = self.local(a["path"])
             if not local.exists():
@@ -306,7 +339,7 @@ class LocalPod:
                 key += "/"
             self.store.upload(local, key)
             arts.append({"name": a["name"], "path": a["path"], "s3": {"key": key}})
-            if a["name"] != EXECUTED_NOTEBOOK:
+            if a["name"] != EXECUTED_NOTEBOOK and not reported:
                 digests[a["name"]] = digest_path(local)
         missing = [
             a["name"]

@@ -7,7 +7,17 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..engine.nodes import node_id
-from ..vocab import BOUNDARY_TYPES, EXECUTED_NOTEBOOK, FAILED, META_FILE, STEP_NOTEBOOK, NodeType
+from ..vocab import (
+    BOUNDARY_TYPES,
+    DIGESTS,
+    EXECUTED_NOTEBOOK,
+    EXPECT,
+    FAILED,
+    META_FILE,
+    STEP_KEY,
+    STEP_NOTEBOOK,
+    NodeType,
+)
 from .state import format_seconds, item_label
 
 if TYPE_CHECKING:
@@ -23,7 +33,7 @@ PREVIEW_MAX_BYTES = 64 * 1024
 PREVIEW_CHARS = 2000
 PREVIEW_ROWS = 5
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_HIDDEN_PARAMS = ("nbflow-key",)
+_HIDDEN_PARAMS = (STEP_KEY, EXPECT, DIGESTS)  # nbflow's own: where outputs go, digests
 _HIDDEN_ARTIFACTS = (STEP_NOTEBOOK, EXECUTED_NOTEBOOK)
 
 

@@ -114,6 +114,8 @@ def test_parameters_are_container_arguments_never_a_shell(make_notebook: Any) ->
         "/nbflow",
         "--template",
         "second",
+        "--expect",  # what its inputs' producers recorded, checked before anything runs
+        "{{inputs.parameters.nbflow-expect}}",
         "-p",
         "scale",
         "{{inputs.parameters.scale}}",

@@ -165,9 +165,13 @@ def run_pods(manifest: dict[str, Any]) -> list[str]:
             started.append(op.nodes[req.node_id]["displayName"])
             outs = req.template.get("outputs", {}).get("artifacts", [])
             arts = [{"name": a["name"], "path": a["path"], "s3": a["s3"]} for a in outs]
+            params = [  # as a pod reports them: files it did not write take their default
+                {"name": p["name"], "value": p["valueFrom"].get("default", "")}
+                for p in req.template.get("outputs", {}).get("parameters", [])
+            ]
             now += timedelta(seconds=1)
-            op.pod_finished(req.node_id, PodResult(Phase.SUCCEEDED, outputs={"artifacts": arts}),
-                            now)
+            result = PodResult(Phase.SUCCEEDED, outputs={"artifacts": arts, "parameters": params})
+            op.pod_finished(req.node_id, result, now)
     assert op.phase == "Succeeded"
     return started
 

@@ -180,7 +180,10 @@ def test_resumed_workflow_goes_on_with_the_operator() -> None:
         for req in op.reconcile(now):
             outs = req.template["outputs"]["artifacts"]
             arts = [{"name": a["name"], "path": a["path"], "s3": a["s3"]} for a in outs]
-            op.pod_finished(req.node_id, PodResult(Phase.SUCCEEDED, None, {"artifacts": arts}),
+            params = [{"name": p["name"], "value": p["valueFrom"].get("default", "")}
+                      for p in req.template["outputs"].get("parameters", [])]
+            reported = {"artifacts": arts, "parameters": params}
+            op.pod_finished(req.node_id, PodResult(Phase.SUCCEEDED, None, reported),
                             now)
     assert [n["displayName"] for n in op.suspended()] == ["approve"]
     resumed, names = resume_status(wf, T0, ["approve"])

@@ -243,13 +243,14 @@ def test_a_finished_cluster_run_fills_the_cache(
     make_notebook: Any, home: Path, kube: Any, tmp_path: Path
 ) -> None:
     wf = pipeline(make_notebook, "chain")
-    local = run_locally(wf, tmp_path, cache=False)  # artifacts on S3, no cache entries
+    local = run_locally(wf, tmp_path)  # artifacts on S3
     cache_file = home / "cache" / "chain.jsonl"
-    assert not cache_file.exists()
+    cache_file.unlink()
     run = submit_workflow(wf, follow=False)
     assert sorted(dag_tasks(submitted(kube)[0])) == ["first", "second", "third"]
-    # Argo finishes the run; its pod nodes carry resolved inputs and outputs with S3 keys,
-    # but not nbflow-digests, which only the local engine reports
+    # Argo finishes the run: its pod nodes carry resolved inputs and outputs with S3 keys, and
+    # the nbflow-digests output parameter each runner reported (one pod's is missing, as from
+    # an older runner image: that pod is not cached, nothing is digested after the fact)
     status = copy.deepcopy(local.workflow["status"])
     digests = {}
     for node in status["nodes"].values():
@@ -257,22 +258,64 @@ def test_a_finished_cluster_run_fills_the_cache(
         for p in params:
             if p["name"] == DIGESTS:
                 digests[node["displayName"]] = p["value"]
-        if params:
+        if node["displayName"] == "third":
             node["outputs"]["parameters"] = [p for p in params if p["name"] != DIGESTS]
     assert sorted(digests) == ["first", "second", "third"]
     kube.state.update_status("team", run.id, status, {"workflows.argoproj.io/completed": "true"})
     run.wait(30)
     assert run.phase == "Succeeded"
     entries = ResultCache(cache_file, "chain").entries
-    assert len(entries) == 3
+    assert len(entries) == 2
     recorded = {
         p["value"] for e in entries.values() for p in e["outputs"]["parameters"]
         if p["name"] == DIGESTS
     }
-    assert recorded == set(digests.values())  # read back from S3: the digests the pods had
-    with pytest.raises(NothingToRun):
-        submit_workflow(wf)
-    assert len(submitted(kube)) == 1
+    assert recorded == {digests["first"], digests["second"]}  # as the pods reported them
+    submit_workflow(wf, follow=False)
+    (again,) = [o for o in submitted(kube) if o["metadata"]["name"] != run.id]
+    assert sorted(dag_tasks(again)) == ["third"]
+
+
+def test_a_cached_artifact_changed_in_the_bucket_is_dropped_and_its_task_runs(
+    make_notebook: Any, home: Path, kube: Any, tmp_path: Path, bucket: Any
+) -> None:
+    wf = pipeline(make_notebook, "chain")
+    local = run_locally(wf, tmp_path)
+    key = output_key(local, "first", "x")
+    bucket.pipe(f"{s3_helpers.BUCKET}/prefix/{key}data.json", b"3000")
+    cache_file = home / "cache" / "chain.jsonl"
+    assert len(ResultCache(cache_file, "chain").entries) == 3
+    submit_workflow(wf, follow=False)
+    (obj,) = submitted(kube)
+    # first's artifact changed: its entry is dropped, and so it runs, with what follows it
+    assert sorted(dag_tasks(obj)) == ["first", "second", "third"]
+    assert len(ResultCache(cache_file, "chain").entries) == 2
+
+
+def test_the_steps_of_a_pruned_run_check_the_cached_artifacts_they_read(
+    make_notebook: Any, home: Path, kube: Any, tmp_path: Path, bucket: Any
+) -> None:
+    """As a pod on the cluster does: the producers' digests reach the step through the
+    manifest (the cached ones written in literally), and the runner checks its inputs."""
+    cells = PIPELINES["fanout"]
+    local = run_locally(pipeline(make_notebook, cells, "fanout"), tmp_path)
+    edited = [c.replace("total = sum(", "total = 1000 + sum(") for c in cells]
+    submit_workflow(pipeline(make_notebook, edited, "fanout"), follow=False)
+    (obj,) = submitted(kube)
+    expect = next(p for p in dag_tasks(obj)["train"]["arguments"]["parameters"]
+                  if p["name"] == "nbflow-expect")["value"]
+    assert "{{tasks." not in expect and json.loads(expect.replace("{{workflow.name}}", "w"))
+    # the server changes an item after the submission: the step fails on it
+    key = f"fanout/{local.id}/featurize/3/feats/"
+    bucket.pipe(f"{s3_helpers.BUCKET}/prefix/{key}data.json", b'{"shard": 3, "value": 0}')
+    cfg: NbflowConfig = load_config()
+    cfg.cache = False
+    again = api.run_workflow(as_submitted(obj), config=cfg, workdir=tmp_path)
+    (pod,) = again.pods("train")
+    assert pod["phase"] == "Error"
+    assert pod["message"].startswith(
+        f"input 'feats': item 3 of mapped task 'featurize' ({key}) changed after it was written"
+    ), pod["message"]
 
 
 def test_a_mapped_task_is_pruned_and_the_fan_in_reads_its_items(

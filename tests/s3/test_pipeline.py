@@ -96,8 +96,15 @@ def drive_until(op: Operator, wanted: str) -> PodRequest:
         req = pending.pop(0)
         if req.template["name"] == wanted:
             return req
-        arts = (req.template.get("outputs") or {}).get("artifacts") or []
-        outputs = {"artifacts": [{k: a[k] for k in ("name", "path", "s3")} for a in arts]}
+        spec = req.template.get("outputs") or {}
+        arts = spec.get("artifacts") or []
+        outputs = {
+            "artifacts": [{k: a[k] for k in ("name", "path", "s3")} for a in arts],
+            "parameters": [  # as a pod reports them: files it did not write take their default
+                {"name": p["name"], "value": p["valueFrom"].get("default", "")}
+                for p in spec.get("parameters") or []
+            ],
+        }
         op.pod_finished(req.node_id, PodResult(Phase.SUCCEEDED, None, outputs), NOW)
         pending += op.reconcile(NOW)
     raise AssertionError(f"no pod of template {wanted!r} was requested")

@@ -50,7 +50,7 @@ def client_error(code: str) -> ClientError:
         (translate_boto_error(client_error("InvalidAccessKeyId")), "denied", False),
         (NoCredentialsError(), "credentials", False),
         (FileNotFoundError("gone"), "not-found", False),
-        (OSError(28, "No space left on device"), "other", False),
+        (OSError(28, "No space left on device"), "full", False),
     ],
 )
 def test_translation_table(exc: BaseException, kind: str, transient: bool) -> None:

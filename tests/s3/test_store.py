@@ -14,6 +14,7 @@ from nbflow import marshal
 from nbflow.artifacts import ArtifactNotFound, ArtifactStore, RetryPolicy
 from nbflow.artifacts.s3 import PART_BYTES
 from nbflow.config import load_config
+from nbflow.digest import digest_path
 from nbflow.errors import StorageError
 
 FAST = RetryPolicy(retries=1, backoff_s=0.05)
@@ -68,10 +69,12 @@ def test_fan_in_prefix_downloads_every_item(s3: Any, tmp_path: Path) -> None:
 def test_replacing_a_folder_leaves_no_stale_file(s3: Any, tmp_path: Path) -> None:
     store = ArtifactStore(s3.root)
     store.upload(saved(tmp_path / "a", "x", {"v": 1}), "wf/run/t/x/")
-    store.upload(saved(tmp_path / "b", "x", object.__new__(Stale)), "wf/run/t/x/")
+    second = saved(tmp_path / "b", "x", object.__new__(Stale))
+    store.upload(second, "wf/run/t/x/")
     assert s3.keys("wf/run/t/x") == ["prefix/wf/run/t/x/data.pkl", "prefix/wf/run/t/x/nbflow.json"]
+    digest = digest_path(second)
     store.download("wf/run/t/x/", tmp_path / "x")
-    assert isinstance(marshal.load(tmp_path / "x"), Stale)
+    assert isinstance(marshal.load(tmp_path / "x", digest=digest), Stale)
 
 
 class Stale:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from nbflow.engine.retention import cache_keys, protects
+
 DONE = ("Succeeded", "Failed", "Error")
 
 
@@ -176,7 +178,12 @@ async def test_delete_a_run(call: Any, past_runs: dict[str, str], nbflow_home: P
     assert artifacts.is_dir()
     status, body = await call("DELETE", "runs", run_id)
     assert status == 204 and body == ""
-    assert not (nbflow_home / "runs" / run_id).exists() and not artifacts.exists()
+    assert not (nbflow_home / "runs" / run_id).exists()
+    # what stays of its artifacts is what cache entries point at (the next run reuses it)
+    cached = cache_keys(nbflow_home / "cache")
+    left = {p.relative_to(nbflow_home / "artifacts").as_posix()
+            for p in artifacts.rglob("*") if p.is_file()}
+    assert all(protects(cached, key) for key in left)
     assert (nbflow_home / "artifacts" / "chain" / past_runs["chain"]).is_dir()
     status, data = await call("GET", "runs", run_id)
     assert status == 404
