@@ -86,7 +86,11 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         return
     group = op.node(name)
     if group is None:
-        values = call_items(task, _dag_scope(op, dag, None))
+        try:
+            values = call_items(task, _dag_scope(op, dag, None))
+        except ManifestError as exc:
+            _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.ERROR, deps, exc.message)
+            return
         if not values:
             _create_task_node(
                 op, dag, task, NodeType.SKIPPED, Phase.SKIPPED, deps, "Skipped, empty params"
@@ -147,6 +151,29 @@ def _execute_instance(
         existing["type"] == NodeType.POD or existing["phase"] in FULFILLED
     ):
         return existing  # nothing to advance here: workers report pods
+    try:
+        return _start_instance(op, dag, task, name, display, item, deps, existing)
+    except ManifestError as exc:  # Argo errors the node (type Skipped: it never started)
+        if existing is not None:
+            op.mark(existing, Phase.ERROR, exc.message)
+            return existing
+        if deps is None:
+            return op.create(
+                name, display, NodeType.SKIPPED, Phase.ERROR, boundary=dag["id"], message=exc.message
+            )
+        return _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.ERROR, deps, exc.message)
+
+
+def _start_instance(
+    op: Operator,
+    dag: Node,
+    task: dict[str, Any],
+    name: str,
+    display: str,
+    item: Any,
+    deps: list[Node | None] | None,
+    existing: Node | None,
+) -> Node:
     scope = _dag_scope(op, dag, item)
     if existing is None and task.get("when"):
         from ..argo.expr import evaluate_when

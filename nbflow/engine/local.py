@@ -205,6 +205,7 @@ class LocalEngine:
             for cancel in self.cancels.values():
                 cancel.set()
             self.op.status.update(phase="Error", message=message, finishedAt=timestamp(_now()))
+            self.op.settle(message)
             self.op.changed.append(self.name)
             self._flush(force=True)
 
@@ -216,6 +217,8 @@ class LocalEngine:
                     futures[self._submit(req)] = req.node_id
                 if self.op.deadline_passed:
                     self._cancel_halted()
+                if self.op.done and not futures:
+                    self.op.settle("the workflow had ended when this node finished")
                 self._flush(force=self.op.done and not futures)
                 if self.op.done and not futures:
                     return

@@ -292,6 +292,8 @@ class Operator:
         return done
 
     def _start_pods(self) -> list[PodRequest]:
+        if self.done:
+            return []
         running = sum(
             1 for n in self.nodes.values() if n["type"] == NodeType.POD and n["phase"] == "Running"
         )
@@ -301,11 +303,26 @@ class Operator:
                 continue
             if self.max_running is not None and running >= self.max_running:
                 break
+            try:
+                request = pod_request(self, node)
+            except ManifestError as exc:  # e.g. a tag of the template that cannot be resolved
+                self.mark(node, Phase.ERROR, exc.message)
+                continue
             running += 1
             self.mark(node, Phase.RUNNING)
             node["startedAt"] = timestamp(self.now)
-            out.append(pod_request(self, node))
+            out.append(request)
         return out
+
+    def settle(self, message: str) -> list[str]:
+        """End every node that is not fulfilled as ``Error`` with ``message`` (the run is over:
+        nothing may stay Running or Pending in its final record); return their ids."""
+        ended = []
+        for node in self.nodes.values():
+            if not Phase(node["phase"]).fulfilled:
+                self.mark(node, Phase.ERROR, node.get("message") or message)
+                ended.append(node["id"])
+        return ended
 
     # ------------------------------------------------------------------ workflow end
 
@@ -324,6 +341,9 @@ class Operator:
             root.setdefault("message", self.stop_message)
         self.status["phase"] = phase
         self.status["finishedAt"] = timestamp(self.now)
+        for node in self.nodes.values():  # never started, and now never will
+            if node["type"] == NodeType.POD and node["phase"] == Phase.PENDING:
+                self.mark(node, Phase.ERROR, "the workflow ended before this pod started")
         message = self.stop_message if halted else root.get("message")
         if message and phase != "Succeeded":
             self.status["message"] = message

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ManifestError
 from ..vocab import FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion, items
 from .nodes import Node, item_description, outbound
@@ -71,7 +72,15 @@ def _execute_group(
             kids.append(kid["id"])
             by_kid[kid["id"]] = call
             continue
-        values = items(call, _scope(op, steps, index, None))
+        try:
+            values = items(call, _scope(op, steps, index, None))
+        except ManifestError as exc:
+            kid = op.node(name) or op.create(
+                name, call["name"], NodeType.SKIPPED, Phase.ERROR, boundary=steps["id"],
+                message=exc.message,
+            )
+            kids.append(kid["id"])
+            continue
         if not values:
             kid = op.node(name) or op.create(
                 name,
@@ -128,6 +137,27 @@ def _execute_step(
         existing["type"] == NodeType.POD or existing["phase"] in FULFILLED
     ):
         return existing
+    try:
+        return _start_step(op, steps, call, name, display, item, index, existing)
+    except ManifestError as exc:  # Argo errors the node (type Skipped: it never started)
+        if existing is not None:
+            op.mark(existing, Phase.ERROR, exc.message)
+            return existing
+        return op.create(
+            name, display, NodeType.SKIPPED, Phase.ERROR, boundary=steps["id"], message=exc.message
+        )
+
+
+def _start_step(
+    op: Operator,
+    steps: Node,
+    call: dict[str, Any],
+    name: str,
+    display: str,
+    item: Any,
+    index: int,
+    existing: Node | None,
+) -> Node:
     scope = _scope(op, steps, index, item)
     if existing is None and call.get("when"):
         from ..argo.expr import evaluate_when
