@@ -47,6 +47,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXPECT_FILE = HERE / "conformance-expect.yaml"
 BASELINE_FILE = HERE / "conformance-baseline.txt"
+BIN = HERE / "conformance-bin"
+# What stands for the entrypoint of images the examples run without a command (--image-command).
+IMAGE_COMMANDS = {"argoproj/argosay": str(BIN / "argosay")}
 NO_TEST = "workflows.argoproj.io/no-test"
 REFUSED = "refused"  # nbflow refused the file before running anything (exit 2, one line)
 UNFINISHED = ("Running", "Pending")
@@ -175,7 +178,11 @@ def run_case(case: Case, args: argparse.Namespace, options: set[str]) -> Outcome
         command += ["--host-exec"]
         if "--load" in options:
             command += ["--load", str(args.examples)]
+        if "--image-command" in options:
+            for image, entry in IMAGE_COMMANDS.items():
+                command += ["--image-command", f"{image}={entry}"]
         env = {**os.environ, "NBFLOW_HOME": str(Path(tmp) / "home")}
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # the images' programs
         env.pop("NBFLOW_ARTIFACT_ROOT", None)
         start = time.monotonic()
         proc = subprocess.Popen(
@@ -222,7 +229,7 @@ def judge(case: Case, code: int, stdout: str, stderr: str, timed_out: bool) -> O
     nodes = list((status.get("nodes") or {}).values())
     row.got = status.get("phase", "")
     row.unfinished = sum(1 for n in nodes if n.get("phase") in UNFINISHED)
-    row.reason = status.get("message", "") or _first_failure(nodes)
+    row.reason = _first_failure(nodes) or status.get("message", "")
     wrong = _check_outputs(case.checks, nodes)
     if wrong:
         row.reason = wrong
@@ -234,8 +241,9 @@ def judge(case: Case, code: int, stdout: str, stderr: str, timed_out: bool) -> O
 
 def _first_failure(nodes: list[dict[str, Any]]) -> str:
     for n in nodes:
-        if n.get("phase") in ("Failed", "Error") and n.get("type") == "Pod" and n.get("message"):
-            return f"{n['displayName']}: {n['message']}"[:200]
+        if n.get("phase") in ("Failed", "Error") and n.get("message"):
+            if not str(n["message"]).startswith("child "):
+                return f"{n['displayName']}: {n['message']}"[:200]
     return ""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default
 from traitlets.config import Config, Configurable
 
 from .errors import NbflowError
@@ -90,6 +90,34 @@ class NbflowConfig(Configurable):
         True,
         help="Reuse the results of steps whose code, image, parameters and input contents are "
         "unchanged since an earlier run (the local engine's cache, under <home>/cache).",
+    ).tag(config=True)
+
+    load = List(
+        Unicode(),
+        help="Files or folders of Kubernetes objects a manifest may refer to, read before it "
+        "runs on the local engine (like --load): ConfigMaps, Secrets, PersistentVolumeClaims, "
+        "WorkflowTemplates and ClusterWorkflowTemplates, one per document.",
+    ).tag(config=True)
+
+    image_commands = Dict(
+        value_trait=Unicode(),
+        help="What stands for an image's entrypoint on this machine, for hand-written "
+        "containers that give no command and run with --host-exec: {image: command line}, "
+        "e.g. {'nginx:1.13': 'nginx -g \"daemon off;\"'}. The image may be named with or "
+        "without its tag. Like --image-command IMAGE=CMD.",
+    ).tag(config=True)
+
+    allow_host_path = Bool(
+        False,
+        help="Let hostPath volumes of steps run with --host-exec bind this machine's folders "
+        "(read-write). Off: such a manifest is refused before it runs.",
+    ).tag(config=True)
+
+    host_exec_uid = Int(
+        1000,
+        help="The user id steps run as with --host-exec when nbflow runs as root (nbflow's pods "
+        "run as uid 1000). Steps never run as root; when nbflow runs as another user, they run "
+        "as that user.",
     ).tag(config=True)
 
     @default("home")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
-from .options import add_no_cache, add_output, add_source
+from .options import add_host_options, add_no_cache, add_output, add_source, host_overrides
 
 __all__ = ["main"]
 
@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run hand-written container/script templates on this machine (the image is "
         "ignored; each step gets a private /tmp and private folders for its paths)",
     )
+    add_host_options(run)
     add_no_cache(run, "run")
     add_output(run, "the final Workflow object (spec and status)")
     comp = sub.add_parser(
@@ -123,6 +124,7 @@ def _config(args: argparse.Namespace) -> Any:
         artifact_root=args.artifact_root,
         cache=False if getattr(args, "no_cache", False) else None,
         engine=getattr(args, "engine", None),
+        **host_overrides(args),
     )
 
 
@@ -149,6 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         wait=False,
         origin=getattr(args, "origin", None),
         host_exec=args.host_exec,
+        load=[*args.load, args.source] if args.origin is None else args.load,
     )
     return _follow(run, args)
 

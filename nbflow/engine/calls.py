@@ -38,7 +38,9 @@ def arguments(call: dict[str, Any], scope: Scope, find: FindNode) -> dict[str, A
     arts = []
     for a in args.get("artifacts") or []:
         if "from" in a:
-            arts.append({"name": a["name"], **_artifact_from(a["from"], find, where)})
+            extra = {k: v for k, v in a.items() if k in ("subPath", "optional")}
+            extra = substitute_obj(extra, scope, where=where)
+            arts.append({"name": a["name"], **_artifact_from(a["from"], find, where), **extra})
         else:
             arts.append(substitute_obj(a, scope, where=where))
     if arts:
@@ -148,6 +150,15 @@ def pod_request(op: Operator, node: Node) -> PodRequest:
     limits = [float(v) for v in (tmpl.get("activeDeadlineSeconds"),) if v is not None]
     if body.get("timeout"):
         limits.append(parse_duration(str(body["timeout"])))
+    claims = [
+        (c.get("metadata") or {}).get("name", "") for c in op.spec.get("volumeClaimTemplates") or []
+    ]
     return PodRequest(
-        node["id"], node["name"], body, {**inputs, "artifacts": arts}, min(limits, default=None)
+        node["id"],
+        node["name"],
+        body,
+        {**inputs, "artifacts": arts},
+        min(limits, default=None),
+        volumes=substitute_obj(op.spec.get("volumes") or [], Scope(fixed)),
+        claim_templates=claims,
     )

@@ -200,6 +200,7 @@ class LocalDriver(Subscribers):
         ``wait`` the engine runs in this thread, else in a background thread.
         """
         from .local import LocalEngine
+        from .volumes import HostOptions
 
         engine = LocalEngine(
             self._workflow,
@@ -210,6 +211,9 @@ class LocalDriver(Subscribers):
             cache=self._cache(),
             cache_dir=Path(self.config.home) / "cache",
             engine=self.config.engine,
+            host=HostOptions.from_settings(
+                self.settings, Path(self.config.home), self.config.host_exec_uid
+            ),
         )
         engine.listeners.append(self.emit)
         resumed = engine.resume(resume) if resume is None or resume else []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,8 @@ from .operator import Operator
 from .pod import PodRequest, PodResult
 from .store import RunStore, new_run_name
 from .trash import Trash
-from .worker import CANCELLED, LocalPod, check_runnable
+from .volumes import HostOptions
+from .worker import CANCELLED, LocalPod
 
 __all__ = ["LocalEngine", "prepare"]
 
@@ -46,16 +46,25 @@ def _now() -> datetime:
 
 
 def prepare(
-    manifest: dict[str, Any], parameters: dict[str, str] | None = None, host_exec: bool = False
+    manifest: dict[str, Any],
+    parameters: dict[str, str] | None = None,
+    host_exec: bool = False,
+    host: HostOptions | None = None,
 ) -> dict[str, Any]:
-    """Copy ``manifest`` into a runnable Workflow: name it, apply ``parameters``, check templates.
+    """Copy ``manifest`` into a runnable Workflow: name it, make it self-contained (templates
+    it refers to, defaults, ConfigMap values, see :mod:`nbflow.argo.hydrate`), apply
+    ``parameters``, check its templates.
 
-    Raises :class:`ManifestError` before anything runs when a template cannot run locally or a
-    parameter is unknown.
+    Raises :class:`ManifestError` before anything runs when a name is not a Kubernetes name, a
+    referenced object is missing, a template cannot run locally or a parameter is unknown.
     """
+    from ..argo.hydrate import hydrate
+    from .runnable import check_names, check_workflow
+
     if manifest.get("kind") != "Workflow":
         raise ManifestError(f"can only run a Workflow, not a {manifest.get('kind')!r}")
-    wf = copy.deepcopy(manifest)
+    check_names(manifest)
+    wf = hydrate(manifest, host.objects if host is not None else None)
     wf.pop("status", None)
     meta = wf.setdefault("metadata", {})
     if not meta.get("name"):
@@ -66,10 +75,7 @@ def prepare(
         raise ManifestError(
             f"entrypoint {spec.get('entrypoint')!r} is not a template of the workflow"
         )
-    for tmpl in spec["templates"]:
-        why = check_runnable(tmpl, host_exec)
-        if why:
-            raise ManifestError(why)
+    check_workflow(wf, host_exec, host)
     set_parameters(spec, parameters or {})
     return wf
 
@@ -97,6 +103,8 @@ class LocalEngine:
         ``"papermill"``: every step is a papermill run in a fresh kernel. ``"fast"``: steps run
         in a fresh IPython shell of a process forked from a pre-warmed server
         (:mod:`.fast`); a template it cannot run safely still goes through papermill.
+    host : HostOptions, optional
+        What hand-written templates may use on this machine (loaded objects, image commands).
     """
 
     def __init__(
@@ -110,6 +118,7 @@ class LocalEngine:
         cache: ResultCache | None = None,
         cache_dir: Path | None = None,
         engine: str = "fast",
+        host: HostOptions | None = None,
     ) -> None:
         self.wf = workflow
         self.name = workflow["metadata"]["name"]
@@ -130,6 +139,7 @@ class LocalEngine:
         if engine not in ("fast", "papermill"):
             raise NbflowError(f"unknown engine {engine!r}: use 'fast' or 'papermill'")
         self.engine = engine
+        self.host = host if host is not None else HostOptions()
         self.max_workers = max_workers
         self.server: Any = None
         self.trash: Trash | None = None  # deletes finished pods' folders while the run goes on
@@ -281,6 +291,7 @@ class LocalEngine:
                 pid_file=run_dir / "pids" / req.node_id,
                 discard=self.trash.discard if self.trash is not None else None,
                 **self._server_for(template),
+                **({} if pod_class is LocalPod else {"host": self.host}),
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))

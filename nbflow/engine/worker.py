@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..argo.container import runs_nbflow
 from ..artifacts import ArtifactNotFound, ArtifactStore
 from ..errors import NbflowError
 from ..outcome import EXIT_CODES, End, StepEnd
@@ -23,7 +22,7 @@ from ..vocab import DIGESTS, EXECUTED_NOTEBOOK, RUNNER_MODULE, TERMINATION_LOG_E
 from .cache import digest_path
 from .pod import PodRequest, PodResult
 
-__all__ = ["LocalPod", "check_runnable"]
+__all__ = ["LocalPod"]
 
 CANCELLED = "Stopped"  # the message of a pod killed on request (the engine names the strategy)
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
@@ -47,32 +46,6 @@ def missing_input(name: str, key: str, url: str) -> str:
             f"(run {parts[1]}), did not store it"
         )
     return f"input artifact {name!r} not found at {url}"
-
-
-def check_runnable(template: dict[str, Any], host_exec: bool = False) -> str | None:
-    """Why the local engine cannot run ``template`` (``None`` when it can).
-
-    With ``host_exec``, hand-written container and script templates run on this machine.
-    """
-    if host_exec and ("container" in template or "script" in template):
-        from .host import host_exec_available
-
-        return host_exec_available()
-    if "container" in template:
-        cmd = list(template["container"].get("command") or [])
-        if runs_nbflow(template):
-            return None
-        return (
-            f"template {template['name']!r} runs {' '.join(cmd) or 'its image entrypoint'} in "
-            f"image {template['container'].get('image', '?')!r}: the local engine runs only "
-            "nbflow steps (python -m nbflow.runner); run it with --host-exec to run the command "
-            "on this machine, ignoring the image"
-        )
-    if "dag" in template or "suspend" in template or "steps" in template:
-        return None
-    kinds = [k for k in ("script", "resource", "http", "plugin", "containerSet") if k in template]
-    what = ", ".join(kinds) or "this kind of"
-    return f"template {template['name']!r}: {what} templates cannot run locally yet"
 
 
 class LocalPod:
@@ -148,8 +121,7 @@ class LocalPod:
             if self.pod_dir.exists():  # left by an engine that crashed
                 self.discard(self.pod_dir)
             self.pod_dir.mkdir(parents=True)
-            for folder in self.mounts.values():
-                folder.mkdir(parents=True, exist_ok=True)
+            self.prepare()
             self._stage_inputs()
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
@@ -162,6 +134,11 @@ class LocalPod:
         finally:
             self.discard(self.pod_dir)
         return PodResult(end.phase, end.message, outputs)
+
+    def prepare(self) -> None:
+        """Create the pod's folders (its volumes) before the inputs are staged."""
+        for folder in self.mounts.values():
+            folder.mkdir(parents=True, exist_ok=True)
 
     def end_of(self, code: int) -> StepEnd:
         """What the step's exit ``code`` means: the runner's codes (:mod:`nbflow.outcome`)."""
@@ -177,6 +154,8 @@ class LocalPod:
                 target.write_text(art["raw"].get("data", ""), encoding="utf-8")
             elif (art.get("s3") or {}).get("key"):
                 key = art["s3"]["key"]
+                if art.get("subPath"):  # a file or folder inside the artifact
+                    key = key.rstrip("/") + "/" + os.path.normpath(art["subPath"]).lstrip("/")
                 try:
                     self.store.download(key, target)
                 except ArtifactNotFound:
