@@ -241,9 +241,9 @@ def judge(case: Case, code: int, stdout: str, stderr: str, timed_out: bool) -> O
 
 def _first_failure(nodes: list[dict[str, Any]]) -> str:
     for n in nodes:
-        if n.get("phase") in ("Failed", "Error") and n.get("message"):
-            if not str(n["message"]).startswith("child "):
-                return f"{n['displayName']}: {n['message']}"[:200]
+        message = str(n.get("message") or "")
+        if n.get("phase") in ("Failed", "Error") and message and not message.startswith("child "):
+            return f"{n['displayName']}: {message}"[:200]
     return ""
 
 

@@ -33,7 +33,12 @@ TEMPLATE_TYPES = (
     "data",
 )
 # Lists that Kubernetes' strategic merge patch merges item by item, by this key.
-_MERGE_KEYS = {"env": "name", "volumeMounts": "mountPath", "volumes": "name", "ports": "containerPort"}
+_MERGE_KEYS = {
+    "env": "name",
+    "volumeMounts": "mountPath",
+    "volumes": "name",
+    "ports": "containerPort",
+}
 
 
 def hydrate(workflow: dict[str, Any], objects: ClusterObjects | None = None) -> dict[str, Any]:

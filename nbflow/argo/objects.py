@@ -109,7 +109,9 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def load_objects(paths: Iterable[str | Path], objects: ClusterObjects | None = None) -> ClusterObjects:
+def load_objects(
+    paths: Iterable[str | Path], objects: ClusterObjects | None = None
+) -> ClusterObjects:
     """Read the loadable objects of YAML/JSON files, multi-document files and folders.
 
     In a folder, files that do not parse as YAML, and documents of other kinds, are passed

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ManifestError
 from ..graph import order as graph_order
 from ..graph import unknown
-from ..vocab import BOUNDARY_TYPES, COMPLETED, FAILED, FULFILLED, NodeType, Phase
+from ..vocab import COMPLETED, FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion
 from .calls import items as call_items
 from .hooks import hooks_done, run_hooks
 from .nodes import Node, item_description, outbound
+from .outputs import export_globals, template_outputs
+from .parallel import at_parallelism, fail_fast_blocks, fail_fast_ended
 from .scope import Scope, item_scope, node_scope
+from .variables import input_variables
 
 if TYPE_CHECKING:
     from .operator import Operator
@@ -25,8 +28,19 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
     """Create the task nodes that became possible, advance the others, then assess."""
     plan = dag_plan(op, tmpl)
     prefix = node["name"]
-    blocked = op.halted(prefix) or (plan.fail_fast and _dag_has_failure(op, prefix, plan))
+    try:
+        targets, needed = _targets(op, node, plan)
+    except ManifestError as exc:
+        op.mark(node, Phase.ERROR, exc.message)
+        return
+    blocked = (
+        op.halted(prefix)
+        or (plan.fail_fast and _dag_has_failure(op, prefix, plan))
+        or fail_fast_blocks(op, node, tmpl)
+    )
     for task in plan.tasks:
+        if task["name"] not in needed:
+            continue  # only the targets and what they depend on run
         existing = op.node(f"{prefix}.{task['name']}")
         if (
             existing is not None
@@ -53,14 +67,40 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
                 continue
             if blocked:
                 continue  # failFast: no new task starts after a failure (docs; see #10312)
-            if _at_parallelism(op, node, tmpl):
+            if at_parallelism(op, node, tmpl):
                 continue
         if existing is None or not Phase(existing["phase"]).fulfilled:
             _execute_task(op, node, task, dep_nodes)
         task_node = op.node(f"{prefix}.{task['name']}")
         if task_node is not None and ("hooks" in task or "onExit" in task):
             run_hooks(op, node, task, task_node, _dag_scope(op, node, None))
-    _assess_dag(op, node, plan, blocked)
+    if not fail_fast_ended(op, node, tmpl, None):
+        _assess_dag(op, node, plan, blocked, targets, needed)
+
+
+def _targets(op: Operator, node: Node, plan: DagPlan) -> tuple[list[str], set[str]]:
+    """The DAG's targets (``target`` may hold tags) and every task they depend on."""
+    key = f"targets:{node['id']}"
+    if key not in op.memo:
+        targets = plan.targets
+        if "{{" in plan.target_text:
+            from ..argo.subst import substitute
+
+            text = substitute(plan.target_text, _dag_scope(op, node, None), where="dag target")
+            targets = text.split()
+        unknown_ = [t for t in targets if t not in plan.by_name]
+        if unknown_:
+            raise ManifestError(f"target {unknown_[0]!r} is not a task of the DAG")
+        needed = set(targets)
+        frontier = list(targets)
+        while frontier:
+            for dep in plan.depends[frontier.pop()][1]:
+                if dep not in needed:
+                    needed.add(dep)
+                    frontier.append(dep)
+        op.memo[key] = (targets, needed)
+    found: tuple[list[str], set[str]] = op.memo[key]
+    return found
 
 
 def _settled(op: Operator, task: dict[str, Any], node: Node | None) -> bool:
@@ -106,7 +146,7 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
             children.append(kid["id"])  # nothing to advance here: workers report pods
             continue
         if kid is None and (
-            op.halted(item_name) or _at_parallelism(op, dag, op.templates[dag["templateName"]])
+            op.halted(item_name) or at_parallelism(op, dag, op.templates[dag["templateName"]])
         ):
             continue
         kid = _execute_instance(op, dag, task, item_name, display, item, None)
@@ -159,7 +199,8 @@ def _execute_instance(
             return existing
         if deps is None:
             return op.create(
-                name, display, NodeType.SKIPPED, Phase.ERROR, boundary=dag["id"], message=exc.message
+                name, display, NodeType.SKIPPED, Phase.ERROR, boundary=dag["id"],
+                message=exc.message,
             )
         return _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.ERROR, deps, exc.message)
 
@@ -235,9 +276,7 @@ def _finder(op: Operator, dag: Node) -> Any:
 
 
 def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
-    fixed = op.workflow_scope()
-    for p in (dag.get("inputs") or {}).get("parameters") or []:
-        fixed[f"inputs.parameters.{p['name']}"] = p["value"]
+    fixed = {**op.workflow_scope(), **input_variables(dag)}
     if item is not None:
         fixed.update(item_scope(item))
     prefix = dag["name"]
@@ -249,14 +288,14 @@ def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
         producer = op.node(f"{prefix}.{parts[1]}")
         if producer is None:
             return None
-        return node_scope(f"tasks.{parts[1]}", op.nodes, producer).get(key)
+        return node_scope(f"tasks.{parts[1]}", op.nodes, producer, op.templates).get(key)
 
     def expand() -> dict[str, str]:
         out: dict[str, str] = {}
         for name in dag_plan(op, op.templates[dag["templateName"]]).by_name:
             producer = op.node(f"{prefix}.{name}")
             if producer is not None:
-                out.update(node_scope(f"tasks.{name}", op.nodes, producer))
+                out.update(node_scope(f"tasks.{name}", op.nodes, producer, op.templates))
         return out
 
     return Scope(fixed, lookup, expand)
@@ -294,15 +333,23 @@ def _dag_has_failure(op: Operator, prefix: str, plan: DagPlan) -> bool:
     return False
 
 
-def _assess_dag(op: Operator, node: Node, plan: DagPlan, blocked: bool) -> None:
+def _assess_dag(
+    op: Operator,
+    node: Node,
+    plan: DagPlan,
+    blocked: bool,
+    targets: list[str],
+    needed: set[str],
+) -> None:
     prefix = node["name"]
     by_name = plan.by_name
-    task_nodes = {t["name"]: op.node(f"{prefix}.{t['name']}") for t in plan.tasks}
+    task_nodes = {
+        t["name"]: op.node(f"{prefix}.{t['name']}") for t in plan.tasks if t["name"] in needed
+    }
     if any(n is not None and not _settled(op, by_name[t], n) for t, n in task_nodes.items()):
         return
     if not blocked and any(n is None for n in task_nodes.values()):
         return
-    targets = plan.targets
     phase, culprit = Phase.SUCCEEDED, None
     for target in targets:
         branch, who = _branch_phase(target, task_nodes, plan)
@@ -314,6 +361,18 @@ def _assess_dag(op: Operator, node: Node, plan: DagPlan, blocked: bool) -> None:
         if task_nodes.get(target) is not None:
             out += outbound(op.nodes, task_nodes[target])  # type: ignore[arg-type]
     node["outboundNodes"] = out
+    if phase == Phase.SUCCEEDED:
+        tmpl = op.templates[node["templateName"]]
+        try:
+            outputs = template_outputs(tmpl, _dag_scope(op, node, None))
+        except ManifestError as exc:
+            op.mark(node, Phase.ERROR, exc.message)
+            return
+        if outputs:
+            node["outputs"] = outputs
+        op.mark(node, phase)
+        export_globals(op, node, tmpl)
+        return
     op.mark(node, phase, f"child '{culprit}' failed" if culprit else None)
 
 
@@ -326,6 +385,7 @@ class DagPlan:
     depends: dict[str, tuple[str, list[str]]]
     targets: list[str]
     fail_fast: bool
+    target_text: str = ""
 
     @classmethod
     def of(cls, tmpl: dict[str, Any]) -> DagPlan:
@@ -352,28 +412,15 @@ class DagPlan:
                 expr = ""
             depends[t["name"]] = (expr, depends_tasks(expr) if expr else [])
         used = {d for _, deps in depends.values() for d in deps}
-        targets = (dag.get("target") or "").split() or sorted(n for n in by_name if n not in used)
+        text = str(dag.get("target") or "")
+        leaves = sorted(n for n in by_name if n not in used)
+        targets = leaves if "{{" in text else text.split() or leaves
         graph = {n: d for n, (_, d) in depends.items()}
         where = f"template {tmpl['name']}"
         for name, missing in unknown(graph):
             raise ManifestError(f"task {name!r} depends on unknown task {missing!r}", where)
         order = [by_name[n] for n in graph_order(graph, where=where)]
-        return cls(order, by_name, depends, targets, dag.get("failFast", True))
-
-
-def _at_parallelism(op: Operator, dag: Node, tmpl: dict[str, Any]) -> bool:
-    """Whether the DAG template's ``parallelism`` allows no new direct child right now."""
-    limit = tmpl.get("parallelism")
-    if not limit:
-        return False
-    active = sum(
-        1
-        for n in op.nodes.values()
-        if n.get("boundaryID") == dag["id"]
-        and n["type"] in (NodeType.POD, *BOUNDARY_TYPES, NodeType.SUSPEND)
-        and not Phase(n["phase"]).fulfilled
-    )
-    return active >= int(limit)
+        return cls(order, by_name, depends, targets, dag.get("failFast", True), text)
 
 
 def _continues(task: dict[str, Any], phase: str) -> bool:

@@ -280,6 +280,11 @@ class LocalEngine:
             self.key_caches[req.node_id] = cache
         run_dir = self.runs.run_dir(self.name)
         template = self.op.templates[self.op.nodes[req.node_id]["templateName"]]
+        cancel = self.cancels[req.node_id] = threading.Event()
+        if "http" in template:
+            from .http import HttpPod
+
+            return self.pool.submit(HttpPod(req, self.host).run, cancel)
         pod_class = LocalPod if runs_nbflow(template) else _host_pod()
         try:
             pod = pod_class(
@@ -295,7 +300,6 @@ class LocalEngine:
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))
-        cancel = self.cancels[req.node_id] = threading.Event()
         return self.pool.submit(pod.run, cancel)
 
     def _server_for(self, template: dict[str, Any]) -> dict[str, Any]:

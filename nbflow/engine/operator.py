@@ -23,7 +23,13 @@ from .steps import execute_steps
 
 __all__ = ["Operator"]
 
-_NODE_TYPES = {"dag": NodeType.DAG, "steps": NodeType.STEPS, "suspend": NodeType.SUSPEND}
+_NODE_TYPES = {
+    "dag": NodeType.DAG,
+    "steps": NodeType.STEPS,
+    "suspend": NodeType.SUSPEND,
+    "http": NodeType.HTTP,
+}
+_RUNS = (NodeType.POD, NodeType.HTTP)  # nodes a worker runs
 DEADLINE_EXCEEDED = "Step exceeded its deadline"
 
 
@@ -52,6 +58,7 @@ class Operator:
         self.memo: dict[str, Any] = {}  # derived values worked out once (never persisted)
         self.now = datetime.min
         self._wake: datetime | None = None
+        self._wf_vars: tuple[Any, dict[str, str]] | None = None  # workflow.* at one instant
 
     # ------------------------------------------------------------------ public surface
 
@@ -128,19 +135,30 @@ class Operator:
 
     def _stop_pending(self) -> None:
         for node in self.nodes.values():
-            pending = node["type"] == NodeType.POD and node["phase"] == Phase.PENDING
+            pending = node["type"] in _RUNS and node["phase"] == Phase.PENDING
             if pending and self.halted(node["name"]):
                 self.mark(node, Phase.FAILED, self.stop_message)
 
     def pod_finished(self, node_id_: str, result: PodResult, now: datetime) -> None:
         """Record a pod's end; the next :meth:`reconcile` propagates it."""
+        from .outputs import export_globals
+
         node = self.nodes[node_id_]
+        if Phase(node["phase"]).fulfilled:
+            return  # ended already (a daemon its scope killed, a node a deadline ended)
         node["outputs"] = result.outputs or node.get("outputs") or {}
+        containers = node["outputs"].pop("nbflowContainers", None)
         if not node["outputs"]:
             node.pop("outputs")
         if result.memoization is not None:
             node["memoizationStatus"] = result.memoization
         self.mark(node, result.phase, result.message, now)
+        if containers:
+            from .containers import container_nodes
+
+            container_nodes(self, node, containers)
+        if result.phase == Phase.SUCCEEDED:
+            export_globals(self, node, self.templates[node["templateName"]])
 
     # ------------------------------------------------------------------ node helpers
 
@@ -196,19 +214,14 @@ class Operator:
             self._wake = when
 
     def workflow_scope(self) -> dict[str, str]:
-        """``workflow.*`` tags."""
-        out = {
-            "workflow.name": self.name,
-            "workflow.namespace": self.wf["metadata"].get("namespace", "local"),
-            "workflow.uid": self.wf["metadata"].get("uid", self.name),
-            "workflow.creationTimestamp": self.status.get("startedAt", timestamp(self.now)),
-        }
-        for p in (self.spec.get("arguments") or {}).get("parameters") or []:
-            out[f"workflow.parameters.{p['name']}"] = str(p.get("value", ""))
-        if self.status.get("exitStatus"):
-            out["workflow.status"] = self.status["exitStatus"]
-            out["workflow.failures"] = self.status.get("exitFailures", "[]")
-        return out
+        """``workflow.*`` tags (:mod:`.variables`)."""
+        from .variables import workflow_variables
+
+        outputs = (self.status.get("outputs") or {}).get("parameters") or []
+        key = (self.now, self.status.get("exitStatus"), len(outputs))
+        if self._wf_vars is None or self._wf_vars[0] != key:
+            self._wf_vars = (key, workflow_variables(self))
+        return dict(self._wf_vars[1])
 
     # ------------------------------------------------------------------ templates
 
@@ -238,7 +251,7 @@ class Operator:
                 name,
                 display,
                 type_,
-                Phase.PENDING if type_ == NodeType.POD else Phase.RUNNING,
+                Phase.PENDING if type_ in _RUNS else Phase.RUNNING,
                 template=template,
                 boundary=boundary,
             )
@@ -252,10 +265,8 @@ class Operator:
             execute_steps(self, node, tmpl)
         elif "suspend" in tmpl:
             self._execute_suspend(node, tmpl)
-        elif "container" not in tmpl and "script" not in tmpl:
-            raise ManifestError(
-                f"template {template!r}: only dag and container templates can run locally"
-            )
+        elif not any(k in tmpl for k in ("container", "script", "containerSet", "http")):
+            raise ManifestError(f"template {template!r}: this kind of template cannot run locally")
         return node
 
     def _execute_suspend(self, node: Node, tmpl: dict[str, Any]) -> None:
@@ -295,11 +306,11 @@ class Operator:
         if self.done:
             return []
         running = sum(
-            1 for n in self.nodes.values() if n["type"] == NodeType.POD and n["phase"] == "Running"
+            1 for n in self.nodes.values() if n["type"] in _RUNS and n["phase"] == "Running"
         )
         out = []
         for node in list(self.nodes.values()):
-            if node["type"] != NodeType.POD or node["phase"] != "Pending":
+            if node["type"] not in _RUNS or node["phase"] != "Pending":
                 continue
             if self.max_running is not None and running >= self.max_running:
                 break
@@ -342,7 +353,7 @@ class Operator:
         self.status["phase"] = phase
         self.status["finishedAt"] = timestamp(self.now)
         for node in self.nodes.values():  # never started, and now never will
-            if node["type"] == NodeType.POD and node["phase"] == Phase.PENDING:
+            if node["type"] in _RUNS and node["phase"] == Phase.PENDING:
                 self.mark(node, Phase.ERROR, "the workflow ended before this pod started")
         message = self.stop_message if halted else root.get("message")
         if message and phase != "Succeeded":

@@ -143,8 +143,3 @@ class PodFS:
         real = Path(os.path.realpath(local))
         roots = [self.pod_dir, *(b.source for b in self.binds if not b.read_only)]
         return any(real == r.resolve() or r.resolve() in real.parents for r in roots)
-
-    def folders(self) -> list[Path]:
-        """Every folder of the pod that must exist before it starts."""
-        out = [self.root, *(b.source for b in self.binds if not b.source.suffix or True)]
-        return out

@@ -60,7 +60,8 @@ class HostOptions:
         return cls(
             objects=load_objects(settings.get("load") or []),
             image_commands={
-                image: shlex.split(cmd) for image, cmd in (settings.get("image_commands") or {}).items()
+                image: shlex.split(cmd)
+                for image, cmd in (settings.get("image_commands") or {}).items()
             },
             allow_host_path=bool(settings.get("allow_host_path")),
             uid=uid if root else None,
