@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
@@ -135,17 +135,28 @@ def expansion(call: dict[str, Any]) -> bool:
     return any(k in call for k in LOOP_FIELDS)
 
 
-def bind_inputs(tmpl: dict[str, Any], args: dict[str, Any], where: str) -> dict[str, Any]:
-    """Bind a template's declared inputs to the call's arguments (or their defaults)."""
+def bind_inputs(
+    tmpl: dict[str, Any],
+    args: dict[str, Any],
+    where: str,
+    scope: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Bind a template's declared inputs to the call's arguments (or their defaults).
+
+    A value or default the template itself declares may hold tags: they are substituted in
+    ``scope`` (the workflow's variables), as Argo substitutes a template before it runs.
+    """
+    from ..argo.subst import substitute
+
     given = {p["name"]: p for p in args.get("parameters") or []}
     params = []
     for p in (tmpl.get("inputs") or {}).get("parameters") or []:
         if p["name"] in given and "value" in given[p["name"]]:
             value = given[p["name"]]["value"]
-        elif "value" in p:
-            value = p["value"]
-        elif "default" in p:
-            value = p["default"]
+        elif "value" in p or "default" in p:
+            value = p["value"] if "value" in p else p["default"]
+            if scope is not None and isinstance(value, str) and "{{" in value:
+                value = substitute(value, scope, where=where, keep_unresolved=True)
         else:
             raise ManifestError(f"inputs.parameters.{p['name']} was not supplied", where)
         params.append({"name": p["name"], "value": str(value)})
@@ -176,7 +187,9 @@ def pod_request(op: Operator, node: Node) -> PodRequest:
     fixed.update(pod_variables(op, node, tmpl))
     # metrics are evaluated when the node ends (their {{status}}, {{duration}}), not now
     body = {k: v for k, v in tmpl.items() if k not in ("inputs", "retryStrategy", "metrics")}
-    body = substitute_obj(body, Scope(fixed), where=f"template {tmpl['name']}")
+    body = substitute_obj(
+        body, Scope(fixed), where=f"template {tmpl['name']}", keep_unresolved=True
+    )
     raw = {
         a["name"]: a["raw"]
         for a in (tmpl.get("inputs") or {}).get("artifacts") or []

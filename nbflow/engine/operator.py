@@ -245,7 +245,7 @@ class Operator:
         if "retryStrategy" in tmpl and not attempt:
             return execute_retry(self, node, name, display, tmpl, args, boundary)
         if node is None:
-            inputs = bind_inputs(tmpl, args, name)
+            inputs = bind_inputs(tmpl, args, name, self.workflow_scope())
             type_ = _NODE_TYPES.get(next((k for k in _NODE_TYPES if k in tmpl), ""), NodeType.POD)
             node = self.create(
                 name,

@@ -23,6 +23,7 @@ from typing import Any
 
 from ._linux import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, mount
 
+EMPTY = ("mnt", "media")
 SIDECAR_GRACE_S = 2.0  # how long sidecars get to exit after SIGTERM once the main ones are done
 
 
@@ -57,17 +58,27 @@ def _inside(root: str, path: str) -> str:
     return full
 
 
+CREATED: list[str] = []  # folders made in the pod's root: given to the step's user
+
+
 def _make(root: str, path: str, is_file: bool) -> str:
     """Create mount point ``path`` in the pod's root (its parents too)."""
     full = _inside(root, path)
     if os.path.lexists(full):
         return full
     try:
+        parent = os.path.dirname(full)
+        missing = []
+        while not os.path.lexists(parent):
+            missing.append(parent)
+            parent = os.path.dirname(parent)
         os.makedirs(os.path.dirname(full), exist_ok=True)
+        CREATED.extend(missing)
         if is_file:
             open(full, "a").close()
         else:
             os.mkdir(full)
+            CREATED.append(full)
     except OSError as exc:
         raise SandboxError(f"cannot create {path} in the pod: {exc.strerror}") from None
     return full
@@ -89,6 +100,8 @@ def _share_host(root: str, host: dict[str, str]) -> None:
     _bind("/sys", f"{root}/sys", read_only=True)
     _make(root, "/proc", False)
     mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV)
+    for name in EMPTY:  # folders an image has, empty, where the host keeps its own things
+        _make(root, f"/{name}", False)
 
 
 def _shadow(root: str, bind: dict[str, Any], fd: int) -> None:
@@ -133,6 +146,10 @@ def build_root(spec: dict[str, Any]) -> None:
         _bind(f"/proc/self/fd/{fd}", target, bind.get("read_only", False))
     for fd in fds:
         os.close(fd)
+    if spec.get("uid") is not None:  # the pod's own folders are its user's, as in an image
+        for folder in CREATED:
+            with contextlib.suppress(OSError):
+                os.chown(folder, spec["uid"], spec.get("gid") or spec["uid"])
     os.chroot(root)
     os.chdir("/")
 

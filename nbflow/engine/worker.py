@@ -130,7 +130,9 @@ class LocalPod:
         try:
             outputs = self._collect_outputs()
         except NbflowError as exc:
-            return PodResult(Phase.ERROR, str(exc))
+            if end.phase == Phase.SUCCEEDED:
+                return PodResult(Phase.ERROR, str(exc))
+            outputs = {"exitCode": str(end.exit_code)} if end.exit_code is not None else {}
         finally:
             self.discard(self.pod_dir)
         return PodResult(end.phase, end.message, outputs)

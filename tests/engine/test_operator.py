@@ -367,14 +367,20 @@ def test_missing_input_parameter_errors_the_task_and_the_run_ends() -> None:
     assert not [n for n in op.nodes.values() if n["phase"] in ("Running", "Pending")]
 
 
-def test_unresolvable_tag_in_a_pod_template_errors_that_pod_only() -> None:
-    bad = pod("bad", container={**RUNNER, "args": ["{{nope}}"]})
-    wf = workflow([task("a", template="bad"), task("b")], [bad, pod("t")], )
+def test_a_pod_template_that_cannot_be_substituted_errors_that_pod_only() -> None:
+    bad = pod("bad", container={**RUNNER, "args": ["{{workflow.name"]})
+    wf = workflow([task("a", template="bad"), task("b")], [bad, pod("t")])
     op = Driver(wf).run()
     assert op.node("wf.a")["phase"] == "Error"  # type: ignore[index]
-    assert "failed to resolve {{nope}}" in op.node("wf.a")["message"]  # type: ignore[index]
+    assert "cannot find end tag" in op.node("wf.a")["message"]  # type: ignore[index]
     assert op.node("wf.b")["phase"] == "Succeeded"  # type: ignore[index]
     assert op.phase == "Error"
+
+
+def test_a_pod_template_keeps_tags_it_cannot_resolve_as_argo_does() -> None:
+    tmpl = pod("t", container={**RUNNER, "args": ["{{workflow.status}}", "{{=nope + 1}}"]})
+    (req,) = Operator(workflow([task("a")], [tmpl])).reconcile(T0)
+    assert req.template["container"]["args"] == ["{{workflow.status}}", "{{=nope + 1}}"]
 
 
 def test_settle_ends_every_unfinished_node_with_the_reason() -> None:
