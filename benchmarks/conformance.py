@@ -49,7 +49,11 @@ EXPECT_FILE = HERE / "conformance-expect.yaml"
 BASELINE_FILE = HERE / "conformance-baseline.txt"
 BIN = HERE / "conformance-bin"
 # What stands for the entrypoint of images the examples run without a command (--image-command).
-IMAGE_COMMANDS = {"argoproj/argosay": str(BIN / "argosay")}
+IMAGE_COMMANDS = {
+    "argoproj/argosay": str(BIN / "argosay"),
+    "nginx": str(BIN / "nginx"),
+    "influxdb": str(BIN / "influxd"),
+}
 NO_TEST = "workflows.argoproj.io/no-test"
 REFUSED = "refused"  # nbflow refused the file before running anything (exit 2, one line)
 UNFINISHED = ("Running", "Pending")
@@ -182,7 +186,8 @@ def run_case(case: Case, args: argparse.Namespace, options: set[str]) -> Outcome
             for image, entry in IMAGE_COMMANDS.items():
                 command += ["--image-command", f"{image}={entry}"]
         env = {**os.environ, "NBFLOW_HOME": str(Path(tmp) / "home")}
-        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # the images' programs
+        # the images' programs: stand-ins first, then the host's (cowsay is in /usr/games)
+        env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", ""), "/usr/games"])
         env.pop("NBFLOW_ARTIFACT_ROOT", None)
         start = time.monotonic()
         proc = subprocess.Popen(

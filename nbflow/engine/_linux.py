@@ -85,6 +85,37 @@ def _parents() -> dict[int, int]:
     return out
 
 
+_PR_SET_KEEPCAPS = 8
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_RAISE = 2
+_CAP_VERSION_3 = 0x20080522
+CAP_NET_BIND_SERVICE = 10
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def keep_capabilities() -> None:
+    """Keep the permitted capabilities across the coming ``setuid`` (``PR_SET_KEEPCAPS``)."""
+    _check(_c().prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
+
+
+def ambient_capability(cap: int) -> None:
+    """Make ``cap`` the only capability of this (now unprivileged) process, and pass it on to
+    the programs it runs (an ambient capability)."""
+    header = _CapHeader(_CAP_VERSION_3, 0)
+    data = (_CapData * 2)()
+    data[0].effective = data[0].permitted = data[0].inheritable = 1 << cap
+    _check(_c().capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    _check(_c().prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, cap, 0, 0), "prctl(PR_CAP_AMBIENT)")
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of ``pid`` (children first), read from ``/proc``."""
     kids: dict[int, list[int]] = {}

@@ -13,7 +13,7 @@ from ..vocab import COMPLETED, FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion
 from .calls import items as call_items
 from .hooks import hooks_done, run_hooks
-from .nodes import Node, item_description, outbound
+from .nodes import Node, item_description, outbound, settled
 from .outputs import export_globals, template_outputs
 from .parallel import at_parallelism, fail_fast_blocks, fail_fast_ended
 from .scope import Scope, item_scope, node_scope
@@ -105,7 +105,7 @@ def _targets(op: Operator, node: Node, plan: DagPlan) -> tuple[list[str], set[st
 
 def _settled(op: Operator, task: dict[str, Any], node: Node | None) -> bool:
     """A dependency is settled once its node and its hooks are fulfilled."""
-    return node is not None and Phase(node["phase"]).fulfilled and hooks_done(op, task, node)
+    return node is not None and settled(node) and hooks_done(op, task, node)
 
 
 def dag_plan(op: Operator, tmpl: dict[str, Any]) -> DagPlan:
@@ -158,7 +158,7 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         op.mark(group, Phase.FAILED, op.stop_message)
         return
     kids = [op.nodes[k] for k in group["children"]]
-    if all(Phase(k["phase"]).fulfilled for k in kids):
+    if all(settled(k) for k in kids):
         bad = [k for k in kids if k["phase"] in FAILED]
         op.mark(
             group,
@@ -309,7 +309,7 @@ def _depends_true(op: Operator, expr: str, prefix: str, deps: list[str]) -> bool
         n = op.nodes[op.node(f"{prefix}.{d}")["id"]]  # type: ignore[index]
         group = n["type"] == NodeType.TASK_GROUP
         kids = tuple(Phase(op.nodes[k]["phase"]) for k in n.get("children") or [] if group)
-        results[d] = TaskResult(Phase(n["phase"]), kids)
+        results[d] = TaskResult(Phase(n["phase"]), kids, bool(n.get("daemoned")))
     return evaluate_depends(expr, results, where=prefix)
 
 

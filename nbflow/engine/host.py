@@ -14,12 +14,15 @@ import json
 import os
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
 from ..outcome import StepEnd
 from .podfs import PodFS
+from .probes import POD_IP, ready
 from .volumes import HostOptions, volume_source
 from .worker import LocalPod
 
@@ -40,9 +43,17 @@ def host_exec_available() -> str | None:
 class HostPod(LocalPod):
     """A pod whose containers run on the host, in the pod's own root."""
 
-    def __init__(self, *args: Any, host: HostOptions | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        host: HostOptions | None = None,
+        on_ready: Callable[[str], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.host = host if host is not None else HostOptions()
+        self.on_ready = on_ready if self.req.template.get("daemon") else None
+        self.started = time.monotonic()
         self.capture_stdout = True
         self.mounts = {}  # the pod's file system replaces the runner's volume folders
         self.fs = PodFS(self.pod_dir)
@@ -226,6 +237,17 @@ class HostPod(LocalPod):
             for folder, dirs, files in os.walk(root):
                 for name in dirs + files:
                     os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+    def tick(self) -> None:
+        """A daemon reports, once, that it is ready (its readiness probe passes)."""
+        if self.on_ready is None:
+            return
+        main: dict[str, Any] = next(
+            (s["container"] for s in self.specs if s["role"] == "main"), {}
+        )
+        if ready(main.get("readinessProbe"), time.monotonic() - self.started):
+            self.on_ready(POD_IP)
+            self.on_ready = None
 
     def end_of(self, code: int) -> StepEnd:
         """What the pod's exit ``code`` means, with the sandbox's reason when it has one."""

@@ -225,6 +225,10 @@ class LocalEngine:
             with self.lock:
                 for req in self.op.reconcile(_now()):
                     futures[self._submit(req)] = req.node_id
+                for node_id in self.op.kills:  # daemons whose scope ended
+                    if node_id in self.cancels:
+                        self.cancels[node_id].set()
+                self.op.kills.clear()
                 if self.op.deadline_passed:
                     self._cancel_halted()
                 if self.op.done and not futures:
@@ -296,11 +300,18 @@ class LocalEngine:
                 pid_file=run_dir / "pids" / req.node_id,
                 discard=self.trash.discard if self.trash is not None else None,
                 **self._server_for(template),
-                **({} if pod_class is LocalPod else {"host": self.host}),
+                **({} if pod_class is LocalPod else self._host_kwargs(req)),
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))
         return self.pool.submit(pod.run, cancel)
+
+    def _host_kwargs(self, req: PodRequest) -> dict[str, Any]:
+        def ready(ip: str) -> None:
+            with self.lock:
+                self.op.pod_ready(req.node_id, ip)
+
+        return {"host": self.host, "on_ready": ready}
 
     def _server_for(self, template: dict[str, Any]) -> dict[str, Any]:
         if self.server is None or not runs_nbflow(template) or template["name"] in self.fallbacks:

@@ -54,6 +54,7 @@ class Operator:
         limits = [n for n in (self.spec.get("parallelism"), max_running) if n]
         self.max_running = min(limits) if limits else None
         self.changed: list[str] = []
+        self.kills: list[str] = []  # daemon pods whose scope ended: the engine ends them
         self.plans: dict[str, Any] = {}
         self.memo: dict[str, Any] = {}  # derived values worked out once (never persisted)
         self.now = datetime.min
@@ -146,6 +147,9 @@ class Operator:
         node = self.nodes[node_id_]
         if Phase(node["phase"]).fulfilled:
             return  # ended already (a daemon its scope killed, a node a deadline ended)
+        if self.templates[node["templateName"]].get("daemon") and result.phase == Phase.SUCCEEDED:
+            result = PodResult(Phase.FAILED, "the daemon exited", result.outputs)
+        node.pop("daemoned", None)
         node["outputs"] = result.outputs or node.get("outputs") or {}
         containers = node["outputs"].pop("nbflowContainers", None)
         if not node["outputs"]:
@@ -207,6 +211,27 @@ class Operator:
             node["finishedAt"] = timestamp(now or self.now)
         if changed:
             self.changed.append(node["id"])
+        if phase.fulfilled and node["type"] in (NodeType.STEPS, NodeType.DAG):
+            self.kill_daemons(node["id"])
+
+    def pod_ready(self, node_id_: str, ip: str) -> None:
+        """A daemon pod is up: its node becomes ``daemoned`` (steps after it may start)."""
+        node = self.nodes[node_id_]
+        if Phase(node["phase"]).fulfilled:
+            return
+        node["daemoned"] = True
+        node["podIP"] = ip
+        self.changed.append(node["id"])
+
+    def kill_daemons(self, boundary: str | None) -> None:
+        """End the daemons of a scope that ended (all of them for ``None``): their nodes
+        succeed, and the engine stops their pods (``killDaemonedChildren``)."""
+        for node in self.nodes.values():
+            if node.get("daemoned") and (boundary is None or node.get("boundaryID") == boundary):
+                node.pop("daemoned")
+                self.mark(node, Phase.SUCCEEDED)
+                if node["type"] in _RUNS:
+                    self.kills.append(node["id"])
 
     def wake_at(self, when: datetime) -> None:
         """Ask to be reconciled again at ``when``."""
@@ -338,6 +363,7 @@ class Operator:
     # ------------------------------------------------------------------ workflow end
 
     def _finish(self, root: Node) -> None:
+        self.kill_daemons(None)
         phase = workflow_phase(root)
         exit_node = self.node(f"{self.name}.onExit")
         if (

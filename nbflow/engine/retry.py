@@ -42,6 +42,9 @@ def execute_retry(
         node = op.create(name, display, NodeType.RETRY, Phase.RUNNING, boundary=boundary)
         node["children"] = []
     kids = [op.nodes[k] for k in node["children"]]
+    if kids and kids[-1].get("daemoned") and not node.get("daemoned"):
+        node["daemoned"] = True  # the attempt's daemon is up (operator.go processNodeRetries)
+        op.changed.append(node["id"])
     if kids and not Phase(kids[-1]["phase"]).fulfilled:
         return node
     if kids and kids[-1]["phase"] == "Succeeded":

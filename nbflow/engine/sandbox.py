@@ -155,14 +155,23 @@ def build_root(spec: dict[str, Any]) -> None:
 
 
 def drop_privileges(uid: int | None, gid: int | None) -> None:
-    """Run as ``uid``/``gid`` from now on, unable to gain privileges again."""
-    from ._linux import no_new_privileges
+    """Run as ``uid``/``gid`` from now on, unable to gain privileges again. The only capability
+    kept is binding ports below 1024 (a server image's root binds port 80)."""
+    from ._linux import (
+        CAP_NET_BIND_SERVICE,
+        ambient_capability,
+        keep_capabilities,
+        no_new_privileges,
+    )
 
     if gid is not None:
         os.setgroups([])
         os.setresgid(gid, gid, gid)
     if uid is not None:
+        keep_capabilities()
         os.setresuid(uid, uid, uid)
+        with contextlib.suppress(OSError):
+            ambient_capability(CAP_NET_BIND_SERVICE)
     no_new_privileges()
 
 

@@ -15,7 +15,7 @@ from ..errors import ManifestError
 from ..vocab import FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion, items
 from .hooks import hooks_done, run_hooks
-from .nodes import Node, item_description, outbound
+from .nodes import Node, item_description, outbound, settled
 from .outputs import export_globals, template_outputs
 from .parallel import at_parallelism, fail_fast_blocks, fail_fast_ended
 from .scope import Scope, item_scope, node_scope
@@ -135,8 +135,8 @@ def _execute_group(
             scope = scope or _scope(op, steps, index + 1, None)
             run_hooks(op, steps, call, op.nodes[kid_id], scope)
     nodes = [op.nodes[k] for k in kids]
-    settled = all(hooks_done(op, by_kid[k], op.nodes[k]) for k in by_kid)
-    if not waiting and settled and all(Phase(n["phase"]).fulfilled for n in nodes):
+    hooked = all(hooks_done(op, by_kid[k], op.nodes[k]) for k in by_kid)
+    if not waiting and hooked and all(settled(n) for n in nodes):
         bad = [n for n in nodes if n["phase"] in FAILED and not _continues(by_kid.get(n["id"]), n)]
         op.mark(
             group,

@@ -137,6 +137,9 @@ class LocalPod:
             self.discard(self.pod_dir)
         return PodResult(end.phase, end.message, outputs)
 
+    def tick(self) -> None:
+        """Called about every 0.2 s while the step runs (a daemon checks its readiness)."""
+
     def prepare(self) -> None:
         """Create the pod's folders (its volumes) before the inputs are staged."""
         for folder in self.mounts.values():
@@ -239,6 +242,7 @@ class LocalPod:
                 return self.end_of(self.proc.wait(timeout=0.2))
             except subprocess.TimeoutExpired:
                 pass
+            self.tick()
             if cancel.is_set():
                 self._kill()
                 return StepEnd(End.STOPPED, message=CANCELLED)
