@@ -207,6 +207,9 @@ def run_case(case: Case, args: argparse.Namespace, options: set[str]) -> Outcome
             stdout, stderr = proc.communicate()
             timed_out = True
         seconds = time.monotonic() - start
+    if args.records is not None and stdout.strip():
+        target = args.records / (case.rel.replace("/", "__") + ".json")
+        target.write_text(stdout, encoding="utf-8")
     outcome = judge(case, proc.returncode, stdout, stderr, timed_out)
     outcome.seconds = seconds
     outcome.shortened = shortened
@@ -350,11 +353,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a baseline file regresses")
     parser.add_argument("--update-baseline", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--records", type=Path, help="keep each run's final Workflow here")
     args = parser.parse_args(argv)
     if not args.examples.is_dir():
         print(f"conformance: no examples folder at {args.examples}", file=sys.stderr)
         return 2
     args.examples = args.examples.resolve()
+    if args.records is not None:
+        args.records.mkdir(parents=True, exist_ok=True)
     expect = yaml.safe_load(EXPECT_FILE.read_text(encoding="utf-8")) or {}
     todo = cases(args.examples, expect)
     if args.only:

@@ -74,8 +74,17 @@ class NbflowConfig(Configurable):
 
     max_workers = Int(
         0,
-        help="Maximum number of steps the local engine runs at once; 0 means the number of cores "
-        "this process may use. A workflow's --parallelism lowers it further.",
+        help="Cores the local engine's steps may use; 0 means the cores this process may use. "
+        "A notebook step takes one core (or what --cpu requests), so at most this many run at "
+        "once; hand-written pods take what their containers request (resources.requests), and "
+        "pods that request nothing are held back only by max_pods. A workflow's --parallelism "
+        "lowers it further.",
+    ).tag(config=True)
+
+    max_pods = Int(
+        0,
+        help="Most pods (steps) the local engine runs at once, whatever they request; 0 means "
+        "8 per usable core, at least 32.",
     ).tag(config=True)
 
     engine = Enum(
@@ -142,6 +151,11 @@ class NbflowConfig(Configurable):
     def runs_dir(self) -> Path:
         """Folder holding one sub-folder per run."""
         return Path(self.home) / "runs"
+
+    @property
+    def pod_limit(self) -> int:
+        """The effective pod cap (``max_pods``, or 8 per usable core and at least 32)."""
+        return self.max_pods or max(32, 8 * usable_cores())
 
     @property
     def workers(self) -> int:

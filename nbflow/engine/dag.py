@@ -216,6 +216,7 @@ def _start_instance(
     existing: Node | None,
 ) -> Node:
     scope = _dag_scope(op, dag, item)
+    scope.fix("tasks.name", task["name"])
     if existing is None and task.get("when"):
         from ..argo.expr import evaluate_when
         from ..argo.subst import substitute

@@ -208,6 +208,7 @@ class LocalDriver(Subscribers):
             store=self.store,
             workdir=Path(self.settings["workdir"]),
             max_workers=self.config.workers,
+            max_pods=self.config.pod_limit,
             cache=self._cache(),
             cache_dir=Path(self.config.home) / "cache",
             engine=self.config.engine,

@@ -188,8 +188,12 @@ class HostPod(LocalPod):
         fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(self._sandbox_spec(), f)
+        # the pod dies with the engine (setpriv --pdeathsig), and everything in it with the
+        # pod (a PID namespace whose first process ends kills the rest)
         wrapper = ["unshare", "--mount", "--pid", "--fork", "--kill-child",
                    "--propagation", "private"]
+        if shutil.which("setpriv"):
+            wrapper = ["setpriv", "--pdeathsig", "KILL", *wrapper]
         if os.geteuid() != 0:
             wrapper.append("--map-root-user")
         return [*wrapper, sys.executable, "-m", "nbflow.engine.sandbox", str(spec_path)]
@@ -275,10 +279,7 @@ class HostPod(LocalPod):
     def _collect_outputs(self) -> dict[str, Any]:
         self._check_outputs_are_the_pods()
         out = super()._collect_outputs()
-        main = "main"
-        if "containerSet" in self.req.template:
-            names = [s["name"] for s in self.specs if s["role"] == "main"]
-            main = "main" if "main" in names else (names[-1] if names else "main")
+        main = "main"  # a containerSet's result is its "main" container's (docs/container-set)
         with open(self.log_path, "ab") as log:
             for spec in self.specs:
                 path = self._stdout(spec["name"])

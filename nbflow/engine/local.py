@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, repla
 from .nodes import timestamp
 from .operator import Operator
 from .pod import PodRequest, PodResult
+from .schedule import Capacity
 from .store import RunStore, new_run_name
 from .trash import Trash
 from .volumes import HostOptions
@@ -94,7 +96,10 @@ class LocalEngine:
     workdir : Path
         Working directory of the steps.
     max_workers : int
-        Pods running at once (``spec.parallelism`` may lower it).
+        Cores the steps may use: notebook steps take one each unless they request less or
+        more; pods that request no CPU are not counted (see :mod:`.schedule`).
+    max_pods : int, optional
+        Pods running at once, whatever they request (default: ``max_workers``).
     cache : ResultCache, optional
         Earlier results to reuse instead of running a step again (``None``: no cache).
     cache_dir : Path, optional
@@ -119,16 +124,16 @@ class LocalEngine:
         cache_dir: Path | None = None,
         engine: str = "fast",
         host: HostOptions | None = None,
+        max_pods: int | None = None,
     ) -> None:
         self.wf = workflow
         self.name = workflow["metadata"]["name"]
         self.runs = runs
         self.store = store
         self.workdir = workdir
-        self.op = Operator(workflow, max_running=max_workers)
-        self.pool = ThreadPoolExecutor(
-            max_workers=max(1, max_workers), thread_name_prefix="nbflow-pod"
-        )
+        pods = max_pods or max_workers
+        self.op = Operator(workflow, capacity=Capacity.of_machine(max_workers, pods))
+        self.pool = ThreadPoolExecutor(max_workers=max(1, pods), thread_name_prefix="nbflow-pod")
         self.cancels: dict[str, threading.Event] = {}
         self.cache = cache
         self.digests = DigestIndex(self.op.nodes)
@@ -290,6 +295,8 @@ class LocalEngine:
 
             return self.pool.submit(HttpPod(req, self.host).run, cancel)
         pod_class = LocalPod if runs_nbflow(template) else _host_pod()
+        if pod_class is not LocalPod:  # {{steps.X.hostNodeName}}: the machine it runs on
+            self.op.nodes[req.node_id]["hostNodeName"] = socket.gethostname()
         try:
             pod = pod_class(
                 req,

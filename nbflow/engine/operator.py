@@ -19,6 +19,7 @@ from .hooks import exit_handler_done, workflow_hooks
 from .nodes import Node, new_node, node_id, parse_timestamp, timestamp, workflow_phase
 from .pod import PodRequest, PodResult
 from .retry import execute_retry
+from .schedule import Capacity, Usage, requests
 from .steps import execute_steps
 
 __all__ = ["Operator"]
@@ -41,18 +42,26 @@ class Operator:
     workflow : dict
         An Argo Workflow with ``metadata.name`` set; ``status`` is created or continued.
     max_running : int, optional
-        Local cap on running pods, on top of ``spec.parallelism``.
+        Local cap on running pods, on top of ``spec.parallelism`` (when no ``capacity``).
+    capacity : Capacity, optional
+        What the machine offers pods (cores, memory, processes; :mod:`.schedule`).
     """
 
-    def __init__(self, workflow: dict[str, Any], *, max_running: int | None = None) -> None:
+    def __init__(
+        self,
+        workflow: dict[str, Any],
+        *,
+        max_running: int | None = None,
+        capacity: Capacity | None = None,
+    ) -> None:
         self.wf = workflow
         self.name: str = workflow["metadata"]["name"]
         self.spec: dict[str, Any] = workflow["spec"]
         self.templates = {t["name"]: t for t in self.spec.get("templates", [])}
         self.status: dict[str, Any] = workflow.setdefault("status", {})
         self.nodes: dict[str, Node] = self.status.setdefault("nodes", {})
-        limits = [n for n in (self.spec.get("parallelism"), max_running) if n]
-        self.max_running = min(limits) if limits else None
+        self.capacity = capacity if capacity is not None else Capacity(pods=max_running)
+        self.parallelism: int | None = self.spec.get("parallelism")
         self.changed: list[str] = []
         self.kills: list[str] = []  # daemon pods whose scope ended: the engine ends them
         self.plans: dict[str, Any] = {}
@@ -330,15 +339,19 @@ class Operator:
     def _start_pods(self) -> list[PodRequest]:
         if self.done:
             return []
-        running = sum(
-            1 for n in self.nodes.values() if n["type"] in _RUNS and n["phase"] == "Running"
-        )
+        usage = Usage(self.capacity)
+        for n in self.nodes.values():
+            if n["type"] in _RUNS and n["phase"] == "Running":
+                usage.add(*requests(self.templates[n["templateName"]]))
+        running = usage.pods
         out = []
         for node in list(self.nodes.values()):
             if node["type"] not in _RUNS or node["phase"] != "Pending":
                 continue
-            if self.max_running is not None and running >= self.max_running:
+            if self.parallelism and running >= int(self.parallelism):
                 break
+            if not usage.admit(*requests(self.templates[node["templateName"]])):
+                continue  # a pod that does not fit now; a smaller one after it may
             try:
                 request = pod_request(self, node)
             except ManifestError as exc:  # e.g. a tag of the template that cannot be resolved

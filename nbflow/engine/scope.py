@@ -37,6 +37,11 @@ class Scope(Mapping[str, Any]):
         self._expanded: dict[str, str] | None = None
         self._cache: dict[str, str | None] = {}
 
+    def fix(self, key: str, value: Any) -> None:
+        """Add one more value known up front."""
+        self._fixed[key] = value
+        self._expanded = None
+
     def __getitem__(self, key: str) -> str:
         if key in self._fixed:
             return self._fixed[key]

@@ -189,7 +189,7 @@ def _start_step(
     index: int,
     existing: Node | None,
 ) -> Node:
-    scope = _scope(op, steps, index, item)
+    scope = _scope(op, steps, index, item, call["name"])
     if existing is None and call.get("when"):
         from ..argo.expr import evaluate_when
         from ..argo.subst import substitute
@@ -244,8 +244,10 @@ def _aggregate_phase(nodes: list[Node]) -> str:
     return bad[0] if bad else "Succeeded"
 
 
-def _scope(op: Operator, steps: Node, index: int, item: Any) -> Scope:
+def _scope(op: Operator, steps: Node, index: int, item: Any, name: str | None = None) -> Scope:
     fixed = {**op.workflow_scope(), **input_variables(steps)}
+    if name is not None:
+        fixed["steps.name"] = name
     if item is not None:
         fixed.update(item_scope(item))
 

@@ -325,7 +325,7 @@ def kill_leftover_pods(pids_dir: Path) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             cmdline = b""
-        if b"nbflow.runner" in cmdline:
+        if b"nbflow.runner" in cmdline or b"nbflow.engine.sandbox" in cmdline:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
                 killed.append(pid)
