@@ -258,14 +258,18 @@ def _first_failure(nodes: list[dict[str, Any]]) -> str:
 def _check_outputs(checks: dict[str, dict[str, str]], nodes: list[dict[str, Any]]) -> str:
     """Why the nodes' outputs differ from Argo's (empty when they agree).
 
-    ``checks`` maps a node's display name to ``{"result": text}`` (exact), ``{"result~":
-    regex}``, ``{"parameters.NAME": text}`` or ``{"phase": phase}``.
+    ``checks`` maps a node's display name (a glob: a single pod's node is named after the run)
+    to ``{"result": text}`` (exact), ``{"result~": regex}``, ``{"parameters.NAME": text}``,
+    ``{"artifacts.NAME": "present"}`` or ``{"phase": phase}``; ``{"absent": true}`` says no
+    such node may exist.
     """
-    by_name: dict[str, dict[str, Any]] = {}
-    for n in nodes:
-        by_name.setdefault(n.get("displayName", ""), n)
     for name, want in checks.items():
-        node = by_name.get(name)
+        node = next((n for n in nodes if fnmatch.fnmatchcase(n.get("displayName", ""), name)),
+                    None)
+        if want.get("absent"):
+            if node is not None:
+                return f"{name} ran; Argo does not run it"
+            continue
         if node is None:
             return f"no node {name!r}"
         for key, value in want.items():
@@ -286,10 +290,10 @@ def _value(node: dict[str, Any], key: str) -> str | None:
         return str(node.get("phase"))
     if key == "result":
         return outputs.get("result")
-    if key.startswith("parameters."):
-        for p in outputs.get("parameters") or []:
-            if p.get("name") == key.split(".", 1)[1]:
-                return str(p.get("value"))
+    kind, _, name = key.partition(".")
+    for item in outputs.get(kind) or []:
+        if item.get("name") == name:
+            return str(item.get("value")) if kind == "parameters" else "present"
     return None
 
 

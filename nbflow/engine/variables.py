@@ -67,7 +67,8 @@ def workflow_variables(op: Operator) -> dict[str, Any]:
     for kind in ("labels", "annotations"):
         values = dict(meta.get(kind) or {})
         values.update((spec.get("workflowMetadata") or {}).get(kind) or {})
-        out[f"workflow.{kind}"] = out[f"workflow.{kind}.json"] = _json(values)
+        # Go marshals a map with its keys sorted
+        out[f"workflow.{kind}"] = out[f"workflow.{kind}.json"] = _json(dict(sorted(values.items())))
         out.update({f"workflow.{kind}.{k}": str(v) for k, v in values.items()})
     for p in (op.status.get("outputs") or {}).get("parameters") or []:
         out[f"workflow.outputs.parameters.{p['name']}"] = str(p.get("value", ""))
