@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from ._linux import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, mount
+from .._linux import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, mount
 
 EMPTY = ("mnt", "media")
 SIDECAR_GRACE_S = 2.0  # how long sidecars get to exit after SIGTERM once the main ones are done
@@ -157,7 +157,7 @@ def build_root(spec: dict[str, Any]) -> None:
 def drop_privileges(uid: int | None, gid: int | None) -> None:
     """Run as ``uid``/``gid`` from now on, unable to gain privileges again. The only capability
     kept is binding ports below 1024 (a server image's root binds port 80)."""
-    from ._linux import (
+    from .._linux import (
         CAP_NET_BIND_SERVICE,
         ambient_capability,
         keep_capabilities,

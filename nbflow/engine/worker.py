@@ -251,8 +251,11 @@ class LocalPod:
                 return StepEnd(End.DEADLINE, message=DEADLINE_MESSAGE)
 
     def _kill(self) -> None:
-        """Kill the runner and its kernel (one process group)."""
+        """Kill the step's process and everything it started (whatever their session)."""
+        from .._linux import kill_tree
+
         assert self.proc is not None
+        kill_tree(self.proc.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
