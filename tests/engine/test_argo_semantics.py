@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from nbflow.engine.operator import Operator
+from nbflow.engine.parallel import FAIL_FAST_MESSAGE
 from nbflow.engine.pod import PodResult
 from nbflow.engine.schedule import Capacity, parse_cpu, parse_memory
 from nbflow.vocab import Phase
@@ -97,7 +98,9 @@ def test_skipped_producer_gives_its_default_or_lets_the_input_default_apply() ->
         {"name": "with", "valueFrom": {"path": "/tmp/a", "default": "from-producer"}},
         {"name": "without", "valueFrom": {"path": "/tmp/b"}},
     ]})
-    consume = echo("consume", inputs={"parameters": [{"name": "a"}, {"name": "b", "default": "in"}]})
+    consume = echo(
+        "consume", inputs={"parameters": [{"name": "a"}, {"name": "b", "default": "in"}]}
+    )
     dag = {"name": "main", "dag": {"tasks": [
         {"name": "p", "template": "produce", "when": "false"},
         {"name": "c", "template": "consume", "depends": "p.Skipped",
@@ -182,7 +185,7 @@ def test_steps_fail_fast_starts_nothing_new_and_fails_the_template() -> None:
         [{"name": "s", "template": "echo", "withItems": [1, 2, 3]}]]}
     op = run(wf([steps, echo("echo")]), {"s(0": PodResult(Phase.FAILED, "no")})
     assert [k for k in by_display(op) if k.startswith("s(")] == ["s(0:1)"]
-    assert op.nodes["wf"]["message"] == "template has failed or errored children and failFast enabled"
+    assert op.nodes["wf"]["message"] == FAIL_FAST_MESSAGE
     assert op.phase == "Failed"
 
 
