@@ -120,6 +120,27 @@ def _check_host_template(tmpl: dict[str, Any], host: HostOptions) -> None:
                 )
     for volume in tmpl.get("volumes") or []:
         _check_volume(volume, set(), host, where)
+    for what, path in _paths(tmpl):
+        if "{{" not in path and (not path.startswith("/") or ".." in path.split("/")):
+            raise NbflowError(
+                f"{where}: {what} {path!r} must be an absolute path that stays in the pod's "
+                "folders (no '..')"
+            )
+
+
+def _paths(tmpl: dict[str, Any]) -> list[tuple[str, str]]:
+    """The artifact and parameter paths a template declares."""
+    inputs, outputs = tmpl.get("inputs") or {}, tmpl.get("outputs") or {}
+    out = [("input artifact path", a["path"]) for a in inputs.get("artifacts") or []
+           if a.get("path")]
+    out += [("output artifact path", a["path"]) for a in outputs.get("artifacts") or []
+            if a.get("path")]
+    out += [("output parameter path", p["valueFrom"]["path"])
+            for p in outputs.get("parameters") or [] if (p.get("valueFrom") or {}).get("path")]
+    for c in _containers(tmpl):
+        out += [("mount path", m["mountPath"]) for m in c.get("volumeMounts") or []
+                if m.get("mountPath")]
+    return [(what, str(path)) for what, path in out]
 
 
 def _check_volume(volume: dict[str, Any], claims: set[Any], host: HostOptions, where: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -194,6 +195,12 @@ class Containers:
             os.makedirs(cwd, exist_ok=True)
         out, err = self.files[spec["name"]]
         argv = spec["argv"]
+        env = spec.get("env") or {}
+        if "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
+            message = "executable file not found in $PATH"  # what a container runtime says
+            os.write(err, f"{argv[0]}: {message}\n".encode())
+            self.status[spec["name"]] = {"exitCode": 127, "message": f"{message}: {argv[0]}"}
+            return None
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:  # the container's process
@@ -204,7 +211,7 @@ class Containers:
                 os.dup2(out, 1)
                 os.dup2(err, 2)
                 os.chdir(cwd)
-                os.execvpe(argv[0], argv, spec.get("env") or {})
+                os.execvpe(argv[0], argv, env)
             except OSError as exc:
                 os.write(report_w, (exc.strerror or str(exc)).encode())
             finally:
@@ -270,7 +277,8 @@ class Containers:
                 if any(self.code(d) for d in deps):
                     self.status[spec["name"]] = {"skipped": True}
                     continue
-                self.start(spec)
+                if self.start(spec) is None and not first_failure:  # it could not start
+                    first_failure = self.code(spec["name"])
             if any(n in self.procs.values() for n in (m["name"] for m in mains)):
                 done = self.wait_any()
                 if self.code(done) and not first_failure:
