@@ -70,6 +70,7 @@ class Case:
     checks: dict[str, dict[str, str]] = field(default_factory=dict)
     shorten: bool = False
     refuse: str = ""
+    nightly: str = ""  # why the file runs only in the nightly run (longer than a minute)
 
 
 @dataclass
@@ -134,6 +135,7 @@ def cases(examples: Path, expect: dict[str, Any]) -> list[Case]:
                 checks=spec.get("outputs") or {},
                 shorten=bool(spec.get("shorten")),
                 refuse=spec.get("refuse", ""),
+                nightly=spec.get("nightly", ""),
             )
         )
     return out
@@ -354,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         "allow (their rows are marked *)",
     )
     parser.add_argument("--unlabeled", action="store_true", help="only unlabeled files")
+    parser.add_argument(
+        "--nightly", action="store_true", help="also the files that run longer than a minute"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a baseline file regresses")
     parser.add_argument("--update-baseline", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
@@ -371,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         todo = [c for c in todo if any(fnmatch.fnmatch(c.rel, pat) for pat in args.only)]
     if args.unlabeled:
         todo = [c for c in todo if not c.label]
+    later = [c for c in todo if c.nightly and not args.nightly and not args.only]
+    todo = [c for c in todo if c not in later]
     options = nbflow_options()
     start = time.monotonic()
     slow_first = sorted(todo, key=lambda c: c.label != "duration")
@@ -381,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(summary(rows))
     print(f"wall time: {time.monotonic() - start:.0f} s with {args.jobs} jobs")
+    if later:
+        print("left for the nightly run (--nightly): " + ", ".join(
+            f"{c.rel} ({c.nightly})" for c in later))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     passing = sorted(r.rel for r in rows if r.correct)
@@ -395,6 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         lost = [p for p in read_baseline(BASELINE_FILE) if p in ran and not ran[p].correct]
         if lost:
             print("regressions (passed before): " + ", ".join(lost), file=sys.stderr)
+        unfinished = [r.rel for r in rows if r.unfinished]
+        if unfinished:
+            print("final records with Running/Pending nodes: " + ", ".join(unfinished),
+                  file=sys.stderr)
+        if lost or unfinished:
             return 1
     return 0
 

@@ -22,6 +22,7 @@ from .operator import Operator
 from .pod import PodRequest, PodResult
 from .schedule import Capacity
 from .store import RunStore, new_run_name
+from .sync import FileLocks, semaphore_size
 from .trash import Trash
 from .volumes import HostOptions
 from .worker import CANCELLED, LocalPod
@@ -132,7 +133,15 @@ class LocalEngine:
         self.store = store
         self.workdir = workdir
         pods = max_pods or max_workers
-        self.op = Operator(workflow, capacity=Capacity.of_machine(max_workers, pods))
+        self.host = host if host is not None else HostOptions()
+        home = self.host.home if self.host.home is not None else runs.root.parent
+        self.locks = FileLocks(Path(home) / "locks")  # synchronization, across runs
+        self.op = Operator(
+            workflow,
+            capacity=Capacity.of_machine(max_workers, pods),
+            locks=self.locks,
+            semaphore_size=semaphore_size(self.host.objects.config_maps),
+        )
         self.pool = ThreadPoolExecutor(max_workers=max(1, pods), thread_name_prefix="nbflow-pod")
         self.cancels: dict[str, threading.Event] = {}
         self.cache = cache
@@ -144,7 +153,6 @@ class LocalEngine:
         if engine not in ("fast", "papermill"):
             raise NbflowError(f"unknown engine {engine!r}: use 'fast' or 'papermill'")
         self.engine = engine
-        self.host = host if host is not None else HostOptions()
         self.max_workers = max_workers
         self.server: Any = None
         self.trash: Trash | None = None  # deletes finished pods' folders while the run goes on
@@ -190,6 +198,7 @@ class LocalEngine:
             self._abort(f"internal error ({type(exc).__name__}: {exc}); details in {log}")
         finally:
             self.pool.shutdown(wait=True)
+            self.locks.close()
             if self.server is not None:
                 self.server.close(wait=False)  # no step runs any more: nothing to wait for
             self.trash.close(wait=False)  # the helper finishes deleting on its own

@@ -7,6 +7,7 @@ back through :meth:`Operator.pod_finished`. No I/O, no clock: callers pass ``now
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from .pod import PodRequest, PodResult
 from .retry import execute_retry
 from .schedule import Capacity, Usage, requests
 from .steps import execute_steps
+from .sync import Locks, MemoryLocks, lock_key, wanted
 
 __all__ = ["Operator"]
 
@@ -32,6 +34,7 @@ _NODE_TYPES = {
 }
 _RUNS = (NodeType.POD, NodeType.HTTP)  # nodes a worker runs
 DEADLINE_EXCEEDED = "Step exceeded its deadline"
+LOCK_POLL_S = 1.0  # how often a node waiting for a lock held by another run looks again
 
 
 class Operator:
@@ -45,6 +48,10 @@ class Operator:
         Local cap on running pods, on top of ``spec.parallelism`` (when no ``capacity``).
     capacity : Capacity, optional
         What the machine offers pods (cores, memory, processes; :mod:`.schedule`).
+    locks : Locks, optional
+        Where ``synchronization`` mutexes and semaphores are held (default: this object).
+    semaphore_size : callable, optional
+        A semaphore's ``configMapKeyRef`` -> its size (default: 1).
     """
 
     def __init__(
@@ -53,6 +60,8 @@ class Operator:
         *,
         max_running: int | None = None,
         capacity: Capacity | None = None,
+        locks: Locks | None = None,
+        semaphore_size: Callable[[dict[str, Any]], int] | None = None,
     ) -> None:
         self.wf = workflow
         self.name: str = workflow["metadata"]["name"]
@@ -62,6 +71,8 @@ class Operator:
         self.nodes: dict[str, Node] = self.status.setdefault("nodes", {})
         self.capacity = capacity if capacity is not None else Capacity(pods=max_running)
         self.parallelism: int | None = self.spec.get("parallelism")
+        self.locks: Locks = locks if locks is not None else MemoryLocks()
+        self.semaphore_size = semaphore_size or (lambda ref: 1)
         self.changed: list[str] = []
         self.kills: list[str] = []  # daemon pods whose scope ended: the engine ends them
         self.plans: dict[str, Any] = {}
@@ -99,6 +110,11 @@ class Operator:
             self.wake_at(deadline)
         if self.shutdown or self.deadline_passed:
             self._stop_pending()
+        if not self._hold(self.spec.get("synchronization"), self.name, self.status):
+            self.status["phase"] = Phase.PENDING.value  # a workflow waits for its locks
+            return []
+        if self.status["phase"] == Phase.PENDING:
+            self.status["phase"] = Phase.RUNNING.value
         args = self.spec.get("arguments") or {}
         root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
         hooks_done = workflow_hooks(self, root)
@@ -222,6 +238,29 @@ class Operator:
             self.changed.append(node["id"])
         if phase.fulfilled and node["type"] in (NodeType.STEPS, NodeType.DAG):
             self.kill_daemons(node["id"])
+        if phase.fulfilled and node.get("nbflowLocks"):
+            node.pop("nbflowLocks")
+            self.locks.release(node["id"])
+
+    def _hold(self, sync: dict[str, Any] | None, holder: str, record: dict[str, Any]) -> bool:
+        """Take every lock ``sync`` asks for, for ``holder``; while one is taken, say so in
+        ``record`` (a node, or the status) and wait (Argo: ``Waiting for <lock> lock``)."""
+        if not sync:
+            return True
+        for lock in wanted(sync):
+            key, size = lock_key(lock, self.semaphore_size)
+            if not self.locks.acquire(key, size, holder):
+                self.locks.release(holder)
+                if (record.get("synchronizationStatus") or {}).get("waiting") != key:
+                    record["synchronizationStatus"] = {"waiting": key}
+                    record["message"] = f"Waiting for {key} lock"
+                    self.changed.append(record.get("id", self.name))
+                self.wake_at(self.now + timedelta(seconds=LOCK_POLL_S))
+                return False
+        if record.pop("synchronizationStatus", None) is not None:
+            record.pop("message", None)
+            self.changed.append(record.get("id", self.name))
+        return True
 
     def pod_ready(self, node_id_: str, ip: str) -> None:
         """A daemon pod is up: its node becomes ``daemoned`` (steps after it may start)."""
@@ -350,9 +389,13 @@ class Operator:
                 continue
             if self.parallelism and running >= int(self.parallelism):
                 break
-            if not usage.admit(*requests(self.templates[node["templateName"]])):
-                continue  # a pod that does not fit now; a smaller one after it may
+            tmpl = self.templates[node["templateName"]]
             try:
+                if not self._hold(tmpl.get("synchronization"), node["id"], node):
+                    continue  # waiting for a lock: it does not count against parallelism
+                node["nbflowLocks"] = bool(tmpl.get("synchronization"))
+                if not usage.admit(*requests(tmpl)):
+                    continue  # a pod that does not fit now; a smaller one after it may
                 request = pod_request(self, node)
             except ManifestError as exc:  # e.g. a tag of the template that cannot be resolved
                 self.mark(node, Phase.ERROR, exc.message)
@@ -377,6 +420,7 @@ class Operator:
 
     def _finish(self, root: Node) -> None:
         self.kill_daemons(None)
+        self.locks.release(self.name)
         phase = workflow_phase(root)
         exit_node = self.node(f"{self.name}.onExit")
         if (

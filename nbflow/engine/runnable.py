@@ -5,6 +5,7 @@ template needs that were not given (``--load``, ``--image-command``, ``--allow-h
 from __future__ import annotations
 
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ..argo.container import runs_nbflow
@@ -75,7 +76,9 @@ def check_workflow(wf: dict[str, Any], host_exec: bool, host: HostOptions | None
     """Refuse, before anything runs, a workflow whose templates cannot run here."""
     spec = wf["spec"]
     for tmpl in spec["templates"]:
-        why = check_runnable(tmpl, host_exec)
+        why = check_runnable(tmpl, host_exec) or _unreadable_input(tmpl) or _other_node(
+            tmpl, spec
+        )
         if why:
             raise ManifestError(why)
     if not host_exec or host is None:
@@ -85,9 +88,59 @@ def check_workflow(wf: dict[str, Any], host_exec: bool, host: HostOptions | None
             _check_host_template(tmpl, host)
         except NbflowError as exc:
             raise ManifestError(str(exc)) from None
+    from .sync import semaphore_size, wanted
+
+    size = semaphore_size(host.objects.config_maps)
+    syncs = [spec.get("synchronization"), *(t.get("synchronization") for t in spec["templates"])]
+    for sync in syncs:
+        for lock in wanted(sync):
+            if "configMapKeyRef" in lock:
+                size(lock["configMapKeyRef"])  # refuses a semaphore whose size is not given
     claims = {(c.get("metadata") or {}).get("name") for c in spec.get("volumeClaimTemplates") or []}
     for volume in spec.get("volumes") or []:
         _check_volume(volume, claims, host, "spec.volumes")
+
+
+# Where an input artifact may come from that the local engine cannot fetch.
+_REMOTE = ("git", "http", "gcs", "azure", "oss", "hdfs", "artifactory", "huggingface", "plugin")
+# What this machine is, in the well-known node labels' words.
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+         "s390x": "s390x"}
+
+
+def _unreadable_input(tmpl: dict[str, Any]) -> str | None:
+    """An input artifact from a store the local engine cannot read (a git repository, a
+    bucket of its own, ...)."""
+    for a in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        s3 = a.get("s3") or {}
+        kind = next((k for k in _REMOTE if k in a), None)
+        if kind is None and (s3.get("bucket") or s3.get("endpoint")):
+            kind = f"S3 bucket {s3.get('bucket', '?')!r} at {s3.get('endpoint', 'AWS')}"
+        if kind is not None and not a.get("optional"):
+            return (
+                f"template {tmpl['name']!r}: input artifact {a.get('name')!r} comes from {kind}, "
+                "which the local engine does not fetch; give it as a raw artifact, from an "
+                "earlier step, or as a key of the artifact root"
+            )
+    return None
+
+
+def _other_node(tmpl: dict[str, Any], spec: dict[str, Any]) -> str | None:
+    """A template that asks for a node of another operating system or architecture."""
+    import platform
+
+    wanted = {**(spec.get("nodeSelector") or {}), **(tmpl.get("nodeSelector") or {})}
+    here = {"kubernetes.io/os": sys.platform if sys.platform != "darwin" else "darwin",
+            "kubernetes.io/arch": _ARCH.get(platform.machine(), platform.machine())}
+    here["beta.kubernetes.io/os"] = here["kubernetes.io/os"]
+    here["beta.kubernetes.io/arch"] = here["kubernetes.io/arch"]
+    for label, value in wanted.items():
+        if label in here and "{{" not in str(value) and str(value) != here[label]:
+            return (
+                f"template {tmpl['name']!r} asks for a node with {label}={value}; this machine "
+                f"is {here[label]}"
+            )
+    return None
 
 
 def _containers(tmpl: dict[str, Any]) -> list[dict[str, Any]]:

@@ -279,3 +279,56 @@ def test_an_engine_error_in_a_nested_dag_leaves_no_node_running() -> None:
     assert "failed to resolve {{nope}}" in by_display(op)["i"]["message"]
     assert op.phase == "Error"
     assert not [n for n in op.nodes.values() if n["phase"] in ("Running", "Pending")]
+
+
+def test_a_mutex_lets_one_pod_hold_it_at_a_time() -> None:
+    locked = echo("locked", synchronization={"mutexes": [{"name": "m"}]})
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "t", "template": "locked", "withItems": [1, 2, 3]}]}}
+    op = Operator(wf([dag, locked]))
+    (first,) = op.reconcile(T0)
+    waiting = [n for n in op.nodes.values() if n["type"] == "Pod" and n["phase"] == "Pending"]
+    assert len(waiting) == 2
+    assert waiting[0]["synchronizationStatus"] == {"waiting": "Mutex/m"}
+    assert waiting[0]["message"] == "Waiting for Mutex/m lock"
+    op.pod_finished(first.node_id, PodResult(Phase.SUCCEEDED), T0)
+    (second,) = op.reconcile(T0)  # released with the first pod's end
+    assert "synchronizationStatus" not in op.nodes[second.node_id]
+
+
+def test_a_semaphore_takes_its_size_and_a_workflow_waits_for_its_lock() -> None:
+    from nbflow.engine.sync import MemoryLocks
+
+    locks = MemoryLocks()
+    sem = {"semaphores": [{"configMapKeyRef": {"name": "cm", "key": "k"}}]}
+    def size(ref: dict[str, Any]) -> int:
+        return 2
+
+    dag = {"name": "main", "dag": {"tasks": [
+        {"name": "t", "template": "echo", "withItems": [1, 2, 3]}]}}
+    tmpl = echo("echo", synchronization=sem)
+    op = Operator(wf([dag, tmpl]), locks=locks, semaphore_size=size)
+    assert len(op.reconcile(T0)) == 2
+    other = Operator(wf([dag, echo("echo")], synchronization={"mutexes": [{"name": "w"}]}),
+                     locks=locks)
+    other.wf["metadata"]["name"] = other.name = "other"
+    assert locks.acquire("Mutex/w", 1, "someone-else")
+    assert other.reconcile(T0) == []
+    assert other.phase == "Pending"
+    assert other.status["message"] == "Waiting for Mutex/w lock"
+    locks.release("someone-else")
+    assert len(other.reconcile(T0 + timedelta(seconds=1))) == 3
+    assert other.phase == "Running" and "message" not in other.status
+
+
+def test_file_locks_are_shared_by_every_holder_of_the_home(tmp_path: Any) -> None:
+    from nbflow.engine.sync import FileLocks
+
+    one, two = FileLocks(tmp_path), FileLocks(tmp_path)  # as two engines of one home
+    assert one.acquire("Mutex/m", 1, "a")
+    assert not two.acquire("Mutex/m", 1, "b")
+    assert two.acquire("Semaphore/cm/k", 2, "b") and one.acquire("Semaphore/cm/k", 2, "c")
+    assert not two.acquire("Semaphore/cm/k", 2, "d")
+    one.close()
+    assert two.acquire("Mutex/m", 1, "b")
+    two.close()
