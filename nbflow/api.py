@@ -21,6 +21,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "task_logs",
+    "run_metrics",
 ]
 
 
@@ -306,3 +307,11 @@ def list_runs(*, config: NbflowConfig | None = None) -> list[str]:
 def task_logs(run_id: str | None, task: str, *, config: NbflowConfig | None = None) -> str:
     """Return the logs of every attempt of ``task`` in run ``run_id`` (``None``: most recent)."""
     return get_run(run_id, config=config).logs(task)
+
+
+def run_metrics(run_id: str | None = None, *, config: NbflowConfig | None = None) -> str:
+    """The custom metrics (``metrics.prometheus``) of run ``run_id`` (``None``: the most
+    recent), in the Prometheus text format; what a scraper of the server reads too."""
+    from .engine.metrics import render
+
+    return render(get_run(run_id, config=config).workflow.get("status") or {})

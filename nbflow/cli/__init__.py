@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("run", help="run name, or '-' for the most recent")
     logs.add_argument("task")
     sub.add_parser("list", help="list runs, oldest first")
+    metrics = sub.add_parser(
+        "metrics", help="print a run's custom metrics (metrics.prometheus) for Prometheus"
+    )
+    metrics.add_argument("run", nargs="?", help="run name (default: the most recent run)")
     for name, text in (
         ("resume", "resume suspended nodes, or go on with a run that crashed or was stopped"),
         ("retry", "run the failed tasks of a run again, and what depends on them"),
@@ -291,6 +295,13 @@ def _logs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from .. import api
+
+    print(api.run_metrics(args.run, config=_config(args)), end="")
+    return EXIT_OK
+
+
 def _list(args: argparse.Namespace) -> int:
     from .. import api
 
@@ -312,5 +323,6 @@ _COMMANDS = {
     "status": _status,
     "logs": _logs,
     "list": _list,
+    "metrics": _metrics,
 }
 

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import ManifestError
 from ..model.values import parse_duration
 from ..vocab import COMPLETED, FAILED, NodeType, Phase
+from . import metrics
 from .calls import bind_inputs, pod_request
 from .dag import execute_dag
 from .hooks import exit_handler_done, workflow_hooks
@@ -73,6 +74,10 @@ class Operator:
         self.parallelism: int | None = self.spec.get("parallelism")
         self.locks: Locks = locks if locks is not None else MemoryLocks()
         self.semaphore_size = semaphore_size or (lambda ref: 1)
+        self._metrics = bool(self.spec.get("metrics")) or any(
+            t.get("metrics") for t in self.templates.values()
+        )
+        self._realtime = metrics.has_realtime(self.spec)
         self.changed: list[str] = []
         self.kills: list[str] = []  # daemon pods whose scope ended: the engine ends them
         self.plans: dict[str, Any] = {}
@@ -120,6 +125,8 @@ class Operator:
         hooks_done = workflow_hooks(self, root)
         if Phase(root["phase"]).fulfilled and hooks_done and exit_handler_done(self, root):
             self._finish(root)
+        if self._realtime:
+            metrics.realtime(self)
         return self._start_pods()
 
     @property
@@ -229,6 +236,7 @@ class Operator:
         changed = node["phase"] != phase.value or (
             message is not None and node.get("message") != message
         )
+        ended = phase.fulfilled and not Phase(node["phase"]).fulfilled
         node["phase"] = phase.value
         if message is not None:
             node["message"] = message
@@ -241,6 +249,8 @@ class Operator:
         if phase.fulfilled and node.get("nbflowLocks"):
             node.pop("nbflowLocks")
             self.locks.release(node["id"])
+        if ended and self._metrics and node["type"] != NodeType.SKIPPED:
+            metrics.node_ended(self, node)
 
     def _hold(self, sync: dict[str, Any] | None, holder: str, record: dict[str, Any]) -> bool:
         """Take every lock ``sync`` asks for, for ``holder``; while one is taken, say so in
@@ -435,6 +445,8 @@ class Operator:
             root.setdefault("message", self.stop_message)
         self.status["phase"] = phase
         self.status["finishedAt"] = timestamp(self.now)
+        if self._metrics:
+            metrics.workflow_ended(self, phase)
         for node in self.nodes.values():  # never started, and now never will
             if node["type"] in _RUNS and node["phase"] == Phase.PENDING:
                 self.mark(node, Phase.ERROR, "the workflow ended before this pod started")
