@@ -12,20 +12,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ManifestError
-from ..model.values import parse_duration
-from ..vocab import COMPLETED, FAILED, NodeType, Phase
+from ..vocab import COMPLETED, NodeType, Phase
 from . import metrics
-from .calls import bind_inputs, pod_request
+from .calls import bind_inputs
 from .dag import execute_dag
+from .ending import DEADLINE_EXCEEDED, finish
 from .hooks import exit_handler_done, workflow_hooks
-from .nodes import Node, new_node, node_id, parse_timestamp, timestamp, workflow_phase
+from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
 from .pod import PodRequest, PodResult
 from .retry import execute_retry
-from .schedule import Capacity, Usage, requests
+from .schedule import Capacity, start_pods
 from .steps import execute_steps
-from .sync import Locks, MemoryLocks, lock_key, wanted
-
-__all__ = ["Operator"]
+from .suspend import execute_suspend, resume_nodes, suspended
+from .sync import Locks, MemoryLocks, hold
 
 _NODE_TYPES = {
     "dag": NodeType.DAG,
@@ -34,8 +33,7 @@ _NODE_TYPES = {
     "http": NodeType.HTTP,
 }
 _RUNS = (NodeType.POD, NodeType.HTTP)  # nodes a worker runs
-DEADLINE_EXCEEDED = "Step exceeded its deadline"
-LOCK_POLL_S = 1.0  # how often a node waiting for a lock held by another run looks again
+__all__ = ["Operator", "DEADLINE_EXCEEDED"]
 
 
 class Operator:
@@ -115,7 +113,7 @@ class Operator:
             self.wake_at(deadline)
         if self.shutdown or self.deadline_passed:
             self._stop_pending()
-        if not self._hold(self.spec.get("synchronization"), self.name, self.status):
+        if not self.hold(self.spec.get("synchronization"), self.name, self.status):
             self.status["phase"] = Phase.PENDING.value  # a workflow waits for its locks
             return []
         if self.status["phase"] == Phase.PENDING:
@@ -252,26 +250,6 @@ class Operator:
         if ended and self._metrics and node["type"] != NodeType.SKIPPED:
             metrics.node_ended(self, node)
 
-    def _hold(self, sync: dict[str, Any] | None, holder: str, record: dict[str, Any]) -> bool:
-        """Take every lock ``sync`` asks for, for ``holder``; while one is taken, say so in
-        ``record`` (a node, or the status) and wait (Argo: ``Waiting for <lock> lock``)."""
-        if not sync:
-            return True
-        for lock in wanted(sync):
-            key, size = lock_key(lock, self.semaphore_size)
-            if not self.locks.acquire(key, size, holder):
-                self.locks.release(holder)
-                if (record.get("synchronizationStatus") or {}).get("waiting") != key:
-                    record["synchronizationStatus"] = {"waiting": key}
-                    record["message"] = f"Waiting for {key} lock"
-                    self.changed.append(record.get("id", self.name))
-                self.wake_at(self.now + timedelta(seconds=LOCK_POLL_S))
-                return False
-        if record.pop("synchronizationStatus", None) is not None:
-            record.pop("message", None)
-            self.changed.append(record.get("id", self.name))
-        return True
-
     def pod_ready(self, node_id_: str, ip: str) -> None:
         """A daemon pod is up: its node becomes ``daemoned`` (steps after it may start)."""
         node = self.nodes[node_id_]
@@ -352,70 +330,6 @@ class Operator:
             raise ManifestError(f"template {template!r}: this kind of template cannot run locally")
         return node
 
-    def _execute_suspend(self, node: Node, tmpl: dict[str, Any]) -> None:
-        """A suspend node waits (Running) until resumed or until its ``duration`` has passed."""
-        if self.halted(node["name"]):
-            self.mark(node, Phase.FAILED, self.stop_message)
-            return
-        duration = (tmpl.get("suspend") or {}).get("duration")
-        if duration is None:
-            return
-        ready = parse_timestamp(node["startedAt"]) + timedelta(
-            seconds=parse_duration(str(duration))
-        )
-        if self.now >= ready:
-            self.mark(node, Phase.SUCCEEDED)
-        else:
-            self.wake_at(ready)
-
-    def suspended(self) -> list[Node]:
-        """Suspend nodes waiting to be resumed."""
-        return [
-            n
-            for n in self.nodes.values()
-            if n["type"] == NodeType.SUSPEND and n["phase"] == Phase.RUNNING
-        ]
-
-    def resume_nodes(self, names: list[str] | None = None) -> list[str]:
-        """Resume waiting suspend nodes (all, or those whose name or display name is given)."""
-        done = []
-        for node in self.suspended():
-            if names is None or node["name"] in names or node["displayName"] in names:
-                self.mark(node, Phase.SUCCEEDED)
-                done.append(node["displayName"])
-        return done
-
-    def _start_pods(self) -> list[PodRequest]:
-        if self.done:
-            return []
-        usage = Usage(self.capacity)
-        for n in self.nodes.values():
-            if n["type"] in _RUNS and n["phase"] == "Running":
-                usage.add(*requests(self.templates[n["templateName"]]))
-        running = usage.pods
-        out = []
-        for node in list(self.nodes.values()):
-            if node["type"] not in _RUNS or node["phase"] != "Pending":
-                continue
-            if self.parallelism and running >= int(self.parallelism):
-                break
-            tmpl = self.templates[node["templateName"]]
-            try:
-                if not self._hold(tmpl.get("synchronization"), node["id"], node):
-                    continue  # waiting for a lock: it does not count against parallelism
-                node["nbflowLocks"] = bool(tmpl.get("synchronization"))
-                if not usage.admit(*requests(tmpl)):
-                    continue  # a pod that does not fit now; a smaller one after it may
-                request = pod_request(self, node)
-            except ManifestError as exc:  # e.g. a tag of the template that cannot be resolved
-                self.mark(node, Phase.ERROR, exc.message)
-                continue
-            running += 1
-            self.mark(node, Phase.RUNNING)
-            node["startedAt"] = timestamp(self.now)
-            out.append(request)
-        return out
-
     def settle(self, message: str) -> list[str]:
         """End every node that is not fulfilled as ``Error`` with ``message`` (the run is over:
         nothing may stay Running or Pending in its final record); return their ids."""
@@ -426,35 +340,23 @@ class Operator:
                 ended.append(node["id"])
         return ended
 
-    # ------------------------------------------------------------------ workflow end
+    def hold(self, sync: dict[str, Any] | None, holder: str, record: dict[str, Any]) -> bool:
+        """Take the locks ``sync`` asks for (:func:`.sync.hold`)."""
+        return hold(self, sync, holder, record)
+
+    def _execute_suspend(self, node: Node, tmpl: dict[str, Any]) -> None:
+        execute_suspend(self, node, tmpl)
+
+    def suspended(self) -> list[Node]:
+        """Suspend nodes waiting to be resumed."""
+        return suspended(self)
+
+    def resume_nodes(self, names: list[str] | None = None) -> list[str]:
+        """Resume waiting suspend nodes (all, or those whose name or display name is given)."""
+        return resume_nodes(self, names)
+
+    def _start_pods(self) -> list[PodRequest]:
+        return start_pods(self)
 
     def _finish(self, root: Node) -> None:
-        self.kill_daemons(None)
-        self.locks.release(self.name)
-        phase = workflow_phase(root)
-        exit_node = self.node(f"{self.name}.onExit")
-        if (
-            phase == "Succeeded"
-            and exit_node is not None
-            and exit_node["phase"] in FAILED
-        ):
-            phase = exit_node["phase"]
-        halted = bool(self.shutdown) or (self.deadline_passed and self._cut_short())
-        if halted and phase != "Error":
-            phase = "Failed"
-            root.setdefault("message", self.stop_message)
-        self.status["phase"] = phase
-        self.status["finishedAt"] = timestamp(self.now)
-        if self._metrics:
-            metrics.workflow_ended(self, phase)
-        for node in self.nodes.values():  # never started, and now never will
-            if node["type"] in _RUNS and node["phase"] == Phase.PENDING:
-                self.mark(node, Phase.ERROR, "the workflow ended before this pod started")
-        message = self.stop_message if halted else root.get("message")
-        if message and phase != "Succeeded":
-            self.status["message"] = message
-        self.changed.append(root["id"])
-
-    def _cut_short(self) -> bool:
-        """Whether the deadline ended some node (the run did not simply finish in time)."""
-        return any(n.get("message") == DEADLINE_EXCEEDED for n in self.nodes.values())
+        finish(self, root)

@@ -12,11 +12,25 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..argo.container import runs_nbflow
+from ..errors import ManifestError
+from ..vocab import NodeType, Phase
 
-__all__ = ["Capacity", "Usage", "requests", "parse_cpu", "parse_memory", "NOTEBOOK_CPU_M"]
+if TYPE_CHECKING:
+    from .operator import Operator
+    from .pod import PodRequest
+
+__all__ = [
+    "Capacity",
+    "Usage",
+    "requests",
+    "start_pods",
+    "parse_cpu",
+    "parse_memory",
+    "NOTEBOOK_CPU_M",
+]
 
 NOTEBOOK_CPU_M = 1000  # what an nbflow step without a CPU request takes
 _UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
@@ -111,3 +125,41 @@ class Usage:
         self.cpu_m += cpu_m
         self.memory += memory
         self.with_requests += 1 if cpu_m or memory else 0
+
+
+def start_pods(op: Operator) -> list[PodRequest]:
+    """Start the pending pods that may start now: within ``spec.parallelism``, holding their
+    locks, and fitting what the machine has left."""
+    from .calls import pod_request
+    from .nodes import timestamp
+
+    if op.done:
+        return []
+    runs = (NodeType.POD, NodeType.HTTP)
+    usage = Usage(op.capacity)
+    for n in op.nodes.values():
+        if n["type"] in runs and n["phase"] == "Running":
+            usage.add(*requests(op.templates[n["templateName"]]))
+    running = usage.pods
+    out = []
+    for node in list(op.nodes.values()):
+        if node["type"] not in runs or node["phase"] != "Pending":
+            continue
+        if op.parallelism and running >= int(op.parallelism):
+            break
+        tmpl = op.templates[node["templateName"]]
+        try:
+            if not op.hold(tmpl.get("synchronization"), node["id"], node):
+                continue  # waiting for a lock: it does not count against parallelism
+            node["nbflowLocks"] = bool(tmpl.get("synchronization"))
+            if not usage.admit(*requests(tmpl)):
+                continue  # a pod that does not fit now; a smaller one after it may
+            request = pod_request(op, node)
+        except ManifestError as exc:  # e.g. a tag of the template that cannot be resolved
+            op.mark(node, Phase.ERROR, exc.message)
+            continue
+        running += 1
+        op.mark(node, Phase.RUNNING)
+        node["startedAt"] = timestamp(op.now)
+        out.append(request)
+    return out

@@ -13,12 +13,18 @@ import fcntl
 import os
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ManifestError
 
-__all__ = ["Locks", "MemoryLocks", "FileLocks", "lock_key", "wanted"]
+if TYPE_CHECKING:
+    from .operator import Operator
+
+__all__ = ["Locks", "MemoryLocks", "FileLocks", "lock_key", "wanted", "hold", "LOCK_POLL_S"]
+
+LOCK_POLL_S = 1.0  # how often a node waiting for a lock held by another run looks again
 
 
 def lock_key(lock: dict[str, Any], limit_of: Callable[[dict[str, Any]], int]) -> tuple[str, int]:
@@ -122,3 +128,24 @@ def semaphore_size(config_maps: dict[str, dict[str, str]]) -> Callable[[dict[str
             ) from None
 
     return size
+
+
+def hold(op: Operator, sync: dict[str, Any] | None, holder: str, record: dict[str, Any]) -> bool:
+    """Take every lock ``sync`` asks for, for ``holder``; while one is taken by another, say so
+    in ``record`` (a node, or the status) and wait (Argo: ``Waiting for <lock> lock``)."""
+    if not sync:
+        return True
+    for lock in wanted(sync):
+        key, size = lock_key(lock, op.semaphore_size)
+        if not op.locks.acquire(key, size, holder):
+            op.locks.release(holder)
+            if (record.get("synchronizationStatus") or {}).get("waiting") != key:
+                record["synchronizationStatus"] = {"waiting": key}
+                record["message"] = f"Waiting for {key} lock"
+                op.changed.append(record.get("id", op.name))
+            op.wake_at(op.now + timedelta(seconds=LOCK_POLL_S))
+            return False
+    if record.pop("synchronizationStatus", None) is not None:
+        record.pop("message", None)
+        op.changed.append(record.get("id", op.name))
+    return True
