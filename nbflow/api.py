@@ -133,6 +133,7 @@ def run_workflow(
     from .model import Workflow
 
     cfg = _config(config)
+    notify = source.notify if isinstance(source, Workflow) else None
     if isinstance(source, Workflow):
         if parameters:
             source = replace(source, parameters={**source.parameters, **parameters})
@@ -147,6 +148,8 @@ def run_workflow(
     host = HostOptions.from_settings(settings, Path(cfg.home), cfg.host_exec_uid)
     wf = prepare(source, encoded, host_exec=host_exec, host=host)
     settings.update(origin or {})
+    if notify:
+        settings["notify"] = notify
     RunStore(cfg.runs_dir).create(wf, settings)
     run = _local_run(wf, settings, cfg)
     _watch(run, progress)
@@ -179,6 +182,10 @@ def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) 
     runs = RunStore(cfg.runs_dir)
     store = ArtifactStore.from_config(cfg, settings["artifact_root"])
     driver = LocalDriver(wf, settings, config=cfg, runs=runs, store=store)
+    if settings.get("notify"):  # --notify: tell its targets when this driver ends the run
+        from .notify.send import run_listener
+
+        driver.subscribe(run_listener(settings["notify"], cfg, store, runs))
     return Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
 
 
