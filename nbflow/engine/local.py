@@ -19,8 +19,8 @@ from ..vocab import Phase
 from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
 from .nodes import timestamp
 from .operator import Operator
+from .placement import Capacity
 from .pod import PodRequest, PodResult
-from .schedule import Capacity
 from .store import RunStore, new_run_name
 from .sync import FileLocks, semaphore_size
 from .trash import Trash
@@ -98,7 +98,7 @@ class LocalEngine:
         Working directory of the steps.
     max_workers : int
         Cores the steps may use: notebook steps take one each unless they request less or
-        more; pods that request no CPU are not counted (see :mod:`.schedule`).
+        more; pods that request no CPU are not counted (see :mod:`.placement`).
     max_pods : int, optional
         Pods running at once, whatever they request (default: ``max_workers``).
     cache : ResultCache, optional

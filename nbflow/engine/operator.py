@@ -19,9 +19,9 @@ from .dag import execute_dag
 from .ending import DEADLINE_EXCEEDED, finish
 from .hooks import exit_handler_done, workflow_hooks
 from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
+from .placement import Capacity, start_pods
 from .pod import PodRequest, PodResult
 from .retry import execute_retry
-from .schedule import Capacity, start_pods
 from .steps import execute_steps
 from .suspend import execute_suspend, resume_nodes, suspended
 from .sync import Locks, MemoryLocks, hold
@@ -46,7 +46,7 @@ class Operator:
     max_running : int, optional
         Local cap on running pods, on top of ``spec.parallelism`` (when no ``capacity``).
     capacity : Capacity, optional
-        What the machine offers pods (cores, memory, processes; :mod:`.schedule`).
+        What the machine offers pods (cores, memory, processes; :mod:`.placement`).
     locks : Locks, optional
         Where ``synchronization`` mutexes and semaphores are held (default: this object).
     semaphore_size : callable, optional

@@ -10,8 +10,8 @@ from typing import Any
 
 from nbflow.engine.operator import Operator
 from nbflow.engine.parallel import FAIL_FAST_MESSAGE
+from nbflow.engine.placement import Capacity, parse_cpu, parse_memory
 from nbflow.engine.pod import PodResult
-from nbflow.engine.schedule import Capacity, parse_cpu, parse_memory
 from nbflow.vocab import Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
