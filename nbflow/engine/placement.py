@@ -1,4 +1,4 @@
-"""Placing pods: which pending pods start now, as kube-scheduler would place them on a one-node cluster.
+"""Placing pods: which pending pods start now, as kube-scheduler places them on one node.
 
 A pod takes the CPU and memory its containers request (``resources.requests``); pods that
 request nothing are held back only by ``spec.parallelism`` and a cap on processes. Pods with
