@@ -75,10 +75,17 @@ def check_runnable(template: dict[str, Any], host_exec: bool = False) -> str | N
 def check_workflow(wf: dict[str, Any], host_exec: bool, host: HostOptions | None) -> None:
     """Refuse, before anything runs, a workflow whose templates cannot run here."""
     spec = wf["spec"]
+    why = _unreadable_input({"name": "spec.arguments", "inputs": spec.get("arguments") or {}})
+    if why:
+        raise ManifestError(why)
     for tmpl in spec["templates"]:
         why = check_runnable(tmpl, host_exec) or _unreadable_input(tmpl) or _other_node(
             tmpl, spec
         )
+        for call in _calls(tmpl):
+            why = why or _unreadable_input(
+                {"name": f"{tmpl['name']}, {call.get('name')}", "inputs": call.get("arguments")}
+            )
         if why:
             raise ManifestError(why)
     if not host_exec or host is None:
@@ -112,6 +119,8 @@ def _unreadable_input(tmpl: dict[str, Any]) -> str | None:
     """An input artifact from a store the local engine cannot read (a git repository, a
     bucket of its own, ...)."""
     for a in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        if "from" in a or "fromExpression" in a:
+            continue
         s3 = a.get("s3") or {}
         kind = next((k for k in _REMOTE if k in a), None)
         if kind is None and (s3.get("bucket") or s3.get("endpoint")):
@@ -123,6 +132,11 @@ def _unreadable_input(tmpl: dict[str, Any]) -> str | None:
                 "earlier step, or as a key of the artifact root"
             )
     return None
+
+
+def _calls(tmpl: dict[str, Any]) -> list[dict[str, Any]]:
+    out = list((tmpl.get("dag") or {}).get("tasks") or [])
+    return out + [step for group in tmpl.get("steps") or [] for step in group or []]
 
 
 def _other_node(tmpl: dict[str, Any], spec: dict[str, Any]) -> str | None:
