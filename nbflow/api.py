@@ -28,6 +28,7 @@ __all__ = [
     "collect_garbage",
     "delete_runs",
     "Cleanup",
+    "run_metrics",
 ]
 
 
@@ -95,7 +96,7 @@ def load_source(
     if source.suffix in (".yaml", ".yml", ".json"):
         from .argo.manifest import load_file
 
-        return load_file(source), params, Path.cwd(), None
+        return load_file(source, workflow), params, Path.cwd(), None
     raise NbflowError(f"{source}: expected a notebook (.ipynb) or a manifest (.yaml, .yml, .json)")
 
 
@@ -117,6 +118,7 @@ def run_workflow(
     wait: bool = True,
     origin: dict[str, Any] | None = None,
     host_exec: bool = False,
+    load: list[str] | None = None,
 ) -> Run:
     """Run a workflow (or an already compiled manifest) on the local engine.
 
@@ -138,6 +140,9 @@ def run_workflow(
     origin : dict, optional
         Where the workflow came from (``{"notebook": path, "workflow": name}``), recorded so
         that ``rerun`` can recompile the current code of the notebook.
+    load : list of str, optional
+        Files or folders of ConfigMaps, Secrets, claims and (Cluster)WorkflowTemplates the
+        manifest may refer to, on top of ``c.NbflowConfig.load``.
     """
     from dataclasses import replace
 
@@ -146,6 +151,7 @@ def run_workflow(
     from .engine.driver import LocalDriver
     from .engine.local import prepare
     from .engine.store import RunStore
+    from .engine.volumes import HostOptions
     from .model import Workflow
 
     cfg = _config(config)
@@ -156,11 +162,13 @@ def run_workflow(
             parameters = None
         source = compile_workflow(source, config=cfg, base_dir=base_dir or workdir)
     encoded = {k: encode_value(v) for k, v in (parameters or {}).items()}
-    wf = with_step_env(prepare(source, encoded, host_exec=host_exec), step_env(cfg))
     settings: dict[str, Any] = {
         "artifact_root": cfg.artifact_root,
         "workdir": str(Path(workdir or Path.cwd()).resolve()),
     }
+    settings.update(_host_settings(cfg, load))
+    host = HostOptions.from_settings(settings, Path(cfg.home), cfg.host_exec_uid)
+    wf = with_step_env(prepare(source, encoded, host_exec=host_exec, host=host), step_env(cfg))
     settings.update(origin or {})
     if notify:
         settings["notify"] = notify
@@ -170,6 +178,20 @@ def run_workflow(
     assert isinstance(run.driver, LocalDriver)
     run.driver.start(wait=wait)
     return run
+
+
+def _host_settings(cfg: NbflowConfig, load: list[str] | None) -> dict[str, Any]:
+    """What a run records of the host options: loaded files (absolute), image commands and
+    whether hostPath volumes are allowed (secret values are read again when it resumes)."""
+    paths = [str(Path(p).resolve()) for p in [*cfg.load, *(load or [])]]
+    out: dict[str, Any] = {}
+    if paths:
+        out["load"] = list(dict.fromkeys(paths))
+    if cfg.image_commands:
+        out["image_commands"] = dict(cfg.image_commands)
+    if cfg.allow_host_path:
+        out["allow_host_path"] = True
+    return out
 
 
 def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) -> Run:
@@ -332,3 +354,11 @@ def run_states(*, config: NbflowConfig | None = None) -> list[tuple[str, dict[st
         except NbflowError as exc:
             out.append((name, str(exc)))
     return out
+
+
+def run_metrics(run_id: str | None = None, *, config: NbflowConfig | None = None) -> str:
+    """The custom metrics (``metrics.prometheus``) of run ``run_id`` (``None``: the most
+    recent), in the Prometheus text format; what a scraper of the server reads too."""
+    from .engine.metrics import render
+
+    return render(get_run(run_id, config=config).workflow.get("status") or {})

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
 from .budget import DEFAULT_MAX_OUTPUT_BYTES
@@ -87,8 +87,17 @@ class NbflowConfig(Configurable):
 
     max_workers = Int(
         0,
-        help="Maximum number of steps the local engine runs at once; 0 means the number of cores "
-        "this process may use. A workflow's --parallelism lowers it further.",
+        help="Cores the local engine's steps may use; 0 means the cores this process may use. "
+        "A notebook step takes one core (or what --cpu requests), so at most this many run at "
+        "once; hand-written pods take what their containers request (resources.requests), and "
+        "pods that request nothing are held back only by max_pods. A workflow's --parallelism "
+        "lowers it further.",
+    ).tag(config=True)
+
+    max_pods = Int(
+        0,
+        help="Most pods (steps) the local engine runs at once, whatever they request; 0 means "
+        "8 per usable core, at least 32.",
     ).tag(config=True)
 
     engine = Enum(
@@ -139,6 +148,34 @@ class NbflowConfig(Configurable):
             raise TraitError(CREDENTIALS_REFUSED)
         return root
 
+    load = List(
+        Unicode(),
+        help="Files or folders of Kubernetes objects a manifest may refer to, read before it "
+        "runs on the local engine (like --load): ConfigMaps, Secrets, PersistentVolumeClaims, "
+        "WorkflowTemplates and ClusterWorkflowTemplates, one per document.",
+    ).tag(config=True)
+
+    image_commands = Dict(
+        value_trait=Unicode(),
+        help="What stands for an image's entrypoint on this machine, for hand-written "
+        "containers that give no command and run with --host-exec: {image: command line}, "
+        "e.g. {'nginx:1.13': 'nginx -g \"daemon off;\"'}. The image may be named with or "
+        "without its tag. Like --image-command IMAGE=CMD.",
+    ).tag(config=True)
+
+    allow_host_path = Bool(
+        False,
+        help="Let hostPath volumes of steps run with --host-exec bind this machine's folders "
+        "(read-write). Off: such a manifest is refused before it runs.",
+    ).tag(config=True)
+
+    host_exec_uid = Int(
+        1000,
+        help="The user id steps run as with --host-exec when nbflow runs as root (nbflow's pods "
+        "run as uid 1000). Steps never run as root; when nbflow runs as another user, they run "
+        "as that user.",
+    ).tag(config=True)
+
     @default("home")
     def _home_default(self) -> str:
         return os.environ.get("NBFLOW_HOME") or str(_data_home())
@@ -163,6 +200,11 @@ class NbflowConfig(Configurable):
     def runs_dir(self) -> Path:
         """Folder holding one sub-folder per run."""
         return Path(self.home) / "runs"
+
+    @property
+    def pod_limit(self) -> int:
+        """The effective pod cap (``max_pods``, or 8 per usable core and at least 32)."""
+        return self.max_pods or max(32, 8 * usable_cores())
 
     @property
     def workers(self) -> int:

@@ -97,9 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     usage error, 3 when the kernel died (see :mod:`nbflow.outcome`)."""
     import logging
 
+    from ._linux import become_subreaper, kill_tree
+
     # papermill logs the cells' outputs (log_output): they are the pod's log
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    return report(run_step(argv))
+    become_subreaper()  # what the kernel starts, even in a session of its own, comes back here
+    try:
+        return report(run_step(argv))
+    finally:
+        kill_tree(os.getpid(), include_self=False)  # and ends with the step
 
 
 def run_step(argv: list[str] | None = None, *, engine: str | None = None) -> StepEnd:

@@ -152,33 +152,15 @@ def to_float(v: Any) -> float:
     raise ExprError(f"invalid operation: float({v if isinstance(v, str) else go_type(v)})")
 
 
-_JSONPATH_STEP = re.compile(
-    r"\.([A-Za-z_$][\w$-]*)|\[\s*'([^']*)'\s*\]|\[\s*\"([^\"]*)\"\s*\]|\[\s*(-?\d+)\s*\]")
-
-
 def jsonpath(text: str, path: str) -> Any:
-    """Argo's ``jsonpath(json, path)`` for simple paths: ``$``, ``.key``, ``['key']``, ``[n]``."""
+    """Argo's ``jsonpath(json, path)`` (see :mod:`._jsonpath`)."""
+    from ._jsonpath import query
+
     try:
         value = json.loads(text, parse_int=float)  # Go decodes every JSON number to float64
     except (TypeError, ValueError) as exc:
         raise ExprError(f"jsonpath: invalid JSON: {exc}") from None
-    if not path.startswith("$"):
-        raise ExprError(f"jsonpath: path {path!r} must start with '$'")
-    pos = 1
-    while pos < len(path):
-        m = _JSONPATH_STEP.match(path, pos)
-        if m is None:
-            raise ExprError(f"jsonpath: unsupported path {path!r} at {path[pos:]!r}")
-        key = next(g for g in m.groups() if g is not None)
-        if m.group(4) is not None and isinstance(value, list) and -len(value) <= int(key) < len(
-                value):
-            value = value[int(key)]
-        elif m.group(4) is None and isinstance(value, dict) and key in value:
-            value = value[key]
-        else:
-            raise ExprError(f"jsonpath: {path!r}: no value at {m.group()!r}")
-        pos = m.end()
-    return value
+    return query(value, path)
 
 
 def _cast_int64(v: Any) -> int:

@@ -17,7 +17,7 @@ from ._exprfuncs import ExprError
 class Token(NamedTuple):
     """One lexical token; ``pos`` is its 0-based offset in the source."""
 
-    kind: str  # num | str | name | op | end
+    kind: str  # num | str | name | ptr | op | end
     value: Any
     pos: int
     raw: str = ""
@@ -46,7 +46,8 @@ EXPR = Dialect(
           |\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)
         |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`)
         |(?P<name>[A-Za-z_$][\w$]*)
-        |(?P<op>\?\?|\?\.|\.\.|==|!=|<=|>=|&&|\|\||\*\*|[-+*/%^!<>?:.,()\[\]{}])""",
+        |(?P<ptr>\#[A-Za-z_]*)
+        |(?P<op>\?\?|\?\.|\.\.|\|(?!\|)|==|!=|<=|>=|&&|\|\||\*\*|[-+*/%^!<>?:.,()\[\]{}])""",
         re.X | re.S,
     ),
     binary={

@@ -1,7 +1,8 @@
 """Precedence-climbing parser shared by the ``when`` and ``{{= }}`` evaluators.
 
 Nodes are tuples whose first item names the kind: ``lit``, ``name``, ``accessor``, ``unary``,
-``binary``, ``cond``, ``member``, ``slice``, ``call``, ``list``, ``map``.
+``binary``, ``cond``, ``member``, ``slice``, ``call``, ``list``, ``map``, ``pointer`` (``#``,
+``#index``, ``#acc`` in a closure) and ``closure`` (the predicate of ``filter``, ``map``, ...).
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from typing import Any, NoReturn
 
 from ._exprfuncs import ExprError
 from ._exprlex import COMPARISONS, NEGATABLE, Dialect, Token, tokenize
+
+#: expr-lang's builtins whose second argument is a closure: ``filter(xs, {# > 1})`` or
+#: ``filter(xs, # > 1)``; ``.name`` in a closure is ``#.name``.
+CLOSURE_FUNCS = frozenset(
+    {"all", "none", "any", "one", "filter", "map", "count", "find", "findIndex", "findLast",
+     "findLastIndex", "groupBy", "sortBy", "reduce", "sum", "mean", "median"}
+)
 
 Node = tuple[Any, ...]
 
@@ -29,6 +37,8 @@ class Parser:
         self.d = dialect
         self.toks = tokenize(text, dialect)
         self.i = 0
+        self.closures = 0  # how deep in closures the parser is
+        self.piped = False  # parsing the call after '|': its first argument is the piped value
 
     def parse(self) -> Node:
         """Parse the whole source into one node."""
@@ -85,6 +95,14 @@ class Parser:
             prev = op
         if min_prec == 0 and self.is_op("?"):
             left = self._conditional(left)
+        if min_prec == 0 and self.d.expr_lang and self.is_op("|"):  # x | f(y) is f(x, y)
+            self.next()
+            self.piped = True
+            call = self.postfix(self._name(self.next()))
+            self.piped = False
+            if call[0] != "call":
+                self.unexpected("expected a call after '|'")
+            left = ("call", call[1], [left, *call[2]])
         return left
 
     def _binary_op(self) -> tuple[str | None, bool]:
@@ -132,6 +150,12 @@ class Parser:
             return ("lit", tok.value)
         if tok.kind == "name":
             return self._name(tok)
+        if tok.kind == "ptr":
+            if not self.closures:
+                raise ExprError(f"unexpected '{tok.raw}' outside a closure at column {tok.pos + 1}")
+            return ("pointer", tok.value[1:])
+        if tok.kind == "op" and tok.value == "." and self.closures and self.peek().kind == "name":
+            return ("member", ("pointer", ""), ("lit", self.next().value), False)
         if tok.kind == "op" and tok.value == "(":
             node = self.expression(0)
             if not self.d.expr_lang and self.is_op(","):  # govaluate: (a, b) is a list
@@ -180,7 +204,11 @@ class Parser:
                 node = self._index(node, tok.value == "?.")
             elif tok.value == "(":
                 self.next()
-                node = ("call", node, self._items(")"))
+                if node[0] == "name" and node[1] in CLOSURE_FUNCS:
+                    node = ("call", node, self._closure_items(0 if self.piped else 1))
+                    self.piped = False
+                else:
+                    node = ("call", node, self._items(")"))
             else:
                 break
         return node
@@ -200,6 +228,27 @@ class Parser:
         while not self.is_op(close):
             items.append(self.expression(0))
             if not self.is_op(close):
+                self.expect(",")
+        self.next()
+        return items
+
+    def _closure_items(self, position: int) -> list[Node]:
+        """Arguments of a closure builtin: the one at ``position`` (the second, or the first
+        after a pipe) is a closure (braces optional)."""
+        items: list[Node] = []
+        while not self.is_op(")"):
+            if len(items) == position:
+                self.closures += 1
+                braced = self.is_op("{")
+                if braced:
+                    self.next()
+                items.append(("closure", self.expression(0)))
+                if braced:
+                    self.expect("}")
+                self.closures -= 1
+            else:
+                items.append(self.expression(0))
+            if not self.is_op(")"):
                 self.expect(",")
         self.next()
         return items

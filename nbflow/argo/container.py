@@ -25,6 +25,7 @@ from ..vocab import (
     STEP_NOTEBOOK,
 )
 from .literal import encode_value
+from .metrics import step_metrics
 
 __all__ = ["container_template", "runs_nbflow"]
 
@@ -99,6 +100,7 @@ def container_template(
         out["retryStrategy"] = _retry(template)
     if template.timeout_s is not None:
         out["activeDeadlineSeconds"] = str(int(template.timeout_s))
+    out["metrics"] = step_metrics(out["name"])
     code = hashlib.sha256(f"{container['image']}\n{data}".encode()).hexdigest()
     annotations = {CODE_ANNOTATION: code}
     if not template.cache:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import ManifestError
+from ._exprclosures import call_closure
 from ._exprfuncs import (
     BUILTINS,
     ORDER,
@@ -21,7 +22,8 @@ from ._exprfuncs import (
     regex_match,
 )
 from ._exprlex import EXPR, WHEN
-from ._exprparse import Node, Parser
+from ._exprparse import CLOSURE_FUNCS, Node, Parser
+from ._exprsprig import MORE_SPRIG
 from ._govaluate import evaluate as evaluate_govaluate
 
 __all__ = ["evaluate_when", "evaluate_expr", "argo_text"]
@@ -201,11 +203,14 @@ class _Eval:
 
     def __init__(self, variables: Mapping[str, Any]) -> None:
         self.vars = variables
+        self.frames: list[dict[str, Any]] = []  # the closures being run: #, #index, #acc
 
     def run(self, node: Node) -> Any:
         kind = node[0]
         if kind == "lit":
             return node[1]
+        if kind == "pointer":
+            return self.pointer(node[1])
         if kind == "name":
             return self.vars.get(node[1])
         if kind == "list":
@@ -217,6 +222,8 @@ class _Eval:
         if kind == "slice":
             return self.slice(self.run(node[1]), node[2], node[3])
         if kind == "call":
+            if any(n[0] == "closure" for n in node[2]):
+                return self.closure_call(node[1][1], node[2])
             return self.call(node[1], [self.run(n) for n in node[2]])
         if kind == "unary":
             return self.unary(node[1], self.run(node[2]))
@@ -284,16 +291,41 @@ class _Eval:
                 OverflowError) as exc:
             raise ExprError(f"invalid arguments for {name}(): {exc}") from None
 
+    def pointer(self, name: str) -> Any:
+        if not self.frames:
+            raise ExprError("# outside a closure")
+        frame = self.frames[-1]
+        key = name or "#"
+        if key not in frame:
+            raise ExprError(f"unknown pointer #{name}")
+        return frame[key]
+
+    def closure_call(self, name: str, arg_nodes: list[Node]) -> Any:
+        body = next(n[1] for n in arg_nodes if n[0] == "closure")
+        args = [self.run(n) for n in arg_nodes if n[0] != "closure"]
+
+        def closure(item: Any, index: int, acc: Any) -> Any:
+            self.frames.append({"#": item, "index": index, "acc": acc})
+            try:
+                return self.run(body)
+            finally:
+                self.frames.pop()
+
+        return call_closure(name, args, closure)
+
     def function(self, callee: Node) -> tuple[str, Callable[..., Any]]:
         if callee[0] == "name":
             name = callee[1]
+            if name in CLOSURE_FUNCS and name not in BUILTINS:
+                return name, lambda *args: call_closure(name, list(args), None)
             func = BUILTINS.get(name) or self.vars.get(name)
             if callable(func):
                 return name, func
             raise ExprError(f"unknown function {name}()")
         if callee[0] == "member" and callee[1] == ("name", "sprig") and callee[2][0] == "lit":
             name = f"sprig.{callee[2][1]}"
-            if callee[2][1] in SPRIG:
-                return name, SPRIG[callee[2][1]]
+            func = SPRIG.get(callee[2][1]) or MORE_SPRIG.get(callee[2][1])
+            if func is not None:
+                return name, func
             raise ExprError(f"unknown function {name}()")
         raise ExprError("only named functions can be called")

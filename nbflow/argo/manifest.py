@@ -10,7 +10,10 @@ import yaml
 
 from ..errors import ManifestError
 
-__all__ = ["dump", "load", "load_file", "set_parameters"]
+__all__ = ["dump", "load", "load_documents", "load_file", "set_parameters"]
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when there is one
 
 
 class _Dumper(yaml.SafeDumper):
@@ -36,26 +39,52 @@ def dump(manifest: dict[str, Any], fmt: str = "yaml") -> str:
 
 def load(text: str, *, where: str | None = None) -> dict[str, Any]:
     """Parse a YAML or JSON manifest; raise :class:`ManifestError` with line and column."""
+    docs = load_documents(text, where=where)
+    if len(docs) != 1:
+        raise ManifestError(f"expected one manifest, found {len(docs)}", where)
+    return docs[0]
+
+
+def load_documents(text: str, *, where: str | None = None) -> list[dict[str, Any]]:
+    """Parse every document of a (multi-document) YAML or JSON text; empty documents are
+    left out, and each of the others must be a manifest (with a ``kind``)."""
     try:
-        doc = yaml.safe_load(text)
+        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         raise ManifestError(f"not valid YAML: {exc.problem}", where, line, col) from None
-    if not isinstance(doc, dict) or "kind" not in doc:
+    if not docs or not all(isinstance(d, dict) and "kind" in d for d in docs):
         raise ManifestError("not an Argo manifest (no 'kind')", where)
-    return doc
+    return docs
 
 
-def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a manifest file."""
+def load_file(path: str | Path, name: str | None = None) -> dict[str, Any]:
+    """Read a manifest file; of a multi-document file, its Workflow (the one called ``name``,
+    its ``metadata.name`` or ``generateName``, when it holds several)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError(f"cannot read {p}: {exc.strerror}") from None
-    return load(text, where=str(p))
+    docs = load_documents(text, where=str(p))
+    if len(docs) == 1 and name is None:
+        return docs[0]
+    flows = [d for d in docs if d.get("kind") == "Workflow"]
+    names = [(d.get("metadata") or {}).get("name") or (d.get("metadata") or {}).get(
+        "generateName", "") for d in flows]
+    if name is not None:
+        flows = [d for d, n in zip(flows, names) if n in (name, f"{name}-")]
+    if len(flows) != 1:
+        found = ", ".join(names) or "none"
+        raise ManifestError(
+            f"{len(flows) or 'no'} Workflows match (found: {found}); choose one with -w NAME"
+            if name is not None or len(flows) > 1
+            else f"holds no Workflow to run (found: {found})",
+            str(p),
+        )
+    return flows[0]
 
 
 def set_parameters(spec: dict[str, Any], values: dict[str, str]) -> None:

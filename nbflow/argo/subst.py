@@ -84,7 +84,9 @@ def _render_expression(source: str, variables: Mapping[str, Any], where: str | N
         raise ManifestError(f"{exc.message} (expression '{source}')", where) from None
 
 
-def substitute(text: str, scope: Mapping[str, Any], *, where: str | None = None) -> str:
+def substitute(
+    text: str, scope: Mapping[str, Any], *, where: str | None = None, keep_unresolved: bool = False
+) -> str:
     """Replace every ``{{name}}`` and ``{{=expr}}`` tag in ``text``, as Argo does.
 
     Parameters
@@ -97,6 +99,9 @@ def substitute(text: str, scope: Mapping[str, Any], *, where: str | None = None)
         :func:`nbflow.argo.expr.argo_text` renders it.
     where : str, optional
         Where the text is (e.g. ``"template train, args"``), for error messages.
+    keep_unresolved : bool
+        Leave a tag whose name ``scope`` lacks, or an expression that fails, as it is (Argo
+        substitutes a pod's template this way: ``SubstituteParams`` with allowUnresolved).
 
     Returns
     -------
@@ -121,10 +126,18 @@ def substitute(text: str, scope: Mapping[str, Any], *, where: str | None = None)
         if tag.startswith("="):
             if variables is None:
                 variables = scope_variables(scope)
-            out.append(_render_expression(tag[1:], variables, where))
+            try:
+                out.append(_render_expression(tag[1:], variables, where))
+            except ManifestError:
+                if not keep_unresolved:
+                    raise
+                out.append("{{" + tag + "}}")
             continue
         name = tag.strip()
         if name not in scope:
+            if keep_unresolved:
+                out.append("{{" + tag + "}}")
+                continue
             raise ManifestError(f"failed to resolve {{{{{tag}}}}}", where)
         value = scope[name]
         try:
@@ -134,18 +147,22 @@ def substitute(text: str, scope: Mapping[str, Any], *, where: str | None = None)
     return "".join(out)
 
 
-def substitute_obj(obj: Any, scope: Mapping[str, Any], *, where: str | None = None) -> Any:
+def substitute_obj(
+    obj: Any, scope: Mapping[str, Any], *, where: str | None = None, keep_unresolved: bool = False
+) -> Any:
     """Apply :func:`substitute` to every string (keys too) in a JSON-like structure.
 
     Dicts, lists and tuples are rebuilt; other values are returned as they are.
     """
+    def again(value: Any) -> Any:
+        return substitute_obj(value, scope, where=where, keep_unresolved=keep_unresolved)
+
     if isinstance(obj, str):
-        return substitute(obj, scope, where=where)
+        return substitute(obj, scope, where=where, keep_unresolved=keep_unresolved)
     if isinstance(obj, Mapping):
-        return {substitute_obj(k, scope, where=where): substitute_obj(v, scope, where=where)
-                for k, v in obj.items()}
+        return {again(k): again(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [substitute_obj(v, scope, where=where) for v in obj]
+        return [again(v) for v in obj]
     if isinstance(obj, tuple):
-        return tuple(substitute_obj(v, scope, where=where) for v in obj)
+        return tuple(again(v) for v in obj)
     return obj

@@ -9,7 +9,15 @@ from typing import Any
 
 from ..errors import NbflowError
 from .housekeeping import add_delete, add_housekeeping
-from .options import add_globals, add_globals_everywhere, add_no_cache, add_output, add_source
+from .options import (
+    add_globals,
+    add_globals_everywhere,
+    add_host_options,
+    add_no_cache,
+    add_output,
+    add_source,
+    host_overrides,
+)
 
 __all__ = ["main"]
 
@@ -44,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run hand-written container/script templates on this machine (the image is "
         "ignored; each step gets a private /tmp and private folders for its paths)",
     )
+    add_host_options(run)
     add_no_cache(run, "run")
     add_output(run, "the final Workflow object (spec and status)")
     comp = sub.add_parser(
@@ -69,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--phase", help="only runs in this phase (several: Failed,Error)")
     listing.add_argument("-n", "--limit", type=int, help="at most this many runs")
     add_delete(sub)
+    metrics = sub.add_parser(
+        "metrics", help="print a run's custom metrics (metrics.prometheus) for Prometheus"
+    )
+    metrics.add_argument("run", nargs="?", help="run name (default: the most recent run)")
     for name, text in (
         ("resume", "resume suspended nodes, or go on with a run that crashed or was stopped"),
         ("retry", "run the failed tasks of a run again, and what depends on them"),
@@ -126,6 +139,7 @@ def _config(args: argparse.Namespace) -> Any:
         artifact_root=args.artifact_root,
         cache=False if getattr(args, "no_cache", False) else None,
         engine=getattr(args, "engine", None),
+        **host_overrides(args),
     )
 
 
@@ -152,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         wait=False,
         origin=getattr(args, "origin", None),
         host_exec=args.host_exec,
+        load=[*args.load, args.source] if args.origin is None else args.load,
     )
     return _follow(run, args)
 
@@ -291,6 +306,13 @@ def _logs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from .. import api
+
+    print(api.run_metrics(args.run, config=_config(args)), end="")
+    return EXIT_OK
+
+
 def _list(args: argparse.Namespace) -> int:
     from ..history import list_summaries
 
@@ -320,5 +342,6 @@ _COMMANDS = {
     "status": _status,
     "logs": _logs,
     "list": _list,
+    "metrics": _metrics,
 }
 

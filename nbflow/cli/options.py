@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_source", "add_no_cache", "add_output", "add_globals", "add_globals_everywhere"]
+__all__ = [
+    "add_source",
+    "add_no_cache",
+    "add_output",
+    "add_globals",
+    "add_globals_everywhere",
+    "add_host_options",
+    "host_overrides",
+]
 
 
 def add_globals(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
@@ -67,3 +75,53 @@ def add_no_cache(parser: argparse.ArgumentParser, verb: str) -> None:
 def add_output(parser: argparse.ArgumentParser, what: str) -> None:
     """``-o json|yaml``: print ``what`` (a Workflow object) on stdout."""
     parser.add_argument("-o", "--output", choices=["json", "yaml"], help=f"print {what}")
+
+
+def add_host_options(parser: argparse.ArgumentParser) -> None:
+    """``--load``, ``--image-command`` and ``--allow-host-path``: what a manifest's
+    hand-written templates may use on this machine."""
+    parser.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a YAML/JSON file (several documents allowed) or folder of ConfigMaps, Secrets, "
+        "PersistentVolumeClaims, WorkflowTemplates and ClusterWorkflowTemplates the manifest "
+        "refers to (repeatable; also c.NbflowConfig.load)",
+    )
+    parser.add_argument(
+        "--image-command",
+        action="append",
+        default=[],
+        metavar="IMAGE=CMD",
+        help="with --host-exec, the command line that stands for IMAGE's entrypoint on this "
+        "machine, for containers that give no command (repeatable; also "
+        "c.NbflowConfig.image_commands)",
+    )
+    parser.add_argument(
+        "--allow-host-path",
+        action="store_true",
+        default=None,
+        help="with --host-exec, let hostPath volumes bind this machine's folders",
+    )
+
+
+def host_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Config overrides from the host options given (those a command does not take are left
+    out)."""
+    from ..errors import NbflowError
+
+    out: dict[str, Any] = {}
+    commands = {}
+    for text in getattr(args, "image_command", None) or []:
+        image, sep, command = text.partition("=")
+        if not sep or not image.strip() or not command.strip():
+            raise NbflowError(f"--image-command {text!r}: expected IMAGE=COMMAND")
+        commands[image.strip()] = command.strip()
+    if commands:
+        from ..config import load_config
+
+        out["image_commands"] = {**load_config().image_commands, **commands}
+    if getattr(args, "allow_host_path", None):
+        out["allow_host_path"] = True
+    return out

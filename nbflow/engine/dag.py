@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ManifestError
 from ..graph import order as graph_order
 from ..graph import unknown
-from ..vocab import BOUNDARY_TYPES, COMPLETED, FAILED, FULFILLED, NodeType, Phase
+from ..vocab import COMPLETED, FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion
 from .calls import items as call_items
 from .hooks import hooks_done, run_hooks
-from .nodes import Node, item_description, outbound
+from .nodes import Node, item_description, outbound, settled
+from .outputs import export_globals, template_outputs
+from .parallel import at_parallelism, fail_fast_blocks, fail_fast_ended
 from .scope import Scope, item_scope, node_scope
+from .variables import input_variables
 
 if TYPE_CHECKING:
     from .operator import Operator
@@ -25,8 +28,19 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
     """Create the task nodes that became possible, advance the others, then assess."""
     plan = dag_plan(op, tmpl)
     prefix = node["name"]
-    blocked = op.halted(prefix) or (plan.fail_fast and _dag_has_failure(op, prefix, plan))
+    try:
+        targets, needed = _targets(op, node, plan)
+    except ManifestError as exc:
+        op.mark(node, Phase.ERROR, exc.message)
+        return
+    blocked = (
+        op.halted(prefix)
+        or (plan.fail_fast and _dag_has_failure(op, prefix, plan))
+        or fail_fast_blocks(op, node, tmpl)
+    )
     for task in plan.tasks:
+        if task["name"] not in needed:
+            continue  # only the targets and what they depend on run
         existing = op.node(f"{prefix}.{task['name']}")
         if (
             existing is not None
@@ -53,19 +67,45 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
                 continue
             if blocked:
                 continue  # failFast: no new task starts after a failure (docs; see #10312)
-            if _at_parallelism(op, node, tmpl):
+            if at_parallelism(op, node, tmpl):
                 continue
         if existing is None or not Phase(existing["phase"]).fulfilled:
             _execute_task(op, node, task, dep_nodes)
         task_node = op.node(f"{prefix}.{task['name']}")
         if task_node is not None and ("hooks" in task or "onExit" in task):
             run_hooks(op, node, task, task_node, _dag_scope(op, node, None))
-    _assess_dag(op, node, plan, blocked)
+    if not fail_fast_ended(op, node, tmpl, None):
+        _assess_dag(op, node, plan, blocked, targets, needed)
+
+
+def _targets(op: Operator, node: Node, plan: DagPlan) -> tuple[list[str], set[str]]:
+    """The DAG's targets (``target`` may hold tags) and every task they depend on."""
+    key = f"targets:{node['id']}"
+    if key not in op.memo:
+        targets = plan.targets
+        if "{{" in plan.target_text:
+            from ..argo.subst import substitute
+
+            text = substitute(plan.target_text, _dag_scope(op, node, None), where="dag target")
+            targets = text.split()
+        unknown_ = [t for t in targets if t not in plan.by_name]
+        if unknown_:
+            raise ManifestError(f"target {unknown_[0]!r} is not a task of the DAG")
+        needed = set(targets)
+        frontier = list(targets)
+        while frontier:
+            for dep in plan.depends[frontier.pop()][1]:
+                if dep not in needed:
+                    needed.add(dep)
+                    frontier.append(dep)
+        op.memo[key] = (targets, needed)
+    found: tuple[list[str], set[str]] = op.memo[key]
+    return found
 
 
 def _settled(op: Operator, task: dict[str, Any], node: Node | None) -> bool:
     """A dependency is settled once its node and its hooks are fulfilled."""
-    return node is not None and Phase(node["phase"]).fulfilled and hooks_done(op, task, node)
+    return node is not None and settled(node) and hooks_done(op, task, node)
 
 
 def dag_plan(op: Operator, tmpl: dict[str, Any]) -> DagPlan:
@@ -86,7 +126,11 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         return
     group = op.node(name)
     if group is None:
-        values = call_items(task, _dag_scope(op, dag, None))
+        try:
+            values = call_items(task, _dag_scope(op, dag, None))
+        except ManifestError as exc:
+            _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.ERROR, deps, exc.message)
+            return
         if not values:
             _create_task_node(
                 op, dag, task, NodeType.SKIPPED, Phase.SKIPPED, deps, "Skipped, empty params"
@@ -102,7 +146,7 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
             children.append(kid["id"])  # nothing to advance here: workers report pods
             continue
         if kid is None and (
-            op.halted(item_name) or _at_parallelism(op, dag, op.templates[dag["templateName"]])
+            op.halted(item_name) or at_parallelism(op, dag, op.templates[dag["templateName"]])
         ):
             continue
         kid = _execute_instance(op, dag, task, item_name, display, item, None)
@@ -114,7 +158,7 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         op.mark(group, Phase.FAILED, op.stop_message)
         return
     kids = [op.nodes[k] for k in group["children"]]
-    if all(Phase(k["phase"]).fulfilled for k in kids):
+    if all(settled(k) for k in kids):
         bad = [k for k in kids if k["phase"] in FAILED]
         op.mark(
             group,
@@ -147,7 +191,32 @@ def _execute_instance(
         existing["type"] == NodeType.POD or existing["phase"] in FULFILLED
     ):
         return existing  # nothing to advance here: workers report pods
+    try:
+        return _start_instance(op, dag, task, name, display, item, deps, existing)
+    except ManifestError as exc:  # Argo errors the node (type Skipped: it never started)
+        if existing is not None:
+            op.mark(existing, Phase.ERROR, exc.message)
+            return existing
+        if deps is None:
+            return op.create(
+                name, display, NodeType.SKIPPED, Phase.ERROR, boundary=dag["id"],
+                message=exc.message,
+            )
+        return _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.ERROR, deps, exc.message)
+
+
+def _start_instance(
+    op: Operator,
+    dag: Node,
+    task: dict[str, Any],
+    name: str,
+    display: str,
+    item: Any,
+    deps: list[Node | None] | None,
+    existing: Node | None,
+) -> Node:
     scope = _dag_scope(op, dag, item)
+    scope.fix("tasks.name", task["name"])
     if existing is None and task.get("when"):
         from ..argo.expr import evaluate_when
         from ..argo.subst import substitute
@@ -208,9 +277,7 @@ def _finder(op: Operator, dag: Node) -> Any:
 
 
 def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
-    fixed = op.workflow_scope()
-    for p in (dag.get("inputs") or {}).get("parameters") or []:
-        fixed[f"inputs.parameters.{p['name']}"] = p["value"]
+    fixed = {**op.workflow_scope(), **input_variables(dag)}
     if item is not None:
         fixed.update(item_scope(item))
     prefix = dag["name"]
@@ -222,14 +289,14 @@ def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
         producer = op.node(f"{prefix}.{parts[1]}")
         if producer is None:
             return None
-        return node_scope(f"tasks.{parts[1]}", op.nodes, producer).get(key)
+        return node_scope(f"tasks.{parts[1]}", op.nodes, producer, op.templates).get(key)
 
     def expand() -> dict[str, str]:
         out: dict[str, str] = {}
         for name in dag_plan(op, op.templates[dag["templateName"]]).by_name:
             producer = op.node(f"{prefix}.{name}")
             if producer is not None:
-                out.update(node_scope(f"tasks.{name}", op.nodes, producer))
+                out.update(node_scope(f"tasks.{name}", op.nodes, producer, op.templates))
         return out
 
     return Scope(fixed, lookup, expand)
@@ -243,7 +310,7 @@ def _depends_true(op: Operator, expr: str, prefix: str, deps: list[str]) -> bool
         n = op.nodes[op.node(f"{prefix}.{d}")["id"]]  # type: ignore[index]
         group = n["type"] == NodeType.TASK_GROUP
         kids = tuple(Phase(op.nodes[k]["phase"]) for k in n.get("children") or [] if group)
-        results[d] = TaskResult(Phase(n["phase"]), kids)
+        results[d] = TaskResult(Phase(n["phase"]), kids, bool(n.get("daemoned")))
     return evaluate_depends(expr, results, where=prefix)
 
 
@@ -267,15 +334,23 @@ def _dag_has_failure(op: Operator, prefix: str, plan: DagPlan) -> bool:
     return False
 
 
-def _assess_dag(op: Operator, node: Node, plan: DagPlan, blocked: bool) -> None:
+def _assess_dag(
+    op: Operator,
+    node: Node,
+    plan: DagPlan,
+    blocked: bool,
+    targets: list[str],
+    needed: set[str],
+) -> None:
     prefix = node["name"]
     by_name = plan.by_name
-    task_nodes = {t["name"]: op.node(f"{prefix}.{t['name']}") for t in plan.tasks}
+    task_nodes = {
+        t["name"]: op.node(f"{prefix}.{t['name']}") for t in plan.tasks if t["name"] in needed
+    }
     if any(n is not None and not _settled(op, by_name[t], n) for t, n in task_nodes.items()):
         return
     if not blocked and any(n is None for n in task_nodes.values()):
         return
-    targets = plan.targets
     phase, culprit = Phase.SUCCEEDED, None
     for target in targets:
         branch, who = _branch_phase(target, task_nodes, plan)
@@ -287,6 +362,18 @@ def _assess_dag(op: Operator, node: Node, plan: DagPlan, blocked: bool) -> None:
         if task_nodes.get(target) is not None:
             out += outbound(op.nodes, task_nodes[target])  # type: ignore[arg-type]
     node["outboundNodes"] = out
+    if phase == Phase.SUCCEEDED:
+        tmpl = op.templates[node["templateName"]]
+        try:
+            outputs = template_outputs(tmpl, _dag_scope(op, node, None))
+        except ManifestError as exc:
+            op.mark(node, Phase.ERROR, exc.message)
+            return
+        if outputs:
+            node["outputs"] = outputs
+        op.mark(node, phase)
+        export_globals(op, node, tmpl)
+        return
     op.mark(node, phase, f"child '{culprit}' failed" if culprit else None)
 
 
@@ -299,6 +386,7 @@ class DagPlan:
     depends: dict[str, tuple[str, list[str]]]
     targets: list[str]
     fail_fast: bool
+    target_text: str = ""
 
     @classmethod
     def of(cls, tmpl: dict[str, Any]) -> DagPlan:
@@ -325,28 +413,15 @@ class DagPlan:
                 expr = ""
             depends[t["name"]] = (expr, depends_tasks(expr) if expr else [])
         used = {d for _, deps in depends.values() for d in deps}
-        targets = (dag.get("target") or "").split() or sorted(n for n in by_name if n not in used)
+        text = str(dag.get("target") or "")
+        leaves = sorted(n for n in by_name if n not in used)
+        targets = leaves if "{{" in text else text.split() or leaves
         graph = {n: d for n, (_, d) in depends.items()}
         where = f"template {tmpl['name']}"
         for name, missing in unknown(graph):
             raise ManifestError(f"task {name!r} depends on unknown task {missing!r}", where)
         order = [by_name[n] for n in graph_order(graph, where=where)]
-        return cls(order, by_name, depends, targets, dag.get("failFast", True))
-
-
-def _at_parallelism(op: Operator, dag: Node, tmpl: dict[str, Any]) -> bool:
-    """Whether the DAG template's ``parallelism`` allows no new direct child right now."""
-    limit = tmpl.get("parallelism")
-    if not limit:
-        return False
-    active = sum(
-        1
-        for n in op.nodes.values()
-        if n.get("boundaryID") == dag["id"]
-        and n["type"] in (NodeType.POD, *BOUNDARY_TYPES, NodeType.SUSPEND)
-        and not Phase(n["phase"]).fulfilled
-    )
-    return active >= int(limit)
+        return cls(order, by_name, depends, targets, dag.get("failFast", True), text)
 
 
 def _continues(task: dict[str, Any], phase: str) -> bool:

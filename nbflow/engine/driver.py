@@ -201,6 +201,7 @@ class LocalDriver(Subscribers):
         ``wait`` the engine runs in this thread, else in a background thread.
         """
         from .local import LocalEngine
+        from .volumes import HostOptions
 
         lock, self._held = self._held or self.runs.acquire(self.name), None
         try:
@@ -210,9 +211,13 @@ class LocalDriver(Subscribers):
                 store=self.store,
                 workdir=Path(self.settings["workdir"]),
                 max_workers=self.config.workers,
+                max_pods=self.config.pod_limit,
                 cache=self._cache(),
                 cache_dir=Path(self.config.home) / "cache",
                 engine=self.config.engine,
+                host=HostOptions.from_settings(
+                    self.settings, Path(self.config.home), self.config.host_exec_uid
+                ),
             )
         except BaseException:
             lock.release()

@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from .._linux import kill_tree
 from .warmup import BASE_PRELOAD, PAPERMILL_BACKENDS, learn_imports, warm, without
 from .zygote import make_pristine_shell, zygote
 
@@ -227,7 +228,9 @@ class _Server:
 
 
 def _killpg(pid: int) -> None:
-    """Kill a step and what it started (its process group, once it made one)."""
+    """Kill a step and what it started (every descendant, whatever its session, and its
+    process group)."""
+    kill_tree(pid)
     for kill in (os.killpg, os.kill):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             kill(pid, signal.SIGKILL)

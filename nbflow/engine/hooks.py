@@ -39,9 +39,11 @@ def _hook_name(node: Node, name: str) -> str:
 
 
 def run_hooks(op: Operator, dag: Node, task: dict[str, Any], node: Node, scope: Scope) -> None:
-    """Start or advance the hooks of a task whose node is ``node``."""
+    """Start or advance the hooks of a task (or step) whose node is ``node``; ``dag`` is the
+    ``dag`` or ``steps`` node that holds it."""
     from ..argo.expr import evaluate_expr
-    from ..argo.subst import scope_variables, substitute_obj
+    from ..argo.subst import scope_variables
+    from .calls import arguments
 
     for name, hook in task_hooks(task).items():
         hook_name = _hook_name(node, name)
@@ -51,21 +53,31 @@ def run_hooks(op: Operator, dag: Node, task: dict[str, Any], node: Node, scope: 
                 if not Phase(node["phase"]).completed:
                     continue
             elif not hook.get("expression") or not evaluate_expr(
-                hook["expression"], scope_variables(scope_with_status(scope, task, node))
+                hook["expression"],
+                scope_variables(scope_with_status(scope, task, node, _kind(dag))),
             ):
                 continue
-        args = substitute_obj(hook.get("arguments") or {}, scope, where=f"hook {hook_name}")
+        call = {"name": hook_name, "arguments": hook.get("arguments") or {}}
+        args = arguments(call, scope, lambda kind, name: None)
+        display = hook_name.removeprefix(node["name"]).lstrip(".")
         hook_node = op.execute(
-            hook_name, hook_name.removeprefix(f"{dag['name']}."), hook["template"], args, dag["id"]
+            hook_name, f"{node['displayName']}.{display}", hook["template"], args, dag["id"]
         )
         hook_node.setdefault("nodeFlag", {"hooked": True})
 
 
-def scope_with_status(scope: Scope, task: dict[str, Any], node: Node) -> dict[str, str]:
-    """The flat variables a hook expression sees: the scope plus ``tasks.<name>.status``."""
+def scope_with_status(
+    scope: Scope, task: dict[str, Any], node: Node, kind: str = "tasks"
+) -> dict[str, str]:
+    """The flat variables a hook expression sees: the scope plus ``<kind>.<name>.status``
+    (``kind``: ``tasks`` or ``steps``)."""
     values = {key: scope[key] for key in scope}
-    values[f"tasks.{task['name']}.status"] = node["phase"]
+    values[f"{kind}.{task['name']}.status"] = node["phase"]
     return values
+
+
+def _kind(parent: Node) -> str:
+    return "steps" if parent["type"] == NodeType.STEPS else "tasks"
 
 
 def hooks_done(op: Operator, task: dict[str, Any], node: Node | None) -> bool:

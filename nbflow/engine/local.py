@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +29,13 @@ from .cache import (
 )
 from .nodes import timestamp
 from .operator import Operator
+from .placement import Capacity
 from .pod import PodRequest, PodResult
 from .store import FULL, RunStore, new_run_name
+from .sync import FileLocks, semaphore_size
 from .trash import Trash
-from .worker import CANCELLED, LocalPod, check_runnable
+from .volumes import HostOptions
+from .worker import CANCELLED, LocalPod
 
 __all__ = ["LocalEngine", "prepare"]
 
@@ -56,16 +59,25 @@ def _now() -> datetime:
 
 
 def prepare(
-    manifest: dict[str, Any], parameters: dict[str, str] | None = None, host_exec: bool = False
+    manifest: dict[str, Any],
+    parameters: dict[str, str] | None = None,
+    host_exec: bool = False,
+    host: HostOptions | None = None,
 ) -> dict[str, Any]:
-    """Copy ``manifest`` into a runnable Workflow: name it, apply ``parameters``, check templates.
+    """Copy ``manifest`` into a runnable Workflow: name it, make it self-contained (templates
+    it refers to, defaults, ConfigMap values, see :mod:`nbflow.argo.hydrate`), apply
+    ``parameters``, check its templates.
 
-    Raises :class:`ManifestError` before anything runs when a template cannot run locally or a
-    parameter is unknown.
+    Raises :class:`ManifestError` before anything runs when a name is not a Kubernetes name, a
+    referenced object is missing, a template cannot run locally or a parameter is unknown.
     """
+    from ..argo.hydrate import hydrate
+    from .runnable import check_names, check_workflow
+
     if manifest.get("kind") != "Workflow":
         raise ManifestError(f"can only run a Workflow, not a {manifest.get('kind')!r}")
-    wf = copy.deepcopy(manifest)
+    check_names(manifest)
+    wf = hydrate(manifest, host.objects if host is not None else None)
     wf.pop("status", None)
     meta = wf.setdefault("metadata", {})
     if not meta.get("name"):
@@ -76,10 +88,7 @@ def prepare(
         raise ManifestError(
             f"entrypoint {spec.get('entrypoint')!r} is not a template of the workflow"
         )
-    for tmpl in spec["templates"]:
-        why = check_runnable(tmpl, host_exec)
-        if why:
-            raise ManifestError(why)
+    check_workflow(wf, host_exec, host)
     set_parameters(spec, parameters or {})
     return wf
 
@@ -98,7 +107,10 @@ class LocalEngine:
     workdir : Path
         Working directory of the steps.
     max_workers : int
-        Pods running at once (``spec.parallelism`` may lower it).
+        Cores the steps may use: notebook steps take one each unless they request less or
+        more; pods that request no CPU are not counted (see :mod:`.placement`).
+    max_pods : int, optional
+        Pods running at once, whatever they request (default: ``max_workers``).
     cache : ResultCache, optional
         Earlier results to reuse instead of running a step again (``None``: no cache).
     cache_dir : Path, optional
@@ -107,6 +119,8 @@ class LocalEngine:
         ``"papermill"``: every step is a papermill run in a fresh kernel. ``"fast"``: steps run
         in a fresh IPython shell of a process forked from a pre-warmed server
         (:mod:`.fast`); a template it cannot run safely still goes through papermill.
+    host : HostOptions, optional
+        What hand-written templates may use on this machine (loaded objects, image commands).
     """
 
     def __init__(
@@ -120,16 +134,25 @@ class LocalEngine:
         cache: ResultCache | None = None,
         cache_dir: Path | None = None,
         engine: str = "fast",
+        host: HostOptions | None = None,
+        max_pods: int | None = None,
     ) -> None:
         self.wf = workflow
         self.name = workflow["metadata"]["name"]
         self.runs = runs
         self.store = store
         self.workdir = workdir
-        self.op = Operator(workflow, max_running=max_workers)
-        self.pool = ThreadPoolExecutor(
-            max_workers=max(1, max_workers), thread_name_prefix="nbflow-pod"
+        pods = max_pods or max_workers
+        self.host = host if host is not None else HostOptions()
+        home = self.host.home if self.host.home is not None else runs.root.parent
+        self.locks = FileLocks(Path(home) / "locks")  # synchronization, across runs
+        self.op = Operator(
+            workflow,
+            capacity=Capacity.of_machine(max_workers, pods),
+            locks=self.locks,
+            semaphore_size=semaphore_size(self.host.objects.config_maps),
         )
+        self.pool = ThreadPoolExecutor(max_workers=max(1, pods), thread_name_prefix="nbflow-pod")
         self.cancels: dict[str, threading.Event] = {}
         self.cache = cache
         self.digests = DigestIndex(self.op.nodes)
@@ -191,6 +214,7 @@ class LocalEngine:
             self._abort(f"internal error ({type(exc).__name__}: {exc}); details in {log}")
         finally:
             self.pool.shutdown(wait=True)
+            self.locks.close()
             if self.server is not None:
                 self.server.close(wait=False)  # no step runs any more: nothing to wait for
             self.trash.close(wait=False)  # the helper finishes deleting on its own
@@ -227,6 +251,7 @@ class LocalEngine:
             for cancel in self.cancels.values():
                 cancel.set()
             self.op.status.update(phase="Error", message=message, finishedAt=timestamp(_now()))
+            self.op.settle(message)
             self.op.changed.append(self.name)
             self._flush(force=True)
 
@@ -236,8 +261,14 @@ class LocalEngine:
             with self.lock:
                 for req in self.op.reconcile(_now()):
                     futures[self._submit(req)] = req.node_id
+                for node_id in self.op.kills:  # daemons whose scope ended
+                    if node_id in self.cancels:
+                        self.cancels[node_id].set()
+                self.op.kills.clear()
                 if self.op.deadline_passed:
                     self._cancel_halted()
+                if self.op.done and not futures:
+                    self.op.settle("the workflow had ended when this node finished")
                 self._flush(force=self.op.done and not futures)
                 if self.op.done and not futures:
                     return
@@ -289,7 +320,14 @@ class LocalEngine:
             self.key_caches[req.node_id] = cache
         run_dir = self.runs.run_dir(self.name)
         template = self.op.templates[self.op.nodes[req.node_id]["templateName"]]
+        cancel = self.cancels[req.node_id] = threading.Event()
+        if "http" in template:
+            from .http import HttpPod
+
+            return self._start(HttpPod(req, self.host), cache, key, entry, cancel)
         pod_class = LocalPod if runs_nbflow(template) else _host_pod()
+        if pod_class is not LocalPod:  # {{steps.X.hostNodeName}}: the machine it runs on
+            self.op.nodes[req.node_id]["hostNodeName"] = socket.gethostname()
         try:
             pod = pod_class(
                 req,
@@ -300,17 +338,23 @@ class LocalEngine:
                 pid_file=run_dir / "pids" / req.node_id,
                 discard=self.trash.discard if self.trash is not None else None,
                 **self._server_for(template),
+                **({} if pod_class is LocalPod else self._host_kwargs(req)),
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))
         pod.expect = self.digests.expect(req.inputs)
-        cancel = self.cancels[req.node_id] = threading.Event()
+        return self._start(pod, cache, key, entry, cancel)
+
+    def _start(
+        self, pod: Any, cache: ResultCache | None, key: str | None,
+        entry: dict[str, Any] | None, cancel: threading.Event,
+    ) -> Future[PodResult]:
         if entry is not None and cache is not None and key:
             return self.pool.submit(self._hit_or_run, pod, entry, cache, key, cancel)
         return self.pool.submit(pod.run, cancel)
 
     def _hit_or_run(
-        self, pod: LocalPod, entry: dict[str, Any], cache: ResultCache, key: str,
+        self, pod: Any, entry: dict[str, Any], cache: ResultCache, key: str,
         cancel: threading.Event,
     ) -> PodResult:
         """Replay a cache hit whose outputs are intact; else forget the entry and run the pod."""
@@ -318,6 +362,13 @@ class LocalEngine:
             return replay(pod.req, entry, self.store, key, cache.name)
         cache.drop(key)
         return pod.run(cancel)
+
+    def _host_kwargs(self, req: PodRequest) -> dict[str, Any]:
+        def ready(ip: str) -> None:
+            with self.lock:
+                self.op.pod_ready(req.node_id, ip)
+
+        return {"host": self.host, "on_ready": ready}
 
     def _server_for(self, template: dict[str, Any]) -> dict[str, Any]:
         if self.server is None or not runs_nbflow(template) or template["name"] in self.fallbacks:

@@ -19,6 +19,7 @@ __all__ = [
     "outbound",
     "phase_of",
     "workflow_phase",
+    "settled",
 ]
 
 Node = dict[str, Any]
@@ -98,6 +99,13 @@ def new_node(
     if message:
         node["message"] = message
     return node
+
+
+def settled(node: Node) -> bool:
+    """Argo's ``NodeStatus.Fulfilled()``: fulfilled, or a daemon that is up (``daemoned``)."""
+    return Phase(node["phase"]).fulfilled or (
+        bool(node.get("daemoned")) and node["phase"] != Phase.PENDING
+    )
 
 
 def phase_of(node: Node | None) -> Phase | None:

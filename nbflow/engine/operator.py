@@ -7,24 +7,33 @@ back through :meth:`Operator.pod_finished`. No I/O, no clock: callers pass ``now
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ManifestError
-from ..model.values import parse_duration
-from ..vocab import COMPLETED, FAILED, SCHEDULED_TIME_ANNOTATION, NodeType, Phase
-from .calls import bind_inputs, pod_request
+from ..vocab import COMPLETED, NodeType, Phase
+from . import metrics
+from .calls import bind_inputs
 from .dag import execute_dag
+from .ending import DEADLINE_EXCEEDED, finish
 from .hooks import exit_handler_done, workflow_hooks
-from .nodes import Node, new_node, node_id, parse_timestamp, timestamp, workflow_phase
+from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
+from .placement import Capacity, start_pods
 from .pod import PodRequest, PodResult
 from .retry import execute_retry
 from .steps import execute_steps
+from .suspend import execute_suspend, resume_nodes, suspended
+from .sync import Locks, MemoryLocks, hold
 
-__all__ = ["Operator"]
-
-_NODE_TYPES = {"dag": NodeType.DAG, "steps": NodeType.STEPS, "suspend": NodeType.SUSPEND}
-DEADLINE_EXCEEDED = "Step exceeded its deadline"
+_NODE_TYPES = {
+    "dag": NodeType.DAG,
+    "steps": NodeType.STEPS,
+    "suspend": NodeType.SUSPEND,
+    "http": NodeType.HTTP,
+}
+_RUNS = (NodeType.POD, NodeType.HTTP)  # nodes a worker runs
+__all__ = ["Operator", "DEADLINE_EXCEEDED"]
 
 
 class Operator:
@@ -35,23 +44,45 @@ class Operator:
     workflow : dict
         An Argo Workflow with ``metadata.name`` set; ``status`` is created or continued.
     max_running : int, optional
-        Local cap on running pods, on top of ``spec.parallelism``.
+        Local cap on running pods, on top of ``spec.parallelism`` (when no ``capacity``).
+    capacity : Capacity, optional
+        What the machine offers pods (cores, memory, processes; :mod:`.placement`).
+    locks : Locks, optional
+        Where ``synchronization`` mutexes and semaphores are held (default: this object).
+    semaphore_size : callable, optional
+        A semaphore's ``configMapKeyRef`` -> its size (default: 1).
     """
 
-    def __init__(self, workflow: dict[str, Any], *, max_running: int | None = None) -> None:
+    def __init__(
+        self,
+        workflow: dict[str, Any],
+        *,
+        max_running: int | None = None,
+        capacity: Capacity | None = None,
+        locks: Locks | None = None,
+        semaphore_size: Callable[[dict[str, Any]], int] | None = None,
+    ) -> None:
         self.wf = workflow
         self.name: str = workflow["metadata"]["name"]
         self.spec: dict[str, Any] = workflow["spec"]
         self.templates = {t["name"]: t for t in self.spec.get("templates", [])}
         self.status: dict[str, Any] = workflow.setdefault("status", {})
         self.nodes: dict[str, Node] = self.status.setdefault("nodes", {})
-        limits = [n for n in (self.spec.get("parallelism"), max_running) if n]
-        self.max_running = min(limits) if limits else None
+        self.capacity = capacity if capacity is not None else Capacity(pods=max_running)
+        self.parallelism: int | None = self.spec.get("parallelism")
+        self.locks: Locks = locks if locks is not None else MemoryLocks()
+        self.semaphore_size = semaphore_size or (lambda ref: 1)
+        self._metrics = bool(self.spec.get("metrics")) or any(
+            t.get("metrics") for t in self.templates.values()
+        )
+        self._realtime = metrics.has_realtime(self.spec)
         self.changed: list[str] = []
+        self.kills: list[str] = []  # daemon pods whose scope ended: the engine ends them
         self.plans: dict[str, Any] = {}
         self.memo: dict[str, Any] = {}  # derived values worked out once (never persisted)
         self.now = datetime.min
         self._wake: datetime | None = None
+        self._wf_vars: tuple[Any, dict[str, str]] | None = None  # workflow.* at one instant
 
     # ------------------------------------------------------------------ public surface
 
@@ -82,11 +113,18 @@ class Operator:
             self.wake_at(deadline)
         if self.shutdown or self.deadline_passed:
             self._stop_pending()
+        if not self.hold(self.spec.get("synchronization"), self.name, self.status):
+            self.status["phase"] = Phase.PENDING.value  # a workflow waits for its locks
+            return []
+        if self.status["phase"] == Phase.PENDING:
+            self.status["phase"] = Phase.RUNNING.value
         args = self.spec.get("arguments") or {}
         root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
         hooks_done = workflow_hooks(self, root)
         if Phase(root["phase"]).fulfilled and hooks_done and exit_handler_done(self, root):
             self._finish(root)
+        if self._realtime:
+            metrics.realtime(self)
         return self._start_pods()
 
     @property
@@ -128,19 +166,33 @@ class Operator:
 
     def _stop_pending(self) -> None:
         for node in self.nodes.values():
-            pending = node["type"] == NodeType.POD and node["phase"] == Phase.PENDING
+            pending = node["type"] in _RUNS and node["phase"] == Phase.PENDING
             if pending and self.halted(node["name"]):
                 self.mark(node, Phase.FAILED, self.stop_message)
 
     def pod_finished(self, node_id_: str, result: PodResult, now: datetime) -> None:
         """Record a pod's end; the next :meth:`reconcile` propagates it."""
+        from .outputs import export_globals
+
         node = self.nodes[node_id_]
+        if Phase(node["phase"]).fulfilled:
+            return  # ended already (a daemon its scope killed, a node a deadline ended)
+        if self.templates[node["templateName"]].get("daemon") and result.phase == Phase.SUCCEEDED:
+            result = PodResult(Phase.FAILED, "the daemon exited", result.outputs)
+        node.pop("daemoned", None)
         node["outputs"] = result.outputs or node.get("outputs") or {}
+        containers = node["outputs"].pop("nbflowContainers", None)
         if not node["outputs"]:
             node.pop("outputs")
         if result.memoization is not None:
             node["memoizationStatus"] = result.memoization
         self.mark(node, result.phase, result.message, now)
+        if containers:
+            from .containers import container_nodes
+
+            container_nodes(self, node, containers)
+        if result.phase == Phase.SUCCEEDED:
+            export_globals(self, node, self.templates[node["templateName"]])
 
     # ------------------------------------------------------------------ node helpers
 
@@ -182,6 +234,7 @@ class Operator:
         changed = node["phase"] != phase.value or (
             message is not None and node.get("message") != message
         )
+        ended = phase.fulfilled and not Phase(node["phase"]).fulfilled
         node["phase"] = phase.value
         if message is not None:
             node["message"] = message
@@ -189,6 +242,32 @@ class Operator:
             node["finishedAt"] = timestamp(now or self.now)
         if changed:
             self.changed.append(node["id"])
+        if phase.fulfilled and node["type"] in (NodeType.STEPS, NodeType.DAG):
+            self.kill_daemons(node["id"])
+        if phase.fulfilled and node.get("nbflowLocks"):
+            node.pop("nbflowLocks")
+            self.locks.release(node["id"])
+        if ended and self._metrics and node["type"] != NodeType.SKIPPED:
+            metrics.node_ended(self, node)
+
+    def pod_ready(self, node_id_: str, ip: str) -> None:
+        """A daemon pod is up: its node becomes ``daemoned`` (steps after it may start)."""
+        node = self.nodes[node_id_]
+        if Phase(node["phase"]).fulfilled:
+            return
+        node["daemoned"] = True
+        node["podIP"] = ip
+        self.changed.append(node["id"])
+
+    def kill_daemons(self, boundary: str | None) -> None:
+        """End the daemons of a scope that ended (all of them for ``None``): their nodes
+        succeed, and the engine stops their pods (``killDaemonedChildren``)."""
+        for node in self.nodes.values():
+            if node.get("daemoned") and (boundary is None or node.get("boundaryID") == boundary):
+                node.pop("daemoned")
+                self.mark(node, Phase.SUCCEEDED)
+                if node["type"] in _RUNS:
+                    self.kills.append(node["id"])
 
     def wake_at(self, when: datetime) -> None:
         """Ask to be reconciled again at ``when``."""
@@ -196,22 +275,14 @@ class Operator:
             self._wake = when
 
     def workflow_scope(self) -> dict[str, str]:
-        """``workflow.*`` tags."""
-        out = {
-            "workflow.name": self.name,
-            "workflow.namespace": self.wf["metadata"].get("namespace", "local"),
-            "workflow.uid": self.wf["metadata"].get("uid", self.name),
-            "workflow.creationTimestamp": self.status.get("startedAt", timestamp(self.now)),
-        }
-        scheduled = (self.wf["metadata"].get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION)
-        if scheduled:  # a run a schedule fired (Argo: only CronWorkflow children have it)
-            out["workflow.scheduledTime"] = scheduled
-        for p in (self.spec.get("arguments") or {}).get("parameters") or []:
-            out[f"workflow.parameters.{p['name']}"] = str(p.get("value", ""))
-        if self.status.get("exitStatus"):
-            out["workflow.status"] = self.status["exitStatus"]
-            out["workflow.failures"] = self.status.get("exitFailures", "[]")
-        return out
+        """``workflow.*`` tags (:mod:`.variables`)."""
+        from .variables import workflow_variables
+
+        outputs = (self.status.get("outputs") or {}).get("parameters") or []
+        key = (self.now, self.status.get("exitStatus"), len(outputs))
+        if self._wf_vars is None or self._wf_vars[0] != key:
+            self._wf_vars = (key, workflow_variables(self))
+        return dict(self._wf_vars[1])
 
     # ------------------------------------------------------------------ templates
 
@@ -235,13 +306,13 @@ class Operator:
         if "retryStrategy" in tmpl and not attempt:
             return execute_retry(self, node, name, display, tmpl, args, boundary)
         if node is None:
-            inputs = bind_inputs(tmpl, args, name)
+            inputs = bind_inputs(tmpl, args, name, self.workflow_scope())
             type_ = _NODE_TYPES.get(next((k for k in _NODE_TYPES if k in tmpl), ""), NodeType.POD)
             node = self.create(
                 name,
                 display,
                 type_,
-                Phase.PENDING if type_ == NodeType.POD else Phase.RUNNING,
+                Phase.PENDING if type_ in _RUNS else Phase.RUNNING,
                 template=template,
                 boundary=boundary,
             )
@@ -255,83 +326,37 @@ class Operator:
             execute_steps(self, node, tmpl)
         elif "suspend" in tmpl:
             self._execute_suspend(node, tmpl)
-        elif "container" not in tmpl and "script" not in tmpl:
-            raise ManifestError(
-                f"template {template!r}: only dag and container templates can run locally"
-            )
+        elif not any(k in tmpl for k in ("container", "script", "containerSet", "http")):
+            raise ManifestError(f"template {template!r}: this kind of template cannot run locally")
         return node
 
+    def settle(self, message: str) -> list[str]:
+        """End every node that is not fulfilled as ``Error`` with ``message`` (the run is over:
+        nothing may stay Running or Pending in its final record); return their ids."""
+        ended = []
+        for node in self.nodes.values():
+            if not Phase(node["phase"]).fulfilled:
+                self.mark(node, Phase.ERROR, node.get("message") or message)
+                ended.append(node["id"])
+        return ended
+
+    def hold(self, sync: dict[str, Any] | None, holder: str, record: dict[str, Any]) -> bool:
+        """Take the locks ``sync`` asks for (:func:`.sync.hold`)."""
+        return hold(self, sync, holder, record)
+
     def _execute_suspend(self, node: Node, tmpl: dict[str, Any]) -> None:
-        """A suspend node waits (Running) until resumed or until its ``duration`` has passed."""
-        if self.halted(node["name"]):
-            self.mark(node, Phase.FAILED, self.stop_message)
-            return
-        duration = (tmpl.get("suspend") or {}).get("duration")
-        if duration is None:
-            return
-        ready = parse_timestamp(node["startedAt"]) + timedelta(
-            seconds=parse_duration(str(duration))
-        )
-        if self.now >= ready:
-            self.mark(node, Phase.SUCCEEDED)
-        else:
-            self.wake_at(ready)
+        execute_suspend(self, node, tmpl)
 
     def suspended(self) -> list[Node]:
         """Suspend nodes waiting to be resumed."""
-        return [
-            n
-            for n in self.nodes.values()
-            if n["type"] == NodeType.SUSPEND and n["phase"] == Phase.RUNNING
-        ]
+        return suspended(self)
 
     def resume_nodes(self, names: list[str] | None = None) -> list[str]:
         """Resume waiting suspend nodes (all, or those whose name or display name is given)."""
-        done = []
-        for node in self.suspended():
-            if names is None or node["name"] in names or node["displayName"] in names:
-                self.mark(node, Phase.SUCCEEDED)
-                done.append(node["displayName"])
-        return done
+        return resume_nodes(self, names)
 
     def _start_pods(self) -> list[PodRequest]:
-        running = sum(
-            1 for n in self.nodes.values() if n["type"] == NodeType.POD and n["phase"] == "Running"
-        )
-        out = []
-        for node in list(self.nodes.values()):
-            if node["type"] != NodeType.POD or node["phase"] != "Pending":
-                continue
-            if self.max_running is not None and running >= self.max_running:
-                break
-            running += 1
-            self.mark(node, Phase.RUNNING)
-            node["startedAt"] = timestamp(self.now)
-            out.append(pod_request(self, node))
-        return out
-
-    # ------------------------------------------------------------------ workflow end
+        return start_pods(self)
 
     def _finish(self, root: Node) -> None:
-        phase = workflow_phase(root)
-        exit_node = self.node(f"{self.name}.onExit")
-        if (
-            phase == "Succeeded"
-            and exit_node is not None
-            and exit_node["phase"] in FAILED
-        ):
-            phase = exit_node["phase"]
-        halted = bool(self.shutdown) or (self.deadline_passed and self._cut_short())
-        if halted and phase != "Error":
-            phase = "Failed"
-            root.setdefault("message", self.stop_message)
-        self.status["phase"] = phase
-        self.status["finishedAt"] = timestamp(self.now)
-        message = self.stop_message if halted else root.get("message")
-        if message and phase != "Succeeded":
-            self.status["message"] = message
-        self.changed.append(root["id"])
-
-    def _cut_short(self) -> bool:
-        """Whether the deadline ended some node (the run did not simply finish in time)."""
-        return any(n.get("message") == DEADLINE_EXCEEDED for n in self.nodes.values())
+        finish(self, root)

@@ -19,6 +19,8 @@ class PodRequest:
     template: dict[str, Any]
     inputs: dict[str, Any]
     deadline_s: float | None = None
+    volumes: list[dict[str, Any]] = field(default_factory=list)  # the workflow's spec.volumes
+    claim_templates: list[str] = field(default_factory=list)  # its volumeClaimTemplates' names
 
 
 @dataclass

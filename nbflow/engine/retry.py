@@ -42,8 +42,20 @@ def execute_retry(
         node = op.create(name, display, NodeType.RETRY, Phase.RUNNING, boundary=boundary)
         node["children"] = []
     kids = [op.nodes[k] for k in node["children"]]
+    if kids and kids[-1].get("daemoned") and not node.get("daemoned"):
+        node["daemoned"] = True  # the attempt's daemon is up (operator.go processNodeRetries)
+        node["podIP"] = kids[-1].get("podIP")
+        op.changed.append(node["id"])
     if kids and not Phase(kids[-1]["phase"]).fulfilled:
-        return node
+        last = kids[-1]
+        if last["type"] not in (NodeType.POD, NodeType.HTTP):  # a steps/dag attempt advances
+            op.execute(last["name"], last["displayName"], tmpl["name"], args, boundary,
+                       attempt=True)
+            if not Phase(last["phase"]).fulfilled:
+                return node
+            kids = [op.nodes[k] for k in node["children"]]
+        else:
+            return node
     if kids and kids[-1]["phase"] == "Succeeded":
         if kids[-1].get("outputs"):
             node["outputs"] = kids[-1]["outputs"]
@@ -84,7 +96,7 @@ def _should_retry(op: Operator, node: Node, tmpl: dict[str, Any], kids: list[Nod
     if limit is not None and len(kids) > int(limit):
         op.mark(node, Phase(last["phase"]), "No more retries left")
         return False
-    if strategy.get("expression") and not _expression_allows(strategy["expression"], last):
+    if strategy.get("expression") and not _expression_allows(strategy["expression"], last, op):
         op.mark(node, Phase(last["phase"]), "retryStrategy.expression evaluated to false")
         return False
     backoff = strategy.get("backoff") or {}
@@ -131,9 +143,18 @@ def _transient(op: Operator, node: Node) -> bool:
     return re.search(pattern, node.get("message") or "", re.IGNORECASE) is not None
 
 
-def _expression_allows(expression: str, last: Node) -> bool:
-    """Evaluate ``retryStrategy.expression`` with Argo's ``lastRetry.*`` variables."""
+def _expression_allows(expression: str, last: Node, op: Operator) -> bool:
+    """Evaluate ``retryStrategy.expression`` with Argo's ``lastRetry.*`` variables, after the
+    attempt's own tags (``{{inputs.parameters.x}}``) are substituted."""
     from ..argo.expr import evaluate_expr
+    from ..argo.subst import substitute
+
+    if "{{" in expression:
+        fixed = op.workflow_scope()
+        for p in (last.get("inputs") or {}).get("parameters") or []:
+            fixed[f"inputs.parameters.{p['name']}"] = p["value"]
+        expression = substitute(expression, fixed, where="retryStrategy.expression",
+                                keep_unresolved=True)
 
     duration = 0.0
     if "startedAt" in last and "finishedAt" in last:

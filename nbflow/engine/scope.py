@@ -11,7 +11,7 @@ from ..vocab import NodeType
 Node = dict[str, Any]
 
 
-class Scope(Mapping[str, str]):
+class Scope(Mapping[str, Any]):
     """A read-only mapping of tag names to values that computes entries when asked.
 
     Parameters
@@ -36,6 +36,11 @@ class Scope(Mapping[str, str]):
         self._expand = expand
         self._expanded: dict[str, str] | None = None
         self._cache: dict[str, str | None] = {}
+
+    def fix(self, key: str, value: Any) -> None:
+        """Add one more value known up front."""
+        self._fixed[key] = value
+        self._expanded = None
 
     def __getitem__(self, key: str) -> str:
         if key in self._fixed:
@@ -90,33 +95,92 @@ def as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def node_scope(prefix: str, nodes: Mapping[str, Node], node: Node) -> dict[str, str]:
-    """Tags describing one finished node: ``<prefix>.status``, ``.id``, outputs."""
-    out = {f"{prefix}.status": node["phase"], f"{prefix}.id": node["id"]}
+def node_scope(
+    prefix: str,
+    nodes: Mapping[str, Node],
+    node: Node,
+    templates: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Tags describing one node: ``<prefix>.status``, ``.id``, ``.exitCode``, outputs.
+
+    A Skipped or Omitted producer has no outputs: only the ``valueFrom.default`` its template
+    declares for an output parameter is given; the others are absent (not empty), so that a
+    consumer's input default or an expression's ``??`` applies (``docs/variables.md``).
+    Artifacts are given as values, for ``fromExpression`` and ``from``.
+    """
+    out: dict[str, Any] = {f"{prefix}.status": node["phase"], f"{prefix}.id": node["id"]}
     for key in ("startedAt", "finishedAt"):
         if key in node:
             out[f"{prefix}.{key}"] = node[key]
+    if node.get("hostNodeName"):
+        out[f"{prefix}.hostNodeName"] = node["hostNodeName"]
+    if node.get("podIP"):
+        out[f"{prefix}.ip"] = node["podIP"]
     outputs = node.get("outputs") or {}
     if node.get("type") == NodeType.TASK_GROUP:
         outputs = aggregate_outputs(nodes, node)
+    elif node.get("phase") in ("Skipped", "Omitted"):
+        outputs = skipped_outputs((templates or {}).get(node.get("templateName") or ""))
     for p in outputs.get("parameters") or []:
         if "value" in p:
             out[f"{prefix}.outputs.parameters.{p['name']}"] = p["value"]
+    if "parametersJSON" in outputs:
+        out[f"{prefix}.outputs.parameters"] = outputs["parametersJSON"]
+    for a in outputs.get("artifacts") or []:
+        out[f"{prefix}.outputs.artifacts.{a['name']}"] = a
     if "result" in outputs:
         out[f"{prefix}.outputs.result"] = outputs["result"]
     if "exitCode" in outputs:
         out[f"{prefix}.outputs.exitCode"] = outputs["exitCode"]
+        out[f"{prefix}.exitCode"] = outputs["exitCode"]
     return out
 
 
-def aggregate_outputs(nodes: Mapping[str, Node], group: Node) -> dict[str, Any]:
-    """Outputs of an expanded task: each parameter as a JSON array of every item's value."""
-    values: dict[str, list[Any]] = {}
-    for kid in group.get("children") or []:
-        for p in (nodes[kid].get("outputs") or {}).get("parameters") or []:
-            values.setdefault(p["name"], []).append(_json_or_text(p.get("value", "")))
-    params = [{"name": k, "value": json.dumps(v, separators=(",", ":"))} for k, v in values.items()]
+def skipped_outputs(template: dict[str, Any] | None) -> dict[str, Any]:
+    """The outputs a Skipped or Omitted node of ``template`` gives: its declared defaults."""
+    params = [
+        {"name": p["name"], "value": str(p["valueFrom"]["default"])}
+        for p in ((template or {}).get("outputs") or {}).get("parameters") or []
+        if "default" in (p.get("valueFrom") or {})
+    ]
     return {"parameters": params} if params else {}
+
+
+def aggregate_outputs(nodes: Mapping[str, Node], group: Node) -> dict[str, Any]:
+    """Outputs of an expanded task or step, as Argo aggregates them over the items that
+    succeeded (``processAggregateNodeOutputs``): ``outputs.parameters`` is a JSON list of each
+    item's parameters, ``outputs.parameters.<name>`` a JSON list of the values (parsed when
+    every value is a JSON list or object, else strings) and ``outputs.result`` a JSON list of
+    the results."""
+    values: dict[str, list[str]] = {}
+    maps: list[dict[str, str]] = []
+    results: list[Any] = []
+    for kid in group.get("children") or []:
+        node = nodes[kid]
+        outputs = node.get("outputs") or {}
+        if node["phase"] != "Succeeded" or not outputs:
+            continue
+        params = {p["name"]: str(p.get("value", "")) for p in outputs.get("parameters") or []
+                  if not p["name"].startswith("nbflow-")}
+        if params:
+            maps.append(params)
+        for name, value in params.items():
+            values.setdefault(name, []).append(value)
+        if "result" in outputs:
+            results.append(_json_or_text(outputs["result"]))
+    params_out = [{"name": k, "value": _value_list(v)} for k, v in values.items()]
+    out: dict[str, Any] = {"parametersJSON": json.dumps(maps, separators=(",", ":"))}
+    if params_out:
+        out["parameters"] = params_out
+    out["result"] = json.dumps(results, separators=(",", ":"))
+    return out
+
+
+def _value_list(values: list[str]) -> str:
+    parsed = [_json_or_text(v) for v in values]
+    if all(isinstance(v, (list, dict)) for v in parsed):
+        return json.dumps(parsed, separators=(",", ":"))
+    return json.dumps(values, separators=(",", ":"))
 
 
 def _json_or_text(text: str) -> Any:

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ManifestError
 from ..vocab import FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion, items
-from .nodes import Node, item_description, outbound
+from .hooks import hooks_done, run_hooks
+from .nodes import Node, item_description, outbound, settled
+from .outputs import export_globals, template_outputs
+from .parallel import at_parallelism, fail_fast_blocks, fail_fast_ended
 from .scope import Scope, item_scope, node_scope
+from .variables import input_variables
 
 if TYPE_CHECKING:
     from .operator import Operator
@@ -26,7 +31,8 @@ __all__ = ["execute_steps"]
 def execute_steps(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
     """Advance a Steps node: run its groups in order, each group's steps in parallel."""
     previous: Node | None = None
-    for i, group in enumerate(tmpl.get("steps") or []):
+    groups = tmpl.get("steps") or []
+    for i, group in enumerate(groups):
         gname = f"{node['name']}[{i}]"
         gnode = op.node(gname)
         if gnode is None:
@@ -42,6 +48,8 @@ def execute_steps(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
                 op.nodes[pid].setdefault("children", []).append(gnode["id"])
         if not Phase(gnode["phase"]).fulfilled:
             _execute_group(op, node, gnode, group, i)
+            if fail_fast_ended(op, node, tmpl, gnode):
+                return
             if not Phase(gnode["phase"]).fulfilled:
                 return
         if gnode["phase"] in FAILED:
@@ -49,7 +57,15 @@ def execute_steps(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
             return
         previous = gnode
     node["outboundNodes"] = _outbound_of_group(op, previous) if previous else []
+    try:
+        outputs = template_outputs(tmpl, _scope(op, node, len(groups), None))
+    except ManifestError as exc:
+        op.mark(node, Phase.ERROR, exc.message)
+        return
+    if outputs:
+        node["outputs"] = outputs
     op.mark(node, Phase.SUCCEEDED)
+    export_globals(op, node, tmpl)
 
 
 def _outbound_of_group(op: Operator, group: Node) -> list[str]:
@@ -64,14 +80,26 @@ def _execute_group(
 ) -> None:
     kids: list[str] = []
     by_kid: dict[str, dict[str, Any]] = {}
+    waiting = False  # a step that the template's parallelism or failFast holds back
     for call in calls:
         name = f"{group['name']}.{call['name']}"
         if not expansion(call):
             kid = _execute_step(op, steps, group, call, name, call["name"], None, index)
+            if kid is None:
+                waiting = True
+                continue
             kids.append(kid["id"])
             by_kid[kid["id"]] = call
             continue
-        values = items(call, _scope(op, steps, index, None))
+        try:
+            values = items(call, _scope(op, steps, index, None))
+        except ManifestError as exc:
+            kid = op.node(name) or op.create(
+                name, call["name"], NodeType.SKIPPED, Phase.ERROR, boundary=steps["id"],
+                message=exc.message,
+            )
+            kids.append(kid["id"])
+            continue
         if not values:
             kid = op.node(name) or op.create(
                 name,
@@ -95,11 +123,20 @@ def _execute_group(
                 item,
                 index,
             )
+            if kid is None:
+                waiting = True
+                continue
             kids.append(kid["id"])
             by_kid[kid["id"]] = call
     group["children"] = kids
+    scope: Scope | None = None
+    for kid_id, call in by_kid.items():
+        if "hooks" in call or "onExit" in call:
+            scope = scope or _scope(op, steps, index + 1, None)
+            run_hooks(op, steps, call, op.nodes[kid_id], scope)
     nodes = [op.nodes[k] for k in kids]
-    if all(Phase(n["phase"]).fulfilled for n in nodes):
+    hooked = all(hooks_done(op, by_kid[k], op.nodes[k]) for k in by_kid)
+    if not waiting and hooked and all(settled(n) for n in nodes):
         bad = [n for n in nodes if n["phase"] in FAILED and not _continues(by_kid.get(n["id"]), n)]
         op.mark(
             group,
@@ -122,13 +159,37 @@ def _execute_step(
     display: str,
     item: Any,
     index: int,
-) -> Node:
+) -> Node | None:
     existing = op.node(name)
     if existing is not None and (
         existing["type"] == NodeType.POD or existing["phase"] in FULFILLED
     ):
         return existing
-    scope = _scope(op, steps, index, item)
+    tmpl = op.templates[steps["templateName"]]
+    if existing is None and (fail_fast_blocks(op, steps, tmpl) or at_parallelism(op, steps, tmpl)):
+        return None
+    try:
+        return _start_step(op, steps, call, name, display, item, index, existing)
+    except ManifestError as exc:  # Argo errors the node (type Skipped: it never started)
+        if existing is not None:
+            op.mark(existing, Phase.ERROR, exc.message)
+            return existing
+        return op.create(
+            name, display, NodeType.SKIPPED, Phase.ERROR, boundary=steps["id"], message=exc.message
+        )
+
+
+def _start_step(
+    op: Operator,
+    steps: Node,
+    call: dict[str, Any],
+    name: str,
+    display: str,
+    item: Any,
+    index: int,
+    existing: Node | None,
+) -> Node:
+    scope = _scope(op, steps, index, item, call["name"])
     if existing is None and call.get("when"):
         from ..argo.expr import evaluate_when
         from ..argo.subst import substitute
@@ -140,6 +201,7 @@ def _execute_step(
                 display,
                 NodeType.SKIPPED,
                 Phase.SKIPPED,
+                template=call.get("template"),
                 boundary=steps["id"],
                 message=f"when '{cond}' evaluated false",
             )
@@ -158,7 +220,15 @@ def _step_node(op: Operator, steps: Node, before: int, name: str) -> Node | None
         if found is not None:
             return found
         prefix = f"{steps['name']}[{k}].{name}("
-        expanded = [n for n in op.nodes.values() if n["name"].startswith(prefix)]
+        expanded = [
+            n
+            for n in op.nodes.values()
+            if n["name"].startswith(prefix)
+            and n.get("boundaryID") == steps["id"]
+            and not (n.get("nodeFlag") or {}).get("retried")
+            and ".onExit" not in n["name"][len(prefix) :]
+            and ".hooks." not in n["name"][len(prefix) :]
+        ]
         if expanded:  # aggregate the items like a TaskGroup does
             return {
                 "id": prefix,
@@ -174,12 +244,12 @@ def _aggregate_phase(nodes: list[Node]) -> str:
     return bad[0] if bad else "Succeeded"
 
 
-def _scope(op: Operator, steps: Node, index: int, item: Any) -> Scope:
-    fixed = op.workflow_scope()
+def _scope(op: Operator, steps: Node, index: int, item: Any, name: str | None = None) -> Scope:
+    fixed = {**op.workflow_scope(), **input_variables(steps)}
+    if name is not None:
+        fixed["steps.name"] = name
     if item is not None:
         fixed.update(item_scope(item))
-    for p in (steps.get("inputs") or {}).get("parameters") or []:
-        fixed[f"inputs.parameters.{p['name']}"] = p["value"]
 
     def lookup(key: str) -> str | None:
         parts = key.split(".")
@@ -188,7 +258,7 @@ def _scope(op: Operator, steps: Node, index: int, item: Any) -> Scope:
         node = _step_node(op, steps, index, parts[1])
         if node is None:
             return None
-        return node_scope(f"steps.{parts[1]}", op.nodes, node).get(key)
+        return node_scope(f"steps.{parts[1]}", op.nodes, node, op.templates).get(key)
 
     def expand() -> dict[str, str]:
         out: dict[str, str] = {}
@@ -196,7 +266,7 @@ def _scope(op: Operator, steps: Node, index: int, item: Any) -> Scope:
         for name in dict.fromkeys(s["name"] for group in groups[:index] for s in group):
             node = _step_node(op, steps, index, name)
             if node is not None:
-                out.update(node_scope(f"steps.{name}", op.nodes, node))
+                out.update(node_scope(f"steps.{name}", op.nodes, node, op.templates))
         return out
 
     return Scope(fixed, lookup, expand)

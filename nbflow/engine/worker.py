@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..argo.container import runs_nbflow
 from ..artifacts import ArtifactNotFound, ArtifactStore
 from ..digest import digest_path, verify_input
 from ..errors import DiskFull, NbflowError
@@ -31,7 +30,7 @@ from ..vocab import (
 )
 from .pod import PodRequest, PodResult
 
-__all__ = ["LocalPod", "check_runnable"]
+__all__ = ["LocalPod"]
 
 CANCELLED = "Stopped"  # the message of a pod killed on request (the engine names the strategy)
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
@@ -55,32 +54,6 @@ def missing_input(name: str, key: str, url: str) -> str:
             f"(run {parts[1]}), did not store it"
         )
     return f"input artifact {name!r} not found at {url}"
-
-
-def check_runnable(template: dict[str, Any], host_exec: bool = False) -> str | None:
-    """Why the local engine cannot run ``template`` (``None`` when it can).
-
-    With ``host_exec``, hand-written container and script templates run on this machine.
-    """
-    if host_exec and ("container" in template or "script" in template):
-        from .host import host_exec_available
-
-        return host_exec_available()
-    if "container" in template:
-        cmd = list(template["container"].get("command") or [])
-        if runs_nbflow(template):
-            return None
-        return (
-            f"template {template['name']!r} runs {' '.join(cmd) or 'its image entrypoint'} in "
-            f"image {template['container'].get('image', '?')!r}: the local engine runs only "
-            "nbflow steps (python -m nbflow.runner); run it with --host-exec to run the command "
-            "on this machine, ignoring the image"
-        )
-    if "dag" in template or "suspend" in template or "steps" in template:
-        return None
-    kinds = [k for k in ("script", "resource", "http", "plugin", "containerSet") if k in template]
-    what = ", ".join(kinds) or "this kind of"
-    return f"template {template['name']!r}: {what} templates cannot run locally yet"
 
 
 class LocalPod:
@@ -157,8 +130,7 @@ class LocalPod:
             if self.pod_dir.exists():  # left by an engine that crashed
                 self.discard(self.pod_dir)
             self.pod_dir.mkdir(parents=True)
-            for folder in self.mounts.values():
-                folder.mkdir(parents=True, exist_ok=True)
+            self.prepare()
             self._stage_inputs()
         except DiskFull:
             raise  # not this pod's fault: the engine stops the run
@@ -171,10 +143,20 @@ class LocalPod:
         except DiskFull:
             raise
         except NbflowError as exc:
-            return PodResult(Phase.ERROR, str(exc))
+            if end.phase == Phase.SUCCEEDED:
+                return PodResult(Phase.ERROR, str(exc))
+            outputs = {"exitCode": str(end.exit_code)} if end.exit_code is not None else {}
         finally:
             self.discard(self.pod_dir)
         return PodResult(end.phase, end.message, outputs)
+
+    def tick(self) -> None:
+        """Called about every 0.2 s while the step runs (a daemon checks its readiness)."""
+
+    def prepare(self) -> None:
+        """Create the pod's folders (its volumes) before the inputs are staged."""
+        for folder in self.mounts.values():
+            folder.mkdir(parents=True, exist_ok=True)
 
     def end_of(self, code: int) -> StepEnd:
         """What the step's exit ``code`` means: the runner's codes (:mod:`nbflow.outcome`)."""
@@ -190,6 +172,8 @@ class LocalPod:
                 target.write_text(art["raw"].get("data", ""), encoding="utf-8")
             elif (art.get("s3") or {}).get("key"):
                 key = art["s3"]["key"]
+                if art.get("subPath"):  # a file or folder inside the artifact
+                    key = key.rstrip("/") + "/" + os.path.normpath(art["subPath"]).lstrip("/")
                 try:
                     self.store.download(key, target)
                 except ArtifactNotFound:
@@ -289,6 +273,7 @@ class LocalPod:
                 return self.end_of(self.proc.wait(timeout=0.2))
             except subprocess.TimeoutExpired:
                 pass
+            self.tick()
             if cancel.is_set():
                 self._kill()
                 return StepEnd(End.STOPPED, message=CANCELLED)
@@ -297,8 +282,11 @@ class LocalPod:
                 return StepEnd(End.DEADLINE, message=DEADLINE_MESSAGE)
 
     def _kill(self) -> None:
-        """Kill the runner and its kernel (one process group)."""
+        """Kill the step's process and everything it started (whatever their session)."""
+        from .._linux import kill_tree
+
         assert self.proc is not None
+        kill_tree(self.proc.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
@@ -373,7 +361,7 @@ def kill_leftover_pods(pids_dir: Path) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             cmdline = b""
-        if b"nbflow.runner" in cmdline:
+        if b"nbflow.runner" in cmdline or b"nbflow.engine.sandbox" in cmdline:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
                 killed.append(pid)

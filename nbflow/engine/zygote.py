@@ -14,6 +14,8 @@ import signal
 import sys
 from typing import Any
 
+from .._linux import become_subreaper, kill_tree
+
 __all__ = ["zygote", "make_pristine_shell", "run_step", "KERNEL_ENV"]
 
 # What ipykernel and jupyter_client put in a kernel's environment.
@@ -56,6 +58,7 @@ def zygote(job_fd: int, status_fd: int, inherited: list[int]) -> None:
     code = 70
     try:
         os.setsid()  # its own process group: a kill reaches the step's subprocesses too
+        become_subreaper()  # and orphans of the step's processes, even in another session
         _die_with_parent()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -89,6 +92,7 @@ def zygote(job_fd: int, status_fd: int, inherited: list[int]) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        kill_tree(os.getpid(), include_self=False)  # nothing the step started outlives it
         with contextlib.suppress(OSError):
             os.write(status_fd, b"%d" % code)
         os._exit(code)

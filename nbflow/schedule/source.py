@@ -87,11 +87,22 @@ def cron_workflow(
         from ..argo.literal import encode_value
 
         manifest = copy.deepcopy(source)
-        set_parameters(manifest.get("spec", {}),
-                       {k: encode_value(v) for k, v in params.items()})
+        spec = manifest.get("spec", {})
+        if manifest.get("kind") == "CronWorkflow":
+            spec = spec.get("workflowSpec") or {}
+        set_parameters(spec, {k: encode_value(v) for k, v in params.items()})
     cron = CronOptions(tuple(schedules), options.timezone, options.concurrency_policy,
                        options.starting_deadline_s, options.suspend)
-    obj = convert(manifest, "cronworkflow", name=options.name, cron=cron)
+    if manifest.get("kind") == "CronWorkflow":  # its own schedules, policy and when
+        from ..argo.cron import own_cron_workflow
+
+        obj = own_cron_workflow(manifest, {}, schedules=tuple(schedules),
+                                timezone=cron.timezone,
+                                concurrency_policy=cron.concurrency_policy,
+                                starting_deadline_s=cron.starting_deadline_s,
+                                suspend=cron.suspend, name=options.name)
+    else:
+        obj = convert(manifest, "cronworkflow", name=options.name, cron=cron)
     for key, limit in zip(("successfulJobsHistoryLimit", "failedJobsHistoryLimit"),
                           options.history):
         if limit is not None:

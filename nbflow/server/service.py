@@ -89,9 +89,9 @@ class NbflowService:
 
     def _prepare_warm(self, path: Path, workflow: str | None) -> None:
         from .. import api
+        from ..argo.container import runs_nbflow
         from ..engine.fast import fallback_reason
         from ..engine.warm import ServerKind
-        from ..engine.worker import runs_nbflow
 
         try:
             source, _, base, _ = api.load_source(path, workflow)

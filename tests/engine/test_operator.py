@@ -357,12 +357,39 @@ def test_parameters_flow_through_arguments_defaults_and_workflow() -> None:
     assert req.template["container"]["args"] == ["42", "7", "wf"]
 
 
-def test_missing_input_parameter_is_a_clear_error() -> None:
-    from nbflow.errors import ManifestError
-
+def test_missing_input_parameter_errors_the_task_and_the_run_ends() -> None:
     wf = workflow([task("a")], [pod("t", inputs={"parameters": [{"name": "x"}]})])
-    with pytest.raises(ManifestError, match="inputs.parameters.x was not supplied"):
-        Operator(wf).reconcile(T0)
+    op = Driver(wf).run()
+    node = op.node("wf.a")
+    assert node is not None and node["phase"] == "Error"
+    assert "inputs.parameters.x was not supplied" in node["message"]
+    assert op.phase == "Error"
+    assert not [n for n in op.nodes.values() if n["phase"] in ("Running", "Pending")]
+
+
+def test_a_pod_template_that_cannot_be_substituted_errors_that_pod_only() -> None:
+    bad = pod("bad", container={**RUNNER, "args": ["{{workflow.name"]})
+    wf = workflow([task("a", template="bad"), task("b")], [bad, pod("t")])
+    op = Driver(wf).run()
+    assert op.node("wf.a")["phase"] == "Error"  # type: ignore[index]
+    assert "cannot find end tag" in op.node("wf.a")["message"]  # type: ignore[index]
+    assert op.node("wf.b")["phase"] == "Succeeded"  # type: ignore[index]
+    assert op.phase == "Error"
+
+
+def test_a_pod_template_keeps_tags_it_cannot_resolve_as_argo_does() -> None:
+    tmpl = pod("t", container={**RUNNER, "args": ["{{workflow.status}}", "{{=nope + 1}}"]})
+    (req,) = Operator(workflow([task("a")], [tmpl])).reconcile(T0)
+    assert req.template["container"]["args"] == ["{{workflow.status}}", "{{=nope + 1}}"]
+
+
+def test_settle_ends_every_unfinished_node_with_the_reason() -> None:
+    op = Operator(workflow([task("a"), task("b", depends="a")]))
+    op.reconcile(T0)
+    ended = op.settle("engine error: boom")
+    assert ended and all(op.nodes[i]["phase"] == "Error" for i in ended)
+    assert {op.nodes[i]["message"] for i in ended} == {"engine error: boom"}
+    assert not [n for n in op.nodes.values() if n["phase"] in ("Running", "Pending")]
 
 
 def test_artifact_from_resolves_upstream_key() -> None:
