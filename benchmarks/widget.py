@@ -13,6 +13,7 @@ applies 1,000 single-node updates.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -100,6 +101,8 @@ class _FakeRun:
         self.live = False
         self.nodes = wf["status"]["nodes"]
         self.run_dir = Path(tempfile.gettempdir())
+        self.driver = None
+        self.lock = contextlib.nullcontext()
 
     def summary(self) -> str:
         return self.id

@@ -37,13 +37,11 @@ def compile_workflow(
 
     ``base_dir`` is where relative ``--notebook`` paths of templates are read from.
     """
-    from .argo.compile import CompileOptions
-    from .argo.compile import compile_workflow as _compile
-    from .argo.nesting import nest_large_dags
+    from .argo.compile import CompileOptions, to_manifest
 
     cfg = _config(config)
     options = CompileOptions(image=cfg.image, base_dir=Path(base_dir) if base_dir else None)
-    return nest_large_dags(_compile(workflow, options))
+    return to_manifest(workflow, options)
 
 
 def load_source(
@@ -123,6 +121,7 @@ def run_workflow(
     from dataclasses import replace
 
     from .argo.compile import encode_value
+    from .engine.driver import LocalDriver
     from .engine.local import prepare
     from .engine.store import RunStore
     from .model import Workflow
@@ -141,86 +140,44 @@ def run_workflow(
     }
     settings.update(origin or {})
     RunStore(cfg.runs_dir).create(wf, settings)
-    return _drive(wf, settings, cfg, progress, wait)
+    run = _local_run(wf, settings, cfg)
+    _watch(run, progress)
+    assert isinstance(run.driver, LocalDriver)
+    run.driver.start(wait=wait)
+    return run
 
 
-def _drive(
-    wf: dict[str, Any],
-    settings: dict[str, Any],
-    cfg: NbflowConfig,
-    progress: TextIO | None,
-    wait: bool,
-    resume: tuple[str, ...] | list[str] | None = (),
-) -> Run:
-    """Run (or go on running) ``wf`` with a local engine; return its run object.
-
-    ``resume`` names suspended nodes to resume first (empty: none; ``None``: all).
-    """
+def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) -> Run:
+    """The run object of a local run, with the driver that can run it here."""
     from .artifacts import ArtifactStore
-    from .engine.local import LocalEngine
-    from .engine.progress import ProgressPrinter
+    from .engine.driver import LocalDriver
     from .engine.run import Run
     from .engine.store import RunStore
 
     runs = RunStore(cfg.runs_dir)
     store = ArtifactStore.from_config(cfg, settings["artifact_root"])
-    engine = LocalEngine(
-        wf,
-        runs=runs,
-        store=store,
-        workdir=Path(settings["workdir"]),
-        max_workers=cfg.workers,
-        cache=_cache(wf, cfg),
-        cache_dir=Path(cfg.home) / "cache",
-        engine=cfg.engine,
-    )
+    driver = LocalDriver(wf, settings, config=cfg, runs=runs, store=store)
+    return Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
+
+
+def _watch(run: Run, progress: TextIO | None) -> None:
+    """Print one line per phase change of ``run`` on ``progress``, if given."""
     if progress is not None:
-        engine.listeners.append(ProgressPrinter(progress))
-    if resume is None or resume:
-        engine.resume(list(resume) if resume else None)
-    run = Run(wf, store, runs.run_dir(wf["metadata"]["name"]), engine)
-    if wait:
-        engine.run()
-    else:
-        engine.start()
-    return run
-
-
-def _cache(wf: dict[str, Any], cfg: NbflowConfig) -> Any:
-    """The result cache of the workflow ``wf`` belongs to, or ``None`` when caching is off."""
-    if not cfg.cache:
-        return None
-    from .engine.cache import workflow_cache
-
-    return workflow_cache(wf, Path(cfg.home) / "cache")
-
-
-def _cluster_run(run_id: str | None, cfg: NbflowConfig, progress: TextIO | None) -> Any:
-    """The run as a cluster run when it was submitted to Argo, else ``None``."""
-    from .cluster.run import recorded_cluster_run
-
-    run = recorded_cluster_run(run_id, config=cfg)
-    if run is not None and progress is not None:
         from .engine.progress import ProgressPrinter
 
-        run.watcher.listeners.append(ProgressPrinter(progress))
-    return run
+        run.subscribe(ProgressPrinter(progress))
 
 
-def _reopen(run_id: str | None, cfg: NbflowConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+def _open(run_id: str | None, cfg: NbflowConfig, *, refresh: bool = True) -> Run:
+    """The run ``run_id`` (``None``: the most recent) with its driver, local or cluster."""
     from .engine.store import RunStore
-    from .engine.worker import kill_leftover_pods
 
-    runs = RunStore(cfg.runs_dir)
-    wf, settings = runs.load(run_id)
-    name = wf["metadata"]["name"]
-    if runs.is_locked(name):
-        from .errors import NbflowError
+    wf, settings = RunStore(cfg.runs_dir).load(run_id)
+    if settings.get("backend") == "argo":
+        from .cluster.run import load_cluster_run
 
-        raise NbflowError(f"run {name} is still running in another process")
-    kill_leftover_pods(runs.run_dir(name) / "pids")
-    runs.snapshot(name)
-    return wf, settings
+        return load_cluster_run(wf, settings, config=cfg, refresh=refresh)
+    return _local_run(wf, settings, cfg)
 
 
 def resume_run(
@@ -239,23 +196,9 @@ def resume_run(
     succeeded are not run again (their artifacts are reused), steps that were running when the
     engine died or was stopped run again.
     """
-    from .engine.recovery import resume_plan
-    from .engine.store import RunStore
-
-    cfg = _config(config)
-    cluster = _cluster_run(run_id, cfg, progress)
-    if cluster is not None:
-        cluster.resume(nodes)
-        return cluster.wait() if wait else cluster
-    runs = RunStore(cfg.runs_dir)
-    wf, _ = runs.load(run_id)
-    name = wf["metadata"]["name"]
-    if runs.is_locked(name):
-        runs.request(name, resume=nodes)
-        return get_run(name, config=cfg)
-    wf, settings = _reopen(name, cfg)
-    resume_plan(wf)
-    run = _drive(wf, settings, cfg, progress, wait=False, resume=nodes or None)
+    run = _open(run_id, _config(config))
+    _watch(run, progress)
+    run.resume(nodes)
     return run.wait() if wait else run
 
 
@@ -267,20 +210,14 @@ def retry_run(
     wait: bool = True,
 ) -> Run:
     """Run the failed and errored steps of a finished run again, and what depends on them."""
-    from .engine.recovery import retry_plan
-
-    cfg = _config(config)
-    cluster = _cluster_run(run_id, cfg, progress)
-    if cluster is not None:
-        cluster.retry()
-        return cluster.wait() if wait else cluster
-    wf, settings = _reopen(run_id, cfg)
-    retry_plan(wf)
-    return _drive(wf, settings, cfg, progress, wait)
+    run = _open(run_id, _config(config))
+    _watch(run, progress)
+    run.retry()
+    return run.wait() if wait else run
 
 
 def rerun_from(
-    run_id: str | None,
+    run_id: str | Run | None,
     task: str,
     *,
     config: NbflowConfig | None = None,
@@ -291,89 +228,51 @@ def rerun_from(
     """Rerun ``task`` and everything downstream of it with the current code of the notebook.
 
     The workflow is recompiled (from ``workflow`` when given, e.g. the live kernel's, else from
-    the notebook file the run came from); every other task keeps its earlier results.
+    the notebook file the run came from); every other task keeps its earlier results. ``run_id``
+    may be the run object itself (a viewer keeps following it).
     """
-    from .engine.dag import DagPlan
-    from .engine.recovery import rerun_plan
+    from .engine.run import Run
     from .errors import NbflowError
 
     cfg = _config(config)
-    from .cluster.run import recorded_cluster_run
-
-    if recorded_cluster_run(run_id, config=cfg, refresh=False) is not None:
+    run = run_id if isinstance(run_id, Run) else _open(run_id, cfg, refresh=False)
+    settings = _settings(run, cfg)
+    if settings.get("backend") == "argo":
         raise NbflowError("rerun --from is for local runs; on Kubernetes use nbflow k8s retry")
-    wf, settings = _reopen(run_id, cfg)
     if workflow is None:
         if not settings.get("notebook"):
             raise NbflowError(
-                f"run {wf['metadata']['name']} was not started from a notebook file: "
+                f"run {run.id} was not started from a notebook file: "
                 "rerun it from the notebook's kernel (%nbflow rerun)"
             )
         from .notebook.extract import read_notebook
 
         workflow = read_notebook(settings["notebook"]).workflow(settings.get("workflow"))
     fresh = compile_workflow(workflow, config=cfg, base_dir=settings.get("base_dir"))
-    old_args = {p["name"]: p for p in (wf["spec"].get("arguments") or {}).get("parameters") or []}
-    for p in (fresh["spec"].get("arguments") or {}).get("parameters") or []:
-        if p["name"] in old_args:
-            p["value"] = old_args[p["name"]]["value"]
-    entry = next(t for t in fresh["spec"]["templates"] if t["name"] == fresh["spec"]["entrypoint"])
-    plan = DagPlan.of(entry)
-    if task not in plan.by_name:
-        raise NbflowError(f"workflow has no task {task!r} (tasks: {', '.join(plan.by_name)})")
-    wf["spec"] = fresh["spec"]
-    rerun_plan(wf, _downstream(plan.depends, task))
-    return _drive(wf, settings, cfg, progress, wait)
+    _watch(run, progress)
+    run.rerun(task, fresh)
+    return run.wait() if wait else run
 
 
-def _downstream(depends: dict[str, tuple[str, list[str]]], task: str) -> list[str]:
-    out = [task]
-    for name in out:
-        out += [t for t, (_, deps) in depends.items() if name in deps and t not in out]
-    return out
+def _settings(run: Run, cfg: NbflowConfig) -> dict[str, Any]:
+    from .engine.store import RunStore
+
+    return RunStore(cfg.runs_dir).load(run.id)[1]
 
 
 def stop_run(
     run_id: str | None = None, *, terminate: bool = False, config: NbflowConfig | None = None
 ) -> str:
     """Ask a running run to stop (exit handlers run) or terminate; return the run's name."""
-    from .engine.store import RunStore
-    from .errors import NbflowError
-
-    cfg = _config(config)
-    runs = RunStore(cfg.runs_dir)
-    wf, settings = runs.load(run_id)
-    name = wf["metadata"]["name"]
-    if settings.get("backend") == "argo":
-        from .cluster.run import load_cluster_run
-
-        load_cluster_run(wf, settings, config=cfg, refresh=False).stop(
-            "Terminate" if terminate else "Stop"
-        )
-        return name
-    if not runs.is_locked(name):
-        raise NbflowError(
-            f"run {name} is not running ({wf.get('status', {}).get('phase') or 'never started'})"
-        )
-    runs.request(name, shutdown="Terminate" if terminate else "Stop")
-    return name
+    run = _open(run_id, _config(config), refresh=False)
+    run.stop("Terminate" if terminate else "Stop")
+    return run.id
 
 
 def get_run(run_id: str | None = None, *, config: NbflowConfig | None = None) -> Run:
-    """Load a run from the run store; ``None`` means the most recent run."""
-    from .artifacts import ArtifactStore
-    from .engine.run import Run
-    from .engine.store import RunStore
-
-    cfg = _config(config)
-    runs = RunStore(cfg.runs_dir)
-    wf, settings = runs.load(run_id)
-    if settings.get("backend") == "argo":
-        from .cluster.run import load_cluster_run
-
-        return load_cluster_run(wf, settings, config=cfg)
-    store = ArtifactStore.from_config(cfg, settings["artifact_root"])
-    return Run(wf, store, runs.run_dir(wf["metadata"]["name"]))
+    """Load a run from the run store (``None``: the most recent run), with its driver: the
+    returned object can ``stop``, ``resume``, ``retry`` and ``rerun`` it."""
+    return _open(run_id, _config(config))
 
 
 def list_runs(*, config: NbflowConfig | None = None) -> list[str]:

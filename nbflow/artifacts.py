@@ -20,14 +20,12 @@ from .storage_errors import (
     call_with_retries,
     describe_failure,
 )
+from .vocab import META_FILE
 
-__all__ = ["ArtifactStore", "ArtifactNotFound", "RetryPolicy", "COMMIT_FILE", "is_object_store"]
+__all__ = ["ArtifactStore", "ArtifactNotFound", "RetryPolicy", "is_object_store"]
 
 T = TypeVar("T")
 
-# A folder on an object store is published by writing this file last (it is the marshal's
-# metadata file, which every loader needs): a reader never takes a folder without it.
-COMMIT_FILE = "nbflow.json"
 OBJECT_STORES = ("s3", "s3a")
 PART_BYTES = 8 * 2**20  # multipart part size; PART_BYTES * PART_CONCURRENCY bytes in memory
 PART_CONCURRENCY = 4  # parts of one file in flight
@@ -56,7 +54,7 @@ class ArtifactStore:
     A key ending in ``/`` names a folder. Nothing half-written is ever read: locally, uploads go
     to a temporary name that is renamed into place. On S3 every object appears whole (a PUT,
     or the completion of a multipart upload, whose parts are the temporary copy, moved into
-    place by the server); a folder is published by writing :data:`COMMIT_FILE` last, after
+    place by the server); a folder is published by writing :data:`META_FILE` last, after
     deleting the commit file of the version it replaces, and a folder without it is refused as
     incomplete. Files are streamed in parts of :data:`PART_BYTES` (smaller ones go in one
     request), downloads in one streamed GET per file, so memory stays bounded whatever the
@@ -127,7 +125,7 @@ class ArtifactStore:
     def _exists(self, key: str) -> bool:
         if self.remote and key.endswith("/"):
             found = self.fs.find(self.path(key))
-            return any(p.rsplit("/", 1)[-1] == COMMIT_FILE for p in found)
+            return any(p.rsplit("/", 1)[-1] == META_FILE for p in found)
         return bool(self.fs.exists(self.path(key)))
 
     def upload(self, local: Path, key: str) -> None:
@@ -267,7 +265,7 @@ class ArtifactStore:
             return
         found = self.fs.find(source)
         rels = [_relative(f, source) for f in found]
-        if not found or COMMIT_FILE not in {r.rsplit("/", 1)[-1] for r in rels}:
+        if not found or META_FILE not in {r.rsplit("/", 1)[-1] for r in rels}:
             raise ArtifactNotFound(f"artifact not found: {self.url(src)}", self.url(src))
         files = {f"{final}/{rel}": f for rel, f in zip(rels, found)}
         sync(self.fs.loop, self._publish, files, final)
@@ -276,7 +274,7 @@ class ArtifactStore:
         """Replace the folder ``final`` with ``files`` (target key to a local file, or to an
         object of the store, copied server-side): unpublish, write, then commit."""
         fs = self.fs
-        commit = f"{final}/{COMMIT_FILE}"
+        commit = f"{final}/{META_FILE}"
         failed_before = final in self._unfinished
         self._unfinished.add(final)
         # A HEAD, not a LIST, in the common case of a new key; an earlier version, or what an
@@ -346,9 +344,9 @@ class ArtifactStore:
                 f"artifact not found: {self.url(key)} (endpoint {self.endpoint})", self.url(key)
             )
         rels = [_relative(f, src) for f in files]
-        if COMMIT_FILE not in {r.rsplit("/", 1)[-1] for r in rels}:
+        if META_FILE not in {r.rsplit("/", 1)[-1] for r in rels}:
             raise StorageError(
-                f"artifact {self.url(key)} is incomplete (no {COMMIT_FILE}): "
+                f"artifact {self.url(key)} is incomplete (no {META_FILE}): "
                 "the upload that wrote it did not finish"
             )
         targets = [tmp / r for r in rels]

@@ -9,10 +9,9 @@ from typing import Any
 
 from . import marshal
 from .errors import MarshalError, NbflowError, SpecError
+from .vocab import ATTEMPT_ENV, STEP_DIR_ENV, TEMPLATE_ENV
 
 __all__ = [
-    "STEP_DIR_ENV",
-    "TEMPLATE_ENV",
     "output",
     "recorded",
     "reset",
@@ -22,9 +21,6 @@ __all__ = [
     "attempt",
 ]
 
-STEP_DIR_ENV = "NBFLOW_STEP_DIR"
-TEMPLATE_ENV = "NBFLOW_TEMPLATE"
-ATTEMPT_ENV = "NBFLOW_ATTEMPT"
 
 _recorded: dict[str, Any] = {}
 

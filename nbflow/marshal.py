@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import MarshalError, NbflowError
 from .formats import BUILT_IN, Unsupported, is_jsonable
+from .vocab import META_FILE
 
 __all__ = [
     "Unsupported",
@@ -28,12 +29,10 @@ __all__ = [
     "load_input",
     "to_parameter",
     "is_jsonable",
-    "META_FILE",
     "PARAMETER_MAX_BYTES",
     "ENTRY_POINT_GROUP",
 ]
 
-META_FILE = "nbflow.json"
 PARAMETER_MAX_BYTES = 64 * 1024
 ENTRY_POINT_GROUP = "nbflow.serializers"
 

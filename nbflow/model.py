@@ -5,13 +5,11 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from .errors import CycleError, SpecError
 
 __all__ = [
-    "Phase",
     "Retry",
     "Resources",
     "Template",
@@ -27,31 +25,6 @@ __all__ = [
     "resolve_inputs",
     "check",
 ]
-
-
-class Phase(str, Enum):
-    """Node and workflow phases; values are Argo's strings."""
-
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    ERROR = "Error"
-    SKIPPED = "Skipped"
-    OMITTED = "Omitted"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def completed(self) -> bool:
-        """Argo's ``Completed()``: Succeeded, Failed or Error."""
-        return self in (Phase.SUCCEEDED, Phase.FAILED, Phase.ERROR)
-
-    @property
-    def fulfilled(self) -> bool:
-        """Argo's ``Fulfilled()``: completed, Skipped or Omitted."""
-        return self.completed or self in (Phase.SKIPPED, Phase.OMITTED)
 
 
 RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")

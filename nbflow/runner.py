@@ -13,20 +13,21 @@ import functools
 import json
 import os
 import re
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from .outcome import End, StepEnd, signal_description
+from .vocab import STEP_DIR_ENV, TEMPLATE_ENV, TERMINATION_LOG_ENV
+
+__all__ = ["main", "run_step", "report", "parser", "decode_value", "read_step_notebook"]
+
 TERMINATION_LOG = "/dev/termination-log"
-EXIT_FAILED = 1  # a cell raised: Argo's Failed
-EXIT_USAGE = 2
-EXIT_KERNEL_DIED = 3  # the kernel process died (crash, out of memory): nbflow reports Error
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @functools.lru_cache(maxsize=1)
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     """The command line's parser, built once (the fast engine's server builds it pre-fork)."""
     p = argparse.ArgumentParser(prog="python -m nbflow.runner", description=__doc__.splitlines()[0])
     p.add_argument("--dir", default="/nbflow", help="the step directory (default: /nbflow)")
@@ -62,72 +63,95 @@ def read_step_notebook(path: Path) -> str:
     return base64.b64decode(text).decode("utf-8")
 
 
-def _terminate(message: str) -> None:
-    """Leave a one-line reason where the orchestrator looks for it (Kubernetes' termination log)."""
-    target = os.environ.get("NBFLOW_TERMINATION_LOG", TERMINATION_LOG)
-    try:
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(message[:4000])
-    except OSError:
-        pass
-    print(f"nbflow.runner: {message}", file=sys.stderr)
+def report(end: StepEnd) -> int:
+    """Leave the end's one-line reason where the orchestrator looks for it (Kubernetes'
+    termination log) and on stderr; return the exit code that reports it."""
+    if end.message:
+        target = os.environ.get(TERMINATION_LOG_ENV, TERMINATION_LOG)
+        try:
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(end.message[:4000])
+        except OSError:
+            pass
+        print(f"nbflow.runner: {end.message}", file=sys.stderr)
+    return end.runner_exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the step; return 0 on success, 1 when a cell fails, 2 on a usage error, 3 when the
-    kernel died."""
-    args = _parser().parse_args(argv)
+    """Run the step in a kernel of its own; exit 0 on success, 1 when a cell fails, 2 on a
+    usage error, 3 when the kernel died (see :mod:`nbflow.outcome`)."""
+    import logging
+
+    # papermill logs the cells' outputs (log_output): they are the pod's log
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    return report(run_step(argv))
+
+
+def run_step(argv: list[str] | None = None, *, engine: str | None = None) -> StepEnd:
+    """Run one step and say how it ended: the one path both engines take.
+
+    Prepares the step directory, injects the parameters the papermill way and executes the
+    step notebook with papermill's ``execute_notebook``.
+
+    Parameters
+    ----------
+    argv : list of str
+        The runner's arguments (``--dir DIR --template NAME -p NAME JSON ...``).
+    engine : str, optional
+        A registered papermill engine to run the cells (the fast engine's in-process shell);
+        default: papermill's own, in a kernel started for the step.
+    """
+    args = parser().parse_args(argv)
     # jupyter_server#1559: jsonschema's format checker pulls rfc3987_syntax, seconds of CPU at
     # import; nbformat validation never needs it.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     step_dir = Path(args.dir).resolve()
     source = step_dir / "step.ipynb"
     if not source.is_file():
-        _terminate(f"no step notebook at {source}")
-        return EXIT_USAGE
+        return StepEnd(End.USAGE, message=f"no step notebook at {source}")
     decoded = step_dir / "step.decoded.ipynb"
     decoded.write_text(read_step_notebook(source), encoding="utf-8")
     for sub in ("outputs", "parameters"):
         (step_dir / sub).mkdir(parents=True, exist_ok=True)
-    os.environ["NBFLOW_STEP_DIR"] = str(step_dir)
-    os.environ["NBFLOW_TEMPLATE"] = args.template
+    os.environ[STEP_DIR_ENV] = str(step_dir)
+    os.environ[TEMPLATE_ENV] = args.template
     parameters = {name: decode_value(value) for name, value in args.parameter}
-    return _execute(decoded, step_dir / "notebook.ipynb", parameters, args.kernel)
+    kernel = args.kernel or _kernel_name(decoded)
+    return _execute(decoded, step_dir / "notebook.ipynb", parameters, kernel, engine)
 
 
-def _execute(source: Path, target: Path, parameters: dict[str, Any], kernel: str | None) -> int:
-    import logging
-
+def _execute(
+    source: Path, target: Path, parameters: dict[str, Any], kernel: str, engine: str | None
+) -> StepEnd:
     import papermill
-    from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    kernel_name = kernel or _kernel_name(source)
-    km = AsyncKernelManager(kernel_name=kernel_name)
+    options: dict[str, Any] = {"engine_name": engine}
+    km = None
+    if engine is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=kernel)
+        options.update(log_output=True, km=km)
     try:
         papermill.execute_notebook(
             str(source),
             str(target),
             parameters=parameters,
-            kernel_name=kernel_name,
+            kernel_name=kernel,
             progress_bar=False,
-            log_output=True,
-            km=km,
+            **options,
         )
     except PapermillExecutionError as exc:
         traceback = "\n".join(_ANSI.sub("", line) for line in exc.traceback or [])
         print(traceback, file=sys.stderr)
-        _terminate(f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
-        return EXIT_FAILED
+        return StepEnd(End.FAILED, message=f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
     except DeadKernelError:
-        _terminate(f"kernel died: {_kernel_exit(km)}")
-        return EXIT_KERNEL_DIED
+        return StepEnd(End.KERNEL_DIED, message=f"kernel died: {_kernel_exit(km)}")
     except Exception as exc:  # a timeout, a kernel that would not start: the step failed
-        _terminate(f"{type(exc).__name__}: {exc}")
-        return EXIT_FAILED
-    return 0
+        return StepEnd(End.FAILED, message=f"{type(exc).__name__}: {exc}")
+    return StepEnd(End.SUCCEEDED)
 
 
 def _kernel_name(source: Path) -> str:
@@ -142,9 +166,7 @@ def _kernel_exit(km: Any) -> str:
     if code is None:
         return "it stopped answering"
     if code < 0:
-        name = signal.Signals(-code).name if -code in signal.valid_signals() else "signal"
-        hint = ": out of memory?" if -code == signal.SIGKILL else ""
-        return f"exit code {code} ({name}{hint})"
+        return f"exit code {code} ({signal_description(-code, hint=True)})"
     return f"exit code {code}"
 
 

@@ -9,7 +9,6 @@ import pytest
 from nbflow.errors import CycleError, SpecError
 from nbflow.model import (
     OutputRef,
-    Phase,
     Task,
     Template,
     Workflow,
@@ -68,13 +67,6 @@ def test_parse_duration_rejects(bad: str) -> None:
 def test_format_duration_is_go_syntax() -> None:
     assert format_duration(600) == "600s"
     assert format_duration(1.5) == "1.5s"
-
-
-def test_phase_values_are_argo_strings() -> None:
-    assert Phase.SUCCEEDED == "Succeeded"
-    assert str(Phase.OMITTED) == "Omitted"
-    assert Phase.SKIPPED.fulfilled and not Phase.SKIPPED.completed
-    assert Phase.ERROR.completed and not Phase.RUNNING.fulfilled
 
 
 def _wf(*tasks: Task, **templates: Template) -> Workflow:

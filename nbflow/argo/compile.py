@@ -1,4 +1,10 @@
-"""Compile a pipeline model into an Argo ``Workflow`` manifest (a plain, deterministic dict)."""
+"""Compile a pipeline model into an Argo ``Workflow`` manifest (a plain, deterministic dict).
+
+:func:`to_manifest` is the one compile pipeline: :func:`translate` (templates, the DAG, artifact
+keys), then :func:`shape_for_argo` (DAGs over Argo's 200 tasks nested, ``continueOn`` in a
+``depends`` DAG rewritten to ``dependencies``). A manifest edited after translating (the cached
+steps a cluster submission leaves out) goes through :func:`shape_for_argo` the same way.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,23 @@ from typing import Any
 
 from ..errors import SpecError
 from ..model import OutputRef, Task, Workflow, check, k8s_name, resolve_inputs
-from .container import STEP_KEY, container_template
+from ..vocab import API_VERSION, LABEL_WORKFLOW, STEP_KEY
+from .container import container_template
 from .limits import dependencies_for_continue_on
 from .when import translate_when
 
-API_VERSION = "argoproj.io/v1alpha1"
 ENTRYPOINT = "main"
 ITEM_INDEX = "_i"
-LABEL_WORKFLOW = "nbflow.io/workflow"
 
-__all__ = ["CompileOptions", "compile_workflow", "encode_value", "ENTRYPOINT", "ITEM_INDEX"]
+__all__ = [
+    "CompileOptions",
+    "to_manifest",
+    "translate",
+    "shape_for_argo",
+    "encode_value",
+    "ENTRYPOINT",
+    "ITEM_INDEX",
+]
 
 
 @dataclass(frozen=True)
@@ -42,8 +55,23 @@ def encode_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
-    """Return the Argo ``Workflow`` manifest of ``workflow``.
+def to_manifest(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
+    """The Argo ``Workflow`` manifest of ``workflow``, ready for the local engine or a cluster:
+    :func:`translate`, then :func:`shape_for_argo`."""
+    return shape_for_argo(translate(workflow, options))
+
+
+def shape_for_argo(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``manifest`` that Argo's limits accept: DAGs of more than 200 tasks nested
+    (:mod:`.nesting`), and DAGs that mix ``continueOn`` with ``depends`` written with
+    ``dependencies``, which Argo accepts and which means the same."""
+    from .nesting import nest_large_dags
+
+    return dependencies_for_continue_on(nest_large_dags(manifest))
+
+
+def translate(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
+    """The manifest of ``workflow`` as one flat DAG (see :func:`to_manifest`).
 
     Every template becomes a container template running ``python -m nbflow.runner`` on its
     step notebook; tasks become a DAG template named ``main``; mapped tasks use
@@ -82,7 +110,7 @@ def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) 
     spec["volumes"] = [{"name": "nbflow", "emptyDir": {}}]
     dag = {"tasks": [_dag_task(workflow, task, producers, wf_params) for task in workflow.tasks]}
     spec["templates"] = [{"name": ENTRYPOINT, "dag": dag}, *templates]
-    manifest = {
+    return {
         "apiVersion": API_VERSION,
         "kind": "Workflow",
         "metadata": {
@@ -91,8 +119,6 @@ def compile_workflow(workflow: Workflow, options: CompileOptions | None = None) 
         },
         "spec": spec,
     }
-    # Argo's validation rejects continueOn in a DAG that uses depends: use dependencies there.
-    return dependencies_for_continue_on(manifest)
 
 
 def workflow_parameters(workflow: Workflow) -> dict[str, Any]:

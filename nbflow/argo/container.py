@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Template, format_duration, k8s_name
+from ..vocab import (
+    ATTEMPT_ENV,
+    CACHE_ANNOTATION,
+    CODE_ANNOTATION,
+    EXECUTED_NOTEBOOK,
+    RUNNER_MODULE,
+    STEP_DIR,
+    STEP_KEY,
+    STEP_NOTEBOOK,
+)
 
-STEP_DIR = "/nbflow"
-STEP_KEY = "nbflow-key"
-STEP_NOTEBOOK = "nbflow-step"
-EXECUTED_NOTEBOOK = "nbflow-notebook"
-# The local engine's result cache keys on the step's code and image (see nbflow.engine.cache).
-CODE_ANNOTATION = "nbflow.io/code-sha256"
-CACHE_ANNOTATION = "nbflow.io/cache"
-
-__all__ = ["container_template", "STEP_DIR", "STEP_KEY", "STEP_NOTEBOOK", "EXECUTED_NOTEBOOK"]
+__all__ = ["container_template", "runs_nbflow"]
 
 
 def _json_default(value: Any) -> str:
@@ -64,12 +66,12 @@ def container_template(
         args += ["-p", n, f"{{{{inputs.parameters.{n}}}}}"]
     container: dict[str, Any] = {
         "image": template.image or image,
-        "command": ["python", "-m", "nbflow.runner"],
+        "command": ["python", "-m", RUNNER_MODULE],
         "args": args,
         "volumeMounts": [{"name": "nbflow", "mountPath": STEP_DIR}],
     }
     if template.retry is not None:
-        container["env"] = [{"name": "NBFLOW_ATTEMPT", "value": "{{retries}}"}]
+        container["env"] = [{"name": ATTEMPT_ENV, "value": "{{retries}}"}]
     resources = _resources(template)
     if resources:
         container["resources"] = resources
@@ -94,6 +96,16 @@ def container_template(
         annotations[CACHE_ANNOTATION] = "false"
     out["metadata"] = {"annotations": annotations}
     return out
+
+
+def runs_nbflow(template: dict[str, Any]) -> bool:
+    """Whether ``template`` is an nbflow step (its container runs ``python -m nbflow.runner``)."""
+    cmd = list((template.get("container") or {}).get("command") or [])
+    return (
+        len(cmd) == 3
+        and Path(cmd[0]).name.startswith("python")
+        and cmd[1:] == ["-m", RUNNER_MODULE]
+    )
 
 
 def _output(name: str, path: str, key: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import ManifestError
-from ..model import Phase
+from ..vocab import Phase
 
 __all__ = ["RESULTS", "TaskResult", "depends_tasks", "expand_depends",
            "dependencies_to_depends", "evaluate_depends"]

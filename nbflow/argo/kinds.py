@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ManifestError, SpecError
+from ..vocab import API_VERSION
 from .limits import ENUMS, MAX_CRON_NAME, SCHEDULE, workflow_spec
 
 __all__ = [
@@ -104,7 +105,7 @@ def convert(
     meta: dict[str, Any] = {"generateName": f"{name}-"} if target == "Workflow" else {"name": name}
     if labels:
         meta["labels"] = labels
-    out: dict[str, Any] = {"apiVersion": "argoproj.io/v1alpha1", "kind": target, "metadata": meta}
+    out: dict[str, Any] = {"apiVersion": API_VERSION, "kind": target, "metadata": meta}
     if target != "CronWorkflow":
         out["spec"] = spec
         return out
@@ -166,17 +167,17 @@ def export(
     template_ref: str | None = None,
     cluster_scope: bool = False,
 ) -> dict[str, Any]:
-    """A compiled Workflow made ready for ``kubectl apply`` as ``kind``.
+    """A Workflow made ready for ``kubectl apply`` as ``kind``.
 
-    DAGs over 200 tasks are nested, DAGs mixing ``continueOn`` with ``depends`` use
-    ``dependencies``, steps come from the shared ``template_ref`` when given
-    (:func:`use_template_ref`), and the object is converted (:func:`convert`). ``kind``
-    defaults to ``cronworkflow`` when there are ``schedules``, else ``workflow``.
+    It is shaped for Argo's limits as a compiled one is (:func:`.compile.shape_for_argo`, a
+    no-op on what :func:`.compile.to_manifest` gives), steps come from the shared
+    ``template_ref`` when given (:func:`use_template_ref`), and the object is converted
+    (:func:`convert`). ``kind`` defaults to ``cronworkflow`` when there are ``schedules``, else
+    ``workflow``.
     """
-    from .limits import dependencies_for_continue_on
-    from .nesting import nest_large_dags
+    from .compile import shape_for_argo
 
-    out = dependencies_for_continue_on(nest_large_dags(manifest))
+    out = shape_for_argo(manifest)
     if template_ref:
         out = use_template_ref(out, template_ref, cluster_scope=cluster_scope)
     kind = kind or ("cronworkflow" if schedules else "workflow")
@@ -206,7 +207,7 @@ def from_template(
             "parameters": [{"name": k, "value": v} for k, v in sorted(parameters.items())]
         }
     return {
-        "apiVersion": "argoproj.io/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "Workflow",
         "metadata": {"generateName": generate_name or f"{template}-"},
         "spec": spec,

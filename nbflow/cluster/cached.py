@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..argo.container import CACHE_ANNOTATION, CODE_ANNOTATION, STEP_KEY
-from ..engine.cache import DIGESTS, DigestIndex, ResultCache, key_of
+from ..engine.cache import DigestIndex, ResultCache, key_of
 from ..errors import NbflowError
+from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, STEP_KEY
 
 if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
@@ -93,7 +93,7 @@ class Finder:
     def lookup(self, task: dict[str, Any], hits: dict[str, Hit]) -> Hit | None:
         """The task's cache hit, or ``None`` when it must run."""
         from ..argo.depends import TaskResult, evaluate_depends
-        from ..model import Phase
+        from ..vocab import Phase
 
         tmpl = self.templates.get(task.get("template") or "")
         deps = task_deps(task)

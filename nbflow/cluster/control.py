@@ -8,13 +8,17 @@ from typing import Any
 
 from ..engine.nodes import fnv32a, timestamp
 from ..errors import NbflowError
+from ..vocab import (
+    ARCHIVING_STATUS_LABEL,
+    COMPLETED_LABEL,
+    FAILED,
+    GROUP_TYPES,
+    POD_NAME_FORMAT_ANNOTATION,
+    NodeType,
+)
 
-__all__ = ["pod_name", "retry_status", "resume_status", "FINAL_PHASES"]
+__all__ = ["pod_name", "retry_status", "resume_status"]
 
-FINAL_PHASES = ("Succeeded", "Failed", "Error")
-_GROUPS = ("DAG", "Steps", "StepGroup", "TaskGroup")
-_POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"
-_COMPLETED = "workflows.argoproj.io/completed"
 _MAX_NAME, _HASH = 253, 10
 
 
@@ -22,7 +26,7 @@ def pod_name(workflow: dict[str, Any], node: dict[str, Any]) -> str:
     """The name of the pod that ran ``node`` (Argo's ``POD_NAMES=v2``, or v1: the node id)."""
     meta = workflow.get("metadata") or {}
     wf_name = meta.get("name", "")
-    if (meta.get("annotations") or {}).get(_POD_NAME_FORMAT) == "v1":
+    if (meta.get("annotations") or {}).get(POD_NAME_FORMAT_ANNOTATION) == "v1":
         return str(node["id"])
     if node["name"] == wf_name:
         return wf_name
@@ -50,14 +54,14 @@ def retry_status(workflow: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     wf = copy.deepcopy(workflow)
     name = wf["metadata"]["name"]
     status = wf.get("status") or {}
-    if status.get("phase") not in ("Failed", "Error"):
+    if status.get("phase") not in FAILED:
         raise NbflowError(
             f"workflow {name} is {status.get('phase') or 'not started'}: only a Failed or Error "
             "workflow can be retried"
         )
     nodes: dict[str, dict[str, Any]] = status.get("nodes") or {}
     doomed = _doomed(name, nodes)
-    pods = [pod_name(wf, nodes[i]) for i in sorted(doomed) if nodes[i]["type"] == "Pod"]
+    pods = [pod_name(wf, nodes[i]) for i in sorted(doomed) if nodes[i]["type"] == NodeType.POD]
     _prune(nodes, doomed)
     for key in ("finishedAt", "message", "exitStatus", "exitFailures"):
         status.pop(key, None)
@@ -69,8 +73,8 @@ def retry_status(workflow: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     status["phase"] = "Running"
     wf["spec"].pop("shutdown", None)
     labels = wf["metadata"].setdefault("labels", {})
-    labels[_COMPLETED] = "false"
-    labels.pop("workflows.argoproj.io/workflow-archiving-status", None)
+    labels[COMPLETED_LABEL] = "false"
+    labels.pop(ARCHIVING_STATUS_LABEL, None)
     return wf, pods
 
 
@@ -82,7 +86,7 @@ def _prune(nodes: dict[str, dict[str, Any]], doomed: set[str]) -> None:
         for key in ("children", "outboundNodes"):
             if key in node:
                 node[key] = [k for k in node[key] if k not in doomed]
-        if node["phase"] in ("Failed", "Error") and node["type"] in _GROUPS:
+        if node["phase"] in FAILED and node["type"] in GROUP_TYPES:
             node["phase"] = "Running"
             for key in ("finishedAt", "message", "outboundNodes"):
                 node.pop(key, None)
@@ -94,19 +98,19 @@ def _doomed(wf_name: str, nodes: dict[str, dict[str, Any]]) -> set[str]:
     settled = {
         kid
         for node in nodes.values()
-        if node["type"] == "Retry" and node["phase"] == "Succeeded"
+        if node["type"] == NodeType.RETRY and node["phase"] == "Succeeded"
         for kid in node.get("children") or []
     }
     doomed = set()
     for node_id, node in nodes.items():
         if node["name"] == exit_prefix or node["name"].startswith(exit_prefix + ".") or (
             node["phase"] in ("Failed", "Error", "Omitted")
-            and node["type"] not in _GROUPS
+            and node["type"] not in GROUP_TYPES
             and node_id not in settled
         ):
             doomed.add(node_id)
     for node_id in list(doomed):  # a retry node goes with all its attempts
-        if nodes[node_id]["type"] == "Retry":
+        if nodes[node_id]["type"] == NodeType.RETRY:
             doomed |= set(nodes[node_id].get("children") or [])
     return doomed
 
@@ -123,7 +127,7 @@ def resume_status(
     wf = copy.deepcopy(workflow)
     resumed = [wf["metadata"]["name"]] if wf["spec"].pop("suspend", None) and not names else []
     for node in ((wf.get("status") or {}).get("nodes") or {}).values():
-        if node["type"] != "Suspend" or node["phase"] != "Running":
+        if node["type"] != NodeType.SUSPEND or node["phase"] != "Running":
             continue
         if names is None or node["displayName"] in names or node["name"] in names:
             node["phase"] = "Succeeded"

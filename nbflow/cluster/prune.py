@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 from ..artifacts import is_object_store
 from ..engine.cache import ResultCache, workflow_cache
 from ..errors import NbflowError
+from ..vocab import CACHED_TASKS_ANNOTATION
 from .cached import Finder, Hit, cached_artifact, cached_parameters, task_deps, topological
 
 if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
     from ..config import NbflowConfig
 
-__all__ = ["CACHED_ANNOTATION", "NothingToRun", "Pruned", "prune_manifest", "cluster_cache"]
+__all__ = ["NothingToRun", "Pruned", "prune_manifest", "cluster_cache"]
 
 #: Workflow annotation: JSON ``{task: cache key}`` (a mapped task: the list of its items' keys).
-CACHED_ANNOTATION = "nbflow.io/cached-tasks"
 _ATOM = re.compile(r"^\s*([a-zA-Z0-9][-a-zA-Z0-9]*)(\.Succeeded)?\s*$")
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def prune_manifest(
         return Pruned(manifest, cached, len(tasks))
     out = _replace_tasks(manifest, main["name"], kept)
     annotations = out["metadata"].setdefault("annotations", {})
-    annotations[CACHED_ANNOTATION] = json.dumps(cached, sort_keys=True, separators=(",", ":"))
+    annotations[CACHED_TASKS_ANNOTATION] = json.dumps(cached, sort_keys=True, separators=(",", ":"))
     return Pruned(out, cached, len(tasks))
 
 

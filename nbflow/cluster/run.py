@@ -4,11 +4,14 @@ runs (submitted from here and recorded in the run store, or started elsewhere)."
 from __future__ import annotations
 
 import weakref
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..engine.driver import Subscribers
 from ..engine.run import Run
 from ..errors import NbflowError
+from ..vocab import COMPLETED
 from .client import ArgoClient
 from .errors import ClusterUnreachable, ObjectNotFound
 from .prune import cluster_cache
@@ -33,13 +36,114 @@ BACKEND = "argo"
 _REMOTE = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://")
 
 
+class ClusterDriver(Subscribers):
+    """Drives a run on Kubernetes: a watch that keeps ``workflow`` in step with the cluster's
+    Workflow, and Argo's actions through the Kubernetes API.
+
+    Parameters
+    ----------
+    client : ArgoClient
+        Connection to the run's cluster and namespace.
+    workflow : dict
+        The run's Workflow object, updated in place while the driver follows it.
+    """
+
+    actions = frozenset({"stop", "resume", "retry"})
+
+    def __init__(self, client: ArgoClient, workflow: dict[str, Any]) -> None:
+        super().__init__()
+        self.client = client
+        self.watcher = self._new_watcher(workflow)
+        self.following = False
+
+    def _new_watcher(self, workflow: dict[str, Any]) -> WorkflowWatcher:
+        watcher = WorkflowWatcher(self.client, workflow)
+        watcher.listeners.append(self.emit)
+        return watcher
+
+    @property
+    def name(self) -> str:
+        """The workflow's name."""
+        return self.watcher.name
+
+    @property
+    def workflow(self) -> dict[str, Any]:
+        """The Workflow object, as last read from the cluster."""
+        return self.watcher.workflow
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]:
+        """Held while the watch updates ``workflow``."""
+        return self.watcher.lock
+
+    @property
+    def live(self) -> bool:
+        """Whether this process follows the run and it has not ended yet."""
+        return self.following and not self.watcher.finished.is_set()
+
+    def follow(self) -> None:
+        """Watch the workflow in the background (again, after it ended and was retried)."""
+        if self.following and not self.watcher.finished.is_set():
+            return
+        if self.watcher.finished.is_set() or self.watcher.done:
+            self.watcher = self._new_watcher(self.watcher.workflow)
+        self.following = True
+        if not self.watcher.done:
+            self.watcher.start()
+        else:
+            self.watcher.finished.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run ends (following it if nobody does), or ``timeout`` passes.
+
+        Raises the watch's error (e.g. the cluster became unreachable) once it gave up.
+        """
+        if not self.watcher.done and not self.following:
+            self.follow()
+        ended = self.watcher.finished.wait(timeout) if self.following else True
+        if self.watcher.error is not None and self.watcher.finished.is_set():
+            raise self.watcher.error
+        return ended
+
+    def refresh(self) -> None:
+        """Read the workflow's current state from the cluster."""
+        self.watcher.refresh()
+
+    def stop(self, strategy: str = "Stop") -> None:
+        """``argo stop`` (exit handlers run) or, with ``"Terminate"``, ``argo terminate``."""
+        if strategy == "Terminate":
+            self.client.terminate(self.name)
+        else:
+            self.client.stop(self.name)
+
+    def resume(self, nodes: list[str] | None = None) -> list[str]:
+        """Resume the suspended workflow or its suspended steps (all, or those named); follow
+        the run. Returns what resumed."""
+        obj, resumed = self.client.resume(self.name, nodes)
+        self.watcher.apply(obj)
+        self.follow()
+        return resumed
+
+    def retry(self) -> None:
+        """Run the failed steps again (succeeded ones keep their results); follow the run."""
+        self.watcher.apply(self.client.retry(self.name))
+        self.follow()
+
+    def rerun(self, task: str, manifest: dict[str, Any]) -> None:
+        """Not offered on a cluster: Argo retries failed steps, it does not rerun from a task."""
+        raise NbflowError("rerun --from is for local runs; on Kubernetes use nbflow k8s retry")
+
+
 class ClusterRun(Run):
     """A run on Kubernetes, with the surface of a local :class:`~nbflow.engine.run.Run`.
 
-    ``workflow`` follows the cluster's Workflow while :meth:`follow` watches it; logs come
-    from the step pods, executed notebooks and outputs from the artifact repository. With a
-    ``cache``, the succeeded steps of the run are added to it once the run ends.
+    Its driver (:class:`ClusterDriver`) keeps ``workflow`` current while it follows the
+    Workflow; logs come from the step pods, executed notebooks and outputs from the artifact
+    repository. With a ``cache``, the succeeded steps of the run are added to it once the run
+    ends.
     """
+
+    driver: ClusterDriver
 
     def __init__(
         self,
@@ -52,13 +156,15 @@ class ClusterRun(Run):
         owns_client: bool = False,
         cache: ResultCache | None = None,
     ) -> None:
-        super().__init__(workflow, store, run_dir)
+        super().__init__(workflow, store, run_dir, ClusterDriver(client, workflow))
         self.client = client
         self.runs = runs
         self.cache = cache
         self.fed: str | None = None  # resourceVersion whose succeeded steps went to the cache
         self.stale: str | None = None
-        self.watcher = self._new_watcher([])
+        if runs is not None:
+            self.subscribe(self._save)
+        self.subscribe(self._feed)
         if owns_client:  # close the connections with the run object
             weakref.finalize(self, client.close)
 
@@ -67,11 +173,10 @@ class ClusterRun(Run):
         """The run's namespace."""
         return self.client.namespace
 
-    def _new_watcher(self, listeners: list[Any]) -> WorkflowWatcher:
-        watcher = WorkflowWatcher(self.client, self.workflow)
-        own = [self._save] if self.runs is not None else []
-        watcher.listeners += listeners or [*own, self._feed]
-        return watcher
+    @property
+    def watcher(self) -> WorkflowWatcher:
+        """The watch that follows the workflow."""
+        return self.driver.watcher
 
     def _save(self, workflow: dict[str, Any], changed: list[dict[str, Any]]) -> None:
         if self.runs is not None:
@@ -80,12 +185,11 @@ class ClusterRun(Run):
     def _feed(self, workflow: dict[str, Any], changed: list[dict[str, Any]]) -> None:
         """Once the run has ended: add its succeeded steps to the cache (as local runs do)."""
         from ..engine.cache import ResultCache, record_nodes
-        from .control import FINAL_PHASES
 
         version = workflow["metadata"].get("resourceVersion") or ""
         if self.cache is None or self.fed == version:
             return
-        if (workflow.get("status") or {}).get("phase") not in FINAL_PHASES:
+        if (workflow.get("status") or {}).get("phase") not in COMPLETED:
             return
         self.fed = version
         record_nodes(workflow, ResultCache(self.cache.path, self.cache.name), self.store)
@@ -93,59 +197,26 @@ class ClusterRun(Run):
     # ------------------------------------------------------------------ following
 
     def follow(self) -> ClusterRun:
-        """Start watching the workflow in the background (viewers attach to its listeners)."""
-        if self.watcher.finished.is_set() or self.watcher.done:
-            self.watcher = self._new_watcher(self.watcher.listeners)
-        if self._engine is not self.watcher:
-            # the watcher offers what viewers use of an engine: listeners, lock, finished, stop
-            self._engine = self.watcher  # type: ignore[assignment]
-            if not self.watcher.done:
-                self.watcher.start()
-            else:
-                self.watcher.finished.set()
+        """Start watching the workflow in the background (viewers get its events)."""
+        self.driver.follow()
         return self
 
     def wait(self, timeout: float | None = None) -> ClusterRun:
         """Block until the run ends (following it if nobody does), or ``timeout`` passes."""
-        if not self.done and self._engine is None:
-            self.follow()
-        if self._engine is not None:
-            self._engine.finished.wait(timeout)
-        if self.watcher.error is not None and self.watcher.finished.is_set():
-            raise self.watcher.error
+        self.driver.wait(timeout)
         return self
 
     def refresh(self) -> ClusterRun:
         """Read the workflow's current state from the cluster."""
-        self.watcher.refresh()
+        self.driver.refresh()
         self.stale = None
         return self
 
     # ------------------------------------------------------------------ control
 
-    def stop(self, strategy: str = "Stop") -> None:
-        """``argo stop`` (exit handlers run) or, with ``"Terminate"``, ``argo terminate``."""
-        if strategy == "Terminate":
-            self.client.terminate(self.id)
-        else:
-            self.client.stop(self.id)
-
     def terminate(self) -> None:
         """Stop without running the exit handlers."""
         self.stop("Terminate")
-
-    def retry(self) -> ClusterRun:
-        """Run the failed steps again (succeeded ones keep their results); follow the run."""
-        self.watcher.apply(self.client.retry(self.id))
-        return self.follow()
-
-    def resume(self, nodes: list[str] | None = None) -> list[str]:
-        """Resume the suspended workflow or its suspended steps (all, or those named); follow
-        the run. Returns what resumed."""
-        obj, resumed = self.client.resume(self.id, nodes)
-        self.watcher.apply(obj)
-        self.follow()
-        return resumed
 
     def delete(self) -> None:
         """Delete the workflow (and its pods) from the cluster; the local record stays."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import ManifestError
+from ..vocab import CACHED_TASKS_ANNOTATION
 from .client import ArgoClient
 from .run import ClusterRun, _record
 
@@ -38,20 +39,19 @@ def build_manifest(
     warnings; raises :class:`ManifestError` listing every problem the API server or Argo
     would reject, and :class:`~.prune.NothingToRun` when every step is cached.
     """
-    from ..argo.compile import CompileOptions, compile_workflow, encode_value
-    from ..argo.limits import Problem, check_manifest, dependencies_for_continue_on
-    from ..argo.nesting import nest_large_dags
+    from ..argo.compile import CompileOptions, encode_value, shape_for_argo, translate
+    from ..argo.limits import Problem, check_manifest
     from ..model import Workflow
     from .options import apply_pod_options, pod_options
 
     image = cluster.image or config.image
     if isinstance(source, Workflow):
         base = Path(base_dir) if base_dir else None
-        source = compile_workflow(source, CompileOptions(image=image, base_dir=base))
+        source = translate(source, CompileOptions(image=image, base_dir=base))
     manifest = _set_parameters(source, {k: encode_value(v) for k, v in (parameters or {}).items()})
     if prune:
         manifest = _prune(manifest, config, cluster)
-    manifest = dependencies_for_continue_on(nest_large_dags(manifest))
+    manifest = shape_for_argo(manifest)
     manifest = apply_pod_options(manifest, pod_options(cluster))
     problems = check_manifest(manifest)
     errors = [str(p) for p in problems if p.level == "error"]
@@ -131,7 +131,7 @@ def submit_workflow(
     client = client if client is not None else ArgoClient.from_config(ccfg)
     run = _record(client.create(manifest), client, cfg, ccfg, owns)
     if progress is not None:
-        run.watcher.listeners.append(ProgressPrinter(progress))
+        run.subscribe(ProgressPrinter(progress))
     if follow or wait:
         run.follow()
     return run.wait() if wait else run
@@ -140,7 +140,6 @@ def submit_workflow(
 def _cached_tasks(manifest: dict[str, Any]) -> list[str]:
     import json
 
-    from .prune import CACHED_ANNOTATION
 
     annotations = (manifest.get("metadata") or {}).get("annotations") or {}
-    return sorted(json.loads(annotations.get(CACHED_ANNOTATION) or "{}"))
+    return sorted(json.loads(annotations.get(CACHED_TASKS_ANNOTATION) or "{}"))

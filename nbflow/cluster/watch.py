@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NbflowError
-from .control import FINAL_PHASES
+from ..vocab import COMPLETED
 from .errors import ClusterUnreachable, Expired, Operation, translate
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ def decode_nodes(status: dict[str, Any]) -> dict[str, Any] | None:
 class WorkflowWatcher:
     """Keeps ``workflow`` in step with the Workflow of the same name on the cluster.
 
-    It offers what viewers use of the local engine: ``listeners``, ``lock``, ``finished``,
-    ``stop(strategy)``.
+    :class:`~nbflow.cluster.run.ClusterDriver` follows a run with it (its ``listeners`` are
+    the driver's; viewers subscribe to the driver).
 
     Parameters
     ----------
@@ -94,7 +94,7 @@ class WorkflowWatcher:
     @property
     def done(self) -> bool:
         """Whether the workflow ended (or was deleted)."""
-        return self.deleted or (self.workflow.get("status") or {}).get("phase") in FINAL_PHASES
+        return self.deleted or (self.workflow.get("status") or {}).get("phase") in COMPLETED
 
     def start(self) -> WorkflowWatcher:
         """Watch in a background thread."""

@@ -17,10 +17,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..argo.container import CACHE_ANNOTATION, CODE_ANNOTATION, EXECUTED_NOTEBOOK, STEP_KEY
 from ..artifacts import ArtifactStore
 from ..errors import NbflowError
-from ..model import Phase, parse_duration
+from ..model import parse_duration
+from ..vocab import (
+    CACHE_ANNOTATION,
+    CODE_ANNOTATION,
+    DIGESTS,
+    EXECUTED_NOTEBOOK,
+    LABEL_WORKFLOW,
+    STEP_KEY,
+    NodeType,
+    Phase,
+)
 from .nodes import Node, parse_timestamp
 from .operator import PodRequest, PodResult
 
@@ -32,14 +41,12 @@ __all__ = [
     "key_of",
     "workflow_cache",
     "digest_path",
-    "DIGESTS",
     "replay",
     "entry_of",
     "make_entry",
     "record_nodes",
 ]
 
-DIGESTS = "nbflow-digests"  # output parameter: {artifact name: sha256 of its content}
 
 
 def digest_path(path: Path) -> str:
@@ -279,7 +286,7 @@ def workflow_cache(workflow: dict[str, Any], cache_dir: Path) -> ResultCache:
     every run of a pipeline, local or on a cluster, shares one cache.
     """
     meta = workflow["metadata"]
-    label = (meta.get("labels") or {}).get("nbflow.io/workflow") or meta.get("generateName", "")
+    label = (meta.get("labels") or {}).get(LABEL_WORKFLOW) or meta.get("generateName", "")
     name = label.rstrip("-") or meta["name"]
     return ResultCache(cache_dir / f"{name}.jsonl", name)
 
@@ -298,7 +305,7 @@ def record_nodes(workflow: dict[str, Any], cache: ResultCache, store: ArtifactSt
     digests = _StoredDigests(nodes, store)
     added: dict[str, dict[str, Any]] = {}
     for node in nodes.values():
-        if node.get("type") != "Pod" or node.get("phase") != Phase.SUCCEEDED.value:
+        if node.get("type") != NodeType.POD or node.get("phase") != Phase.SUCCEEDED.value:
             continue
         tmpl = templates.get(node.get("templateName") or "")
         if tmpl is None or tmpl.get("memoize") or (node.get("memoizationStatus") or {}).get("hit"):
@@ -323,7 +330,7 @@ class _StoredDigests:
         self.produced = {
             art["s3"]["key"]
             for node in nodes.values()
-            if node.get("type") == "Pod" and node.get("phase") == Phase.SUCCEEDED.value
+            if node.get("type") == NodeType.POD and node.get("phase") == Phase.SUCCEEDED.value
             for art in (node.get("outputs") or {}).get("artifacts") or []
             if art.get("name") != EXECUTED_NOTEBOOK and (art.get("s3") or {}).get("key")
         }

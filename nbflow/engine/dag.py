@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
-from ..model import Phase
+from ..vocab import BOUNDARY_TYPES, COMPLETED, FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments
 from .calls import items as call_items
 from .hooks import hooks_done, run_hooks
@@ -17,7 +17,6 @@ from .scope import Scope, item_scope, node_scope
 if TYPE_CHECKING:
     from .operator import Operator
 
-_BAD = ("Failed", "Error")
 
 
 def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
@@ -44,7 +43,7 @@ def execute_dag(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
                     op,
                     node,
                     task,
-                    "Skipped",
+                    NodeType.SKIPPED,
                     Phase.OMITTED,
                     dep_nodes,
                     "omitted: depends condition not met",
@@ -89,16 +88,16 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         values = call_items(task, _dag_scope(op, dag, None))
         if not values:
             _create_task_node(
-                op, dag, task, "Skipped", Phase.SKIPPED, deps, "Skipped, empty params"
+                op, dag, task, NodeType.SKIPPED, Phase.SKIPPED, deps, "Skipped, empty params"
             )
             return
-        group = _create_task_node(op, dag, task, "TaskGroup", Phase.RUNNING, deps, None)
+        group = _create_task_node(op, dag, task, NodeType.TASK_GROUP, Phase.RUNNING, deps, None)
         group["children"] = []
         group["nbflowItems"] = values  # kept so that every reconcile expands the same items
     children = []
     for (item_name, display), item in zip(_item_names(op, group, task), group["nbflowItems"]):
         kid = op.node(item_name)
-        if kid is not None and (kid["type"] == "Pod" or kid["phase"] in _FULFILLED):
+        if kid is not None and (kid["type"] == NodeType.POD or kid["phase"] in FULFILLED):
             children.append(kid["id"])  # nothing to advance here: workers report pods
             continue
         if kid is None and (
@@ -115,15 +114,12 @@ def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node
         return
     kids = [op.nodes[k] for k in group["children"]]
     if all(Phase(k["phase"]).fulfilled for k in kids):
-        bad = [k for k in kids if k["phase"] in _BAD]
+        bad = [k for k in kids if k["phase"] in FAILED]
         op.mark(
             group,
             Phase(bad[0]["phase"]) if bad else Phase.SUCCEEDED,
             f"child '{bad[0]['id']}' failed" if bad else None,
         )
-
-
-_FULFILLED = frozenset(p.value for p in Phase if p.fulfilled)
 
 
 def _item_names(op: Operator, group: Node, task: dict[str, Any]) -> list[tuple[str, str]]:
@@ -146,7 +142,9 @@ def _execute_instance(
     deps: list[Node | None] | None,
 ) -> Node:
     existing = op.node(name)
-    if existing is not None and (existing["type"] == "Pod" or Phase(existing["phase"]).fulfilled):
+    if existing is not None and (
+        existing["type"] == NodeType.POD or existing["phase"] in FULFILLED
+    ):
         return existing  # nothing to advance here: workers report pods
     scope = _dag_scope(op, dag, item)
     if existing is None and task.get("when"):
@@ -158,9 +156,9 @@ def _execute_instance(
             msg = f"when '{cond}' evaluated false"
             if deps is None:
                 return op.create(
-                    name, display, "Skipped", Phase.SKIPPED, boundary=dag["id"], message=msg
+                    name, display, NodeType.SKIPPED, Phase.SKIPPED, boundary=dag["id"], message=msg
                 )
-            return _create_task_node(op, dag, task, "Skipped", Phase.SKIPPED, deps, msg)
+            return _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.SKIPPED, deps, msg)
     args = arguments(task, scope, _finder(op, dag))
     node = op.execute(name, display, task["template"], args, dag["id"])
     if existing is None and deps is not None:
@@ -185,7 +183,7 @@ def _create_task_node(
         task["name"],
         type_,
         phase,
-        template=task.get("template") if type_ == "Skipped" else None,
+        template=task.get("template") if type_ == NodeType.SKIPPED else None,
         boundary=dag["id"],
         message=message,
     )
@@ -234,9 +232,8 @@ def _depends_true(op: Operator, expr: str, prefix: str, deps: list[str]) -> bool
     results = {}
     for d in deps:
         n = op.nodes[op.node(f"{prefix}.{d}")["id"]]  # type: ignore[index]
-        kids = tuple(
-            Phase(op.nodes[k]["phase"]) for k in n.get("children") or [] if n["type"] == "TaskGroup"
-        )
+        group = n["type"] == NodeType.TASK_GROUP
+        kids = tuple(Phase(op.nodes[k]["phase"]) for k in n.get("children") or [] if group)
         results[d] = TaskResult(Phase(n["phase"]), kids)
     return evaluate_depends(expr, results, where=prefix)
 
@@ -248,7 +245,7 @@ def _dag_has_failure(op: Operator, prefix: str, plan: DagPlan) -> bool:
     """Whether a task failed in a way no continueOn and no dependent's depends handles."""
     for t in plan.tasks:
         n = op.node(f"{prefix}.{t['name']}")
-        if n is None or n["phase"] not in _BAD:
+        if n is None or n["phase"] not in FAILED:
             continue
         suffix = "Failed" if n["phase"] == "Failed" else "Errored"
         name = re.escape(t["name"])
@@ -273,7 +270,8 @@ def _assess_dag(op: Operator, node: Node, plan: DagPlan, blocked: bool) -> None:
     phase, culprit = Phase.SUCCEEDED, None
     for target in targets:
         branch, who = _branch_phase(target, task_nodes, plan)
-        if branch in _BAD and not _continues(by_name[target], branch) and phase == Phase.SUCCEEDED:
+        handled = _continues(by_name[target], branch)
+        if branch in FAILED and not handled and phase == Phase.SUCCEEDED:
             phase, culprit = Phase(branch), who
     out: list[str] = []
     for target in targets:
@@ -332,7 +330,7 @@ def _at_parallelism(op: Operator, dag: Node, tmpl: dict[str, Any]) -> bool:
         1
         for n in op.nodes.values()
         if n.get("boundaryID") == dag["id"]
-        and n["type"] in ("Pod", "DAG", "Steps", "Suspend")
+        and n["type"] in (NodeType.POD, *BOUNDARY_TYPES, NodeType.SUSPEND)
         and not Phase(n["phase"]).fulfilled
     )
     return active >= int(limit)
@@ -355,7 +353,7 @@ def _branch_phase(
 ) -> tuple[str, str | None]:
     """A target's phase; for a Skipped/Omitted/unstarted target, its ancestors' (Failed first)."""
     node = nodes.get(target)
-    if node is not None and node["phase"] in ("Succeeded", *_BAD):
+    if node is not None and node["phase"] in COMPLETED:
         return node["phase"], node["id"]
     frontier, seen = [target], set()
     while frontier:
@@ -364,7 +362,7 @@ def _branch_phase(
             continue
         seen.add(name)
         n = nodes.get(name)
-        if n is not None and n["phase"] in _BAD and name != target:
+        if n is not None and n["phase"] in FAILED and name != target:
             return n["phase"], n["id"]
         frontier += plan.depends[name][1]
     return "Succeeded", None

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     make_pristine_shell()
     from .. import runner
 
-    runner._parser()  # built once here rather than in every step (argparse is slow to build)
+    runner.parser()  # built once here rather than in every step (argparse is slow to build)
     # What the server holds now lives as long as it: keep the collector of every step away from
     # it (a full collection would walk, and so copy, every page shared with the server).
     import gc

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..model import Phase
+from ..vocab import Phase
 from .nodes import Node
 
 if TYPE_CHECKING:

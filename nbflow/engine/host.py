@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
+from ..outcome import StepEnd
 from .worker import LocalPod
 
 __all__ = ["HostPod", "host_exec_available"]
@@ -31,8 +32,6 @@ def host_exec_available() -> str | None:
 class HostPod(LocalPod):
     """A pod whose command runs on the host in its own mount namespace."""
 
-    runs_nbflow = False
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.capture_stdout = True
@@ -48,6 +47,10 @@ class HostPod(LocalPod):
                         "existing folders; put the file under /tmp"
                     )
                 self.binds[parent] = self.pod_dir / "fs" / parent.lstrip("/")
+
+    def end_of(self, code: int) -> StepEnd:
+        """What the command's exit ``code`` means: any non-zero code is a failure."""
+        return StepEnd.of_command(code, self._termination_message())
 
     def _declared_paths(self) -> list[str]:
         tmpl = self.req.template

@@ -11,16 +11,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..argo.container import runs_nbflow
 from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
 from ..errors import ManifestError, NbflowError
-from ..model import Phase
+from ..vocab import Phase
 from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
 from .nodes import timestamp
 from .operator import Operator, PodRequest, PodResult
 from .store import RunStore, new_run_name
 from .trash import Trash
-from .worker import CANCELLED, LocalPod, check_runnable, runs_nbflow
+from .worker import CANCELLED, LocalPod, check_runnable
 
 __all__ = ["LocalEngine", "prepare"]
 

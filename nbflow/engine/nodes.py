@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from ..model import Phase
+from ..vocab import BOUNDARY_TYPES, NodeType, Phase
 
 __all__ = [
     "fnv32a",
@@ -106,10 +106,10 @@ def phase_of(node: Node | None) -> Phase | None:
 
 def outbound(nodes: dict[str, Node], node: Node) -> list[str]:
     """Ids of a node's outbound nodes: where edges to its dependents start (Argo's rule)."""
-    if node.get("type") in ("DAG", "Steps"):
+    if node.get("type") in BOUNDARY_TYPES:
         return list(node.get("outboundNodes") or [node["id"]])
-    if node.get("type") in ("TaskGroup", "Retry") and node.get("children"):
-        kids = node["children"] if node["type"] == "TaskGroup" else node["children"][-1:]
+    if node.get("type") in (NodeType.TASK_GROUP, NodeType.RETRY) and node.get("children"):
+        kids = node["children"] if node["type"] == NodeType.TASK_GROUP else node["children"][-1:]
         out: list[str] = []
         for kid in kids:
             out += outbound(nodes, nodes[kid])

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ManifestError
-from ..model import Phase, parse_duration
+from ..model import parse_duration
+from ..vocab import COMPLETED, FAILED, NodeType, Phase
 from .dag import execute_dag
 from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
 from .retry import execute_retry
@@ -22,7 +23,7 @@ from .steps import execute_steps
 
 __all__ = ["Operator", "PodRequest", "PodResult"]
 
-_NODE_TYPES = {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}
+_NODE_TYPES = {"dag": NodeType.DAG, "steps": NodeType.STEPS, "suspend": NodeType.SUSPEND}
 DEADLINE_EXCEEDED = "Step exceeded its deadline"
 _ATTEMPT = re.compile(r"\((\d+)\)$")
 
@@ -84,7 +85,7 @@ class Operator:
     @property
     def done(self) -> bool:
         """True once the workflow phase is final."""
-        return self.phase in ("Succeeded", "Failed", "Error")
+        return self.phase in COMPLETED
 
     @property
     def wakeup(self) -> datetime | None:
@@ -175,7 +176,8 @@ class Operator:
 
     def _stop_pending(self) -> None:
         for node in self.nodes.values():
-            if node["type"] == "Pod" and node["phase"] == "Pending" and self.halted(node["name"]):
+            pending = node["type"] == NodeType.POD and node["phase"] == Phase.PENDING
+            if pending and self.halted(node["name"]):
                 self.mark(node, Phase.FAILED, self.stop_message)
 
     def pod_finished(self, node_id_: str, result: PodResult, now: datetime) -> None:
@@ -279,12 +281,12 @@ class Operator:
             return execute_retry(self, node, name, display, tmpl, args, boundary)
         if node is None:
             inputs = self.resolve_inputs(tmpl, args, name)
-            type_ = _NODE_TYPES.get(next((k for k in _NODE_TYPES if k in tmpl), ""), "Pod")
+            type_ = _NODE_TYPES.get(next((k for k in _NODE_TYPES if k in tmpl), ""), NodeType.POD)
             node = self.create(
                 name,
                 display,
                 type_,
-                Phase.PENDING if type_ == "Pod" else Phase.RUNNING,
+                Phase.PENDING if type_ == NodeType.POD else Phase.RUNNING,
                 template=template,
                 boundary=boundary,
             )
@@ -323,7 +325,9 @@ class Operator:
     def suspended(self) -> list[Node]:
         """Suspend nodes waiting to be resumed."""
         return [
-            n for n in self.nodes.values() if n["type"] == "Suspend" and n["phase"] == "Running"
+            n
+            for n in self.nodes.values()
+            if n["type"] == NodeType.SUSPEND and n["phase"] == Phase.RUNNING
         ]
 
     def resume_nodes(self, names: list[str] | None = None) -> list[str]:
@@ -367,11 +371,11 @@ class Operator:
 
     def _start_pods(self) -> list[PodRequest]:
         running = sum(
-            1 for n in self.nodes.values() if n["type"] == "Pod" and n["phase"] == "Running"
+            1 for n in self.nodes.values() if n["type"] == NodeType.POD and n["phase"] == "Running"
         )
         out = []
         for node in list(self.nodes.values()):
-            if node["type"] != "Pod" or node["phase"] != "Pending":
+            if node["type"] != NodeType.POD or node["phase"] != "Pending":
                 continue
             if self.max_running is not None and running >= self.max_running:
                 break
@@ -445,7 +449,7 @@ class Operator:
                 "finishedAt": n.get("finishedAt", ""),
             }
             for n in self.nodes.values()
-            if n["phase"] in ("Failed", "Error") and n["type"] == "Pod"
+            if n["phase"] in FAILED and n["type"] == NodeType.POD
         ]
         return json.dumps(rows, separators=(",", ":"))
 
@@ -455,7 +459,7 @@ class Operator:
         if (
             phase == "Succeeded"
             and exit_node is not None
-            and exit_node["phase"] in ("Failed", "Error")
+            and exit_node["phase"] in FAILED
         ):
             phase = exit_node["phase"]
         halted = bool(self.shutdown) or (self.deadline_passed and self._cut_short())
@@ -476,4 +480,4 @@ class Operator:
 
 def _workflow_phase(root: Node) -> str:
     phase: str = root["phase"]
-    return "Succeeded" if phase in ("Skipped", "Omitted") else phase
+    return Phase.SUCCEEDED if phase in (Phase.SKIPPED, Phase.OMITTED) else phase

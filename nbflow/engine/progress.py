@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TextIO
 
+from ..vocab import COMPLETED, NodeType
+
 __all__ = ["ProgressPrinter"]
 
-_SHOWN = ("Pod", "Skipped")
+_SHOWN = (NodeType.POD, NodeType.SKIPPED)
 
 
 class ProgressPrinter:
@@ -33,7 +35,7 @@ class ProgressPrinter:
             )
             self._line(f"{label:<32} {node['phase']}{msg}")
         status = workflow.get("status", {})
-        if status.get("phase") in ("Succeeded", "Failed", "Error") and not self._last.get(name):
+        if status.get("phase") in COMPLETED and not self._last.get(name):
             self._last[name] = status["phase"]
             self._line(f"run {name} {status['phase']}")
 

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import NbflowError
+from ..vocab import COMPLETED, FAILED, GROUP_TYPES, NodeType
 from .nodes import Node
 
 __all__ = ["resume_plan", "retry_plan", "rerun_plan", "STOPPED"]
 
 STOPPED = "Stopped with strategy"
-_CONTAINERS = ("DAG", "Steps", "TaskGroup", "Retry", "StepGroup")
+_CONTAINERS = (*GROUP_TYPES, NodeType.RETRY)
 
 
 def resume_plan(wf: dict[str, Any]) -> list[str]:
@@ -24,7 +25,7 @@ def resume_plan(wf: dict[str, Any]) -> list[str]:
     status = wf.get("status") or {}
     nodes: dict[str, Node] = status.get("nodes") or {}
     stopped = bool((wf.get("spec") or {}).get("shutdown"))
-    if status.get("phase") in ("Succeeded", "Failed", "Error") and not stopped:
+    if status.get("phase") in COMPLETED and not stopped:
         raise NbflowError(
             f"run {wf['metadata']['name']} has already ended ({status['phase']}); "
             "use retry to run its failed tasks again"
@@ -32,7 +33,7 @@ def resume_plan(wf: dict[str, Any]) -> list[str]:
     drop = [
         n["id"]
         for n in nodes.values()
-        if n["type"] == "Pod"
+        if n["type"] == NodeType.POD
         and (n["phase"] in ("Pending", "Running") or str(n.get("message", "")).startswith(STOPPED))
     ]
     return _reopen(wf, drop)
@@ -42,7 +43,7 @@ def retry_plan(wf: dict[str, Any]) -> list[str]:
     """Prepare a failed run so that its failed and errored nodes run again."""
     status = wf.get("status") or {}
     nodes: dict[str, Node] = status.get("nodes") or {}
-    if status.get("phase") not in ("Failed", "Error"):
+    if status.get("phase") not in FAILED:
         raise NbflowError(
             f"run {wf['metadata']['name']} is {status.get('phase') or 'not started'}: "
             "only a Failed or Error run can be retried"
@@ -50,12 +51,12 @@ def retry_plan(wf: dict[str, Any]) -> list[str]:
     parents = _parents(nodes)
     drop = []
     for node in nodes.values():
-        if node["type"] != "Pod" or node["phase"] not in ("Failed", "Error"):
+        if node["type"] != NodeType.POD or node["phase"] not in FAILED:
             continue
         parent = nodes.get(parents.get(node["id"], ""))
         # a failed Retry node starts over with its whole retry budget
         drop.append(
-            parent["id"] if parent is not None and parent["type"] == "Retry" else node["id"]
+            parent["id"] if parent is not None and parent["type"] == NodeType.RETRY else node["id"]
         )
     return _reopen(wf, drop)
 
@@ -72,7 +73,7 @@ def rerun_plan(wf: dict[str, Any], tasks: Iterable[str]) -> list[str]:
 def _parents(nodes: dict[str, Node]) -> dict[str, str]:
     parents: dict[str, str] = {}
     for node in nodes.values():
-        if node["type"] in ("Retry", "TaskGroup", "StepGroup"):
+        if node["type"] in (NodeType.RETRY, NodeType.TASK_GROUP, NodeType.STEP_GROUP):
             for kid in node.get("children") or []:
                 parents[kid] = node["id"]
     for node in nodes.values():
@@ -109,7 +110,7 @@ def _reopen(wf: dict[str, Any], drop: list[str]) -> list[str]:
             parent = parents.get(parent)
     # Skipped/Omitted verdicts inside a reopened DAG are evaluated again from fresh phases
     for node in nodes.values():
-        if node["type"] == "Skipped" and node.get("boundaryID") in reopened:
+        if node["type"] == NodeType.SKIPPED and node.get("boundaryID") in reopened:
             forget |= _subtree(nodes, node["id"], parents)
     exit_name = f"{wf['metadata']['name']}.onExit"
     for node in nodes.values():

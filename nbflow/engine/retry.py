@@ -10,7 +10,8 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..model import Phase, parse_duration
+from ..model import parse_duration
+from ..vocab import FAILED, NodeType, Phase
 from .nodes import Node, parse_timestamp
 
 if TYPE_CHECKING:
@@ -18,11 +19,12 @@ if TYPE_CHECKING:
 
 __all__ = ["execute_retry", "TRANSIENT"]
 
-# Messages Argo's OnTransientError treats as transient (plus $TRANSIENT_ERROR_PATTERN); nbflow
-# adds a kernel that died, the local equivalent of an evicted or OOM-killed pod.
+# Messages Argo's OnTransientError treats as transient (or $TRANSIENT_ERROR_PATTERN). An nbflow
+# step whose kernel died (its typed end, see nbflow.outcome) is transient too: the local
+# equivalent of an evicted or OOM-killed pod.
 TRANSIENT = (
     r"exceeded quota|pod deleted|connection refused|connection reset|i/o timeout|"
-    r"broken pipe|no such host|too many requests|kernel died"
+    r"broken pipe|no such host|too many requests"
 )
 
 
@@ -37,7 +39,7 @@ def execute_retry(
 ) -> Node:
     """Create or advance the Retry node ``name``: start the next attempt when one is due."""
     if node is None:
-        node = op.create(name, display, "Retry", Phase.RUNNING, boundary=boundary)
+        node = op.create(name, display, NodeType.RETRY, Phase.RUNNING, boundary=boundary)
         node["children"] = []
     kids = [op.nodes[k] for k in node["children"]]
     if kids and not Phase(kids[-1]["phase"]).fulfilled:
@@ -70,10 +72,10 @@ def _should_retry(op: Operator, node: Node, tmpl: dict[str, Any], kids: list[Nod
         "Always" if strategy.get("expression") else "OnFailure"
     )
     retryable = {
-        "Always": ("Failed", "Error"),
+        "Always": FAILED,
         "OnFailure": ("Failed",),
         "OnError": ("Error",),
-        "OnTransientError": ("Failed", "Error") if _transient(last) else (),
+        "OnTransientError": FAILED if _transient(op, last) else (),
     }.get(policy, ())
     limit = strategy.get("limit")
     if last["phase"] not in retryable:
@@ -112,10 +114,19 @@ def _should_retry(op: Operator, node: Node, tmpl: dict[str, Any], kids: list[Nod
 # ------------------------------------------------------------------ pods
 
 
-def _transient(node: Node) -> bool:
-    """Argo's OnTransientError test: the message matches a transient error pattern."""
+def _transient(op: Operator, node: Node) -> bool:
+    """Argo's OnTransientError test (the message matches a transient error pattern), or an
+    nbflow step whose end, as its exit code reports it, is transient."""
     import os
 
+    from ..argo.container import runs_nbflow
+    from ..outcome import StepEnd
+
+    template = op.templates.get(node.get("templateName") or "")
+    if template is not None and runs_nbflow(template):
+        end = StepEnd.of_node(node)
+        if end is not None and end.transient:
+            return True
     pattern = os.environ.get("TRANSIENT_ERROR_PATTERN") or TRANSIENT
     return re.search(pattern, node.get("message") or "", re.IGNORECASE) is not None
 

@@ -7,16 +7,18 @@ import re
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..argo.container import EXECUTED_NOTEBOOK
 from ..artifacts import ArtifactStore
 from ..errors import NbflowError
+from ..vocab import COMPLETED, EXECUTED_NOTEBOOK, FAILED, NodeType
 from .nodes import Node, parse_timestamp
 
 if TYPE_CHECKING:
-    from .local import LocalEngine
+    from .driver import Listener, RunDriver
 
 __all__ = ["Run"]
 
@@ -24,14 +26,19 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class Run:
-    """One workflow run, live (while its engine runs) or loaded from the run store.
+    """One workflow run: its Argo-shaped state, executed notebooks, errors, logs and outputs.
+
+    A run read from the run store, or one going on, is the same object: its ``driver`` (the
+    local engine's, or a cluster watch's; see :mod:`.driver`) keeps ``workflow`` current and
+    carries out ``stop``, ``resume``, ``retry`` and ``rerun``. A run without a driver is a
+    snapshot and refuses the actions.
 
     Attributes
     ----------
     id : str
         The run's name, e.g. ``nightly-x7k2p``.
-    workflow : dict
-        The Workflow object: spec, and status in Argo's shape.
+    driver : RunDriver or None
+        What drives the run.
     """
 
     def __init__(
@@ -39,16 +46,21 @@ class Run:
         workflow: dict[str, Any],
         store: ArtifactStore,
         run_dir: Path,
-        engine: LocalEngine | None = None,
+        driver: RunDriver | None = None,
     ) -> None:
-        self.workflow = workflow
+        self._workflow = workflow
         self.id: str = workflow["metadata"]["name"]
         self.store = store
         self.run_dir = run_dir
-        self._engine = engine
+        self.driver = driver
         self._downloads: Path | None = None
 
     # ------------------------------------------------------------------ state
+
+    @property
+    def workflow(self) -> dict[str, Any]:
+        """The Workflow object: spec, and status in Argo's shape."""
+        return self.driver.workflow if self.driver is not None else self._workflow
 
     @property
     def phase(self) -> str:
@@ -63,33 +75,59 @@ class Run:
     @property
     def done(self) -> bool:
         """Whether the run has ended."""
-        return self.phase in ("Succeeded", "Failed", "Error")
-
-    def wait(self, timeout: float | None = None) -> Run:
-        """Block until the run ends (or ``timeout`` seconds pass); return ``self``."""
-        if self._engine is not None:
-            self._engine.finished.wait(timeout)
-        return self
+        return self.phase in COMPLETED
 
     @property
     def live(self) -> bool:
-        """Whether an engine in this process is still working on the run."""
-        return self._engine is not None and not self._engine.finished.is_set()
+        """Whether this process is driving the run right now."""
+        return self.driver is not None and self.driver.live
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]:
+        """Hold it while reading ``workflow`` of a live run (its driver changes it)."""
+        return self.driver.lock if self.driver is not None else nullcontext()
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run ends here (or ``timeout`` seconds pass); return ``self``."""
+        if self.driver is not None:
+            self.driver.wait(timeout)
+        return self
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(workflow, changed_nodes)`` after every change of the run; return
+        the function that unsubscribes it."""
+        return self._driver().subscribe(listener)
+
+    # ------------------------------------------------------------------ actions
+
+    def _driver(self) -> RunDriver:
+        if self.driver is None:
+            raise NbflowError(f"run {self.id} is a snapshot: open it with nbflow.api.get_run")
+        return self.driver
 
     def stop(self, strategy: str = "Stop") -> None:
-        """Stop a live run like ``argo stop`` (exit handlers run; ``"Terminate"``: they don't).
+        """Stop the run like ``argo stop`` (exit handlers run; ``"Terminate"``: they don't).
 
-        Running steps are killed and the run ends Failed; ``nbflow resume`` can go on with it.
+        Running steps are killed and the run ends Failed; ``resume`` can go on with it. A run
+        that another process drives is asked to stop.
         """
-        if self._engine is None:
-            raise NbflowError(f"run {self.id} is not running in this process")
-        self._engine.stop(strategy)
+        self._driver().stop(strategy)
 
     def resume(self, nodes: list[str] | None = None) -> list[str]:
-        """Resume suspended nodes of a live run (all, or those named); return those resumed."""
-        if self._engine is None:
-            raise NbflowError(f"run {self.id} is not running in this process")
-        return self._engine.resume(nodes)
+        """Resume suspended nodes (all, or those named) and go on with a stopped or crashed run;
+        return the suspended nodes resumed."""
+        return self._driver().resume(nodes)
+
+    def retry(self) -> Run:
+        """Run the failed steps of an ended run again (succeeded ones keep their results)."""
+        self._driver().retry()
+        return self
+
+    def rerun(self, task: str, manifest: dict[str, Any]) -> Run:
+        """Rerun ``task`` and everything downstream with ``manifest`` (the workflow compiled
+        anew); every other task keeps its results."""
+        self._driver().rerun(task, manifest)
+        return self
 
     def task_nodes(self) -> dict[str, Node]:
         """Nodes of the entry template's tasks or steps (and ``onExit``), by name, in order."""
@@ -121,7 +159,7 @@ class Run:
                         "id": full,
                         "name": full,
                         "displayName": short,
-                        "type": "TaskGroup",
+                        "type": NodeType.TASK_GROUP,
                         "phase": _group_phase(kids),
                         "children": [k["id"] for k in kids],
                     }
@@ -138,11 +176,11 @@ class Run:
         stack = [node]
         while stack:
             n = stack.pop(0)
-            if n["type"] == "Pod":
+            if n["type"] == NodeType.POD:
                 out.append(n)
-            if n["type"] in ("TaskGroup", "Retry"):
+            if n["type"] in (NodeType.TASK_GROUP, NodeType.RETRY):
                 stack = [self.nodes[k] for k in n.get("children") or []] + stack
-            elif n["type"] == "DAG":
+            elif n["type"] == NodeType.DAG:
                 stack = [m for m in self.nodes.values() if m.get("boundaryID") == n["id"]] + stack
         return out
 
@@ -175,7 +213,7 @@ class Run:
         """The error of the last failed attempt of ``task``: ``ename``, ``evalue``, ``traceback``,
         ``cell`` (index in the step notebook) and ``notebook``; ``None`` if no cell failed."""
         for pod in reversed(self.pods(task)):
-            if pod["phase"] not in ("Failed", "Error"):
+            if pod["phase"] not in FAILED:
                 continue
             key = _artifact_key(pod, EXECUTED_NOTEBOOK)
             found = _notebook_error(self.store.read_bytes(key)) if key else None
@@ -189,7 +227,7 @@ class Run:
         """One entry per failed task: name, phase, message, and the error of its notebook."""
         out = []
         for name, node in self.task_nodes().items():
-            if node["phase"] in ("Failed", "Error"):
+            if node["phase"] in FAILED:
                 entry = {"task": name, "phase": node["phase"], "message": node.get("message", "")}
                 entry.update(self.error(name) or {"notebook": self.notebook(name)})
                 out.append(entry)
@@ -213,7 +251,7 @@ class Run:
         node = self._task(task)
         items = (
             [self.nodes[k] for k in node.get("children") or []]
-            if node["type"] == "TaskGroup"
+            if node["type"] == NodeType.TASK_GROUP
             else None
         )
         pods = [self._last_pod(i) for i in items] if items is not None else [self._last_pod(node)]
@@ -227,7 +265,7 @@ class Run:
         return values
 
     def _last_pod(self, node: Node) -> Node:
-        while node["type"] == "Retry" and node.get("children"):
+        while node["type"] == NodeType.RETRY and node.get("children"):
             node = self.nodes[node["children"][-1]]
         return node
 
@@ -262,7 +300,7 @@ class Run:
         """A plain-text table of the run's tasks."""
         lines = [f"run {self.id}: {self.phase}"]
         for name, node in self.task_nodes().items():
-            attempts = len(node.get("children") or []) if node["type"] == "Retry" else None
+            attempts = len(node.get("children") or []) if node["type"] == NodeType.RETRY else None
             extra = f"  attempts {attempts}" if attempts and attempts > 1 else ""
             msg = f"  {node['message']}" if node.get("message") else ""
             lines.append(f"  {name:<28} {node['phase']:<10} {_duration(node)}{extra}{msg}")
@@ -273,27 +311,6 @@ class Run:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
-
-    def widget(self, **options: Any) -> Any:
-        """The interactive graph of this run (a :class:`nbflow.widget.RunWidget`).
-
-        Live while the run goes on in this process. Without ``options`` the same widget is
-        returned every time; ``options`` (``layout_engine``, ``rankdir``, ...) make a new one.
-        """
-        from ..widget.widget import RunWidget
-
-        if options:
-            return RunWidget(self, **options)
-        widget = getattr(self, "_widget", None)
-        if widget is None:
-            widget = self._widget = RunWidget(self)
-        return widget
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """The static graph (SVG where ``dot`` exists, else a table) and the text summary."""
-        from ..widget.static import mimebundle
-
-        return mimebundle(self)
 
 
 def _group_phase(nodes: list[Node]) -> str:

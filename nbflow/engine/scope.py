@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ..vocab import NodeType
+
 Node = dict[str, Any]
 
 
@@ -80,7 +82,7 @@ def node_scope(prefix: str, nodes: Mapping[str, Node], node: Node) -> dict[str, 
         if key in node:
             out[f"{prefix}.{key}"] = node[key]
     outputs = node.get("outputs") or {}
-    if node.get("type") == "TaskGroup":
+    if node.get("type") == NodeType.TASK_GROUP:
         outputs = aggregate_outputs(nodes, node)
     for p in outputs.get("parameters") or []:
         if "value" in p:

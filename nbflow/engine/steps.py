@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..model import Phase
+from ..vocab import FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion, items
 from .nodes import Node, item_description, outbound
 from .scope import Scope, item_scope, node_scope
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["execute_steps"]
 
-_BAD = ("Failed", "Error")
 
 
 def execute_steps(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
@@ -34,7 +33,9 @@ def execute_steps(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
             if op.halted(gname):
                 op.mark(node, Phase.FAILED, op.stop_message)
                 return
-            gnode = op.create(gname, f"[{i}]", "StepGroup", Phase.RUNNING, boundary=node["id"])
+            gnode = op.create(
+                gname, f"[{i}]", NodeType.STEP_GROUP, Phase.RUNNING, boundary=node["id"]
+            )
             gnode["children"] = []
             parents = _outbound_of_group(op, previous) if previous else [node["id"]]
             for pid in parents:
@@ -43,7 +44,7 @@ def execute_steps(op: Operator, node: Node, tmpl: dict[str, Any]) -> None:
             _execute_group(op, node, gnode, group, i)
             if not Phase(gnode["phase"]).fulfilled:
                 return
-        if gnode["phase"] in _BAD:
+        if gnode["phase"] in FAILED:
             op.mark(node, Phase(gnode["phase"]), gnode.get("message"))
             return
         previous = gnode
@@ -75,7 +76,7 @@ def _execute_group(
             kid = op.node(name) or op.create(
                 name,
                 call["name"],
-                "Skipped",
+                NodeType.SKIPPED,
                 Phase.SKIPPED,
                 boundary=steps["id"],
                 message="Skipped, empty params",
@@ -99,7 +100,7 @@ def _execute_group(
     group["children"] = kids
     nodes = [op.nodes[k] for k in kids]
     if all(Phase(n["phase"]).fulfilled for n in nodes):
-        bad = [n for n in nodes if n["phase"] in _BAD and not _continues(by_kid.get(n["id"]), n)]
+        bad = [n for n in nodes if n["phase"] in FAILED and not _continues(by_kid.get(n["id"]), n)]
         op.mark(
             group,
             Phase(bad[0]["phase"]) if bad else Phase.SUCCEEDED,
@@ -123,7 +124,9 @@ def _execute_step(
     index: int,
 ) -> Node:
     existing = op.node(name)
-    if existing is not None and (existing["type"] == "Pod" or Phase(existing["phase"]).fulfilled):
+    if existing is not None and (
+        existing["type"] == NodeType.POD or existing["phase"] in FULFILLED
+    ):
         return existing
     scope = _scope(op, steps, index, item)
     if existing is None and call.get("when"):
@@ -135,7 +138,7 @@ def _execute_step(
             return op.create(
                 name,
                 display,
-                "Skipped",
+                NodeType.SKIPPED,
                 Phase.SKIPPED,
                 boundary=steps["id"],
                 message=f"when '{cond}' evaluated false",
@@ -160,14 +163,14 @@ def _step_node(op: Operator, steps: Node, before: int, name: str) -> Node | None
             return {
                 "id": prefix,
                 "phase": _aggregate_phase(expanded),
-                "type": "TaskGroup",
+                "type": NodeType.TASK_GROUP,
                 "children": [n["id"] for n in expanded],
             }
     return None
 
 
 def _aggregate_phase(nodes: list[Node]) -> str:
-    bad = [n["phase"] for n in nodes if n["phase"] in _BAD]
+    bad = [n["phase"] for n in nodes if n["phase"] in FAILED]
     return bad[0] if bad else "Succeeded"
 
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..vocab import TERMINATION_LOG_ENV
 from .zygote import run_step
 
 __all__ = ["BASE_PRELOAD", "PAPERMILL_BACKENDS", "without", "warm", "learn_imports"]
@@ -148,6 +149,6 @@ def _sample_step(before: set[str]) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         nbformat.write(nb, os.path.join(tmp, "step.ipynb"))
         marshal.save(1, Path(tmp, "inputs", "x"), name="x")
-        os.environ["NBFLOW_TERMINATION_LOG"] = os.path.join(tmp, "termination-log")
+        os.environ[TERMINATION_LOG_ENV] = os.path.join(tmp, "termination-log")
         run_step(["--dir", tmp, "--template", "sample", "-p", "i", "2"], new_shell())
     return sorted(set(sys.modules) - before)

@@ -15,18 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..argo.container import EXECUTED_NOTEBOOK
+from ..argo.container import runs_nbflow
 from ..artifacts import ArtifactNotFound, ArtifactStore
 from ..errors import NbflowError
-from ..model import Phase
-from .cache import DIGESTS, digest_path
+from ..outcome import EXIT_CODES, End, StepEnd
+from ..vocab import DIGESTS, EXECUTED_NOTEBOOK, RUNNER_MODULE, TERMINATION_LOG_ENV, Phase
+from .cache import digest_path
 from .operator import PodRequest, PodResult
 
 __all__ = ["LocalPod", "check_runnable"]
 
-RUNNER = ("-m", "nbflow.runner")
 CANCELLED = "Stopped"  # the message of a pod killed on request (the engine names the strategy)
-KERNEL_DIED = 3  # nbflow.runner's exit code when the kernel process died: the node is an Error
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -48,12 +47,6 @@ def missing_input(name: str, key: str, url: str) -> str:
             f"(run {parts[1]}), did not store it"
         )
     return f"input artifact {name!r} not found at {url}"
-
-
-def runs_nbflow(template: dict[str, Any]) -> bool:
-    """Whether ``template`` is an nbflow step (``python -m nbflow.runner``)."""
-    cmd = list((template.get("container") or {}).get("command") or [])
-    return len(cmd) == 3 and Path(cmd[0]).name.startswith("python") and tuple(cmd[1:]) == RUNNER
 
 
 def check_runnable(template: dict[str, Any], host_exec: bool = False) -> str | None:
@@ -106,8 +99,6 @@ class LocalPod:
         Takes the pod's folder away once the pod is done (default: deletes it at once; the
         engine passes :meth:`.trash.Trash.discard`).
     """
-
-    runs_nbflow = True  # the process is nbflow.runner (its exit codes mean what runner.py says)
 
     def __init__(
         self,
@@ -162,28 +153,19 @@ class LocalPod:
             self._stage_inputs()
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
-        if self.server is not None:
-            code, reason = self._run_in_server(cancel)
-        else:
-            code, reason = self._start_and_wait(cancel)
-        self.exit_code = code
-        message = self._termination_message()
+        end = self._run_in_server(cancel) if self.server is not None else self._run(cancel)
+        self.exit_code = end.exit_code
         try:
             outputs = self._collect_outputs()
         except NbflowError as exc:
             return PodResult(Phase.ERROR, str(exc))
         finally:
             self.discard(self.pod_dir)
-        if reason is not None:
-            return PodResult(Phase.FAILED, reason, outputs)
-        if code == KERNEL_DIED and self.runs_nbflow:
-            return PodResult(Phase.ERROR, message or "kernel died", outputs)
-        if code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.valid_signals() else "a signal"
-            return PodResult(Phase.ERROR, message or f"killed by {name}", outputs)
-        if code != 0:
-            return PodResult(Phase.FAILED, message or f"Error (exit code {code})", outputs)
-        return PodResult(Phase.SUCCEEDED, None, outputs)
+        return PodResult(end.phase, end.message, outputs)
+
+    def end_of(self, code: int) -> StepEnd:
+        """What the step's exit ``code`` means: the runner's codes (:mod:`nbflow.outcome`)."""
+        return StepEnd.of_runner(code, self._termination_message())
 
     # ------------------------------------------------------------------ inputs
 
@@ -212,18 +194,19 @@ class LocalPod:
     def command(self) -> list[str]:
         """The process to start: ``python -m nbflow.runner`` with the pod's arguments mapped."""
         container = self.req.template["container"]
-        return [sys.executable, *RUNNER, *(self._arg(a) for a in container.get("args") or [])]
+        args = (self._arg(a) for a in container.get("args") or [])
+        return [sys.executable, "-m", RUNNER_MODULE, *args]
 
     def environment(self) -> dict[str, str]:
         """This machine's environment plus the container's ``env``."""
         env = dict(os.environ)
         container = self.req.template.get("container") or self.req.template.get("script") or {}
         env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
-        env["NBFLOW_TERMINATION_LOG"] = str(self.pod_dir / "termination-log")
+        env[TERMINATION_LOG_ENV] = str(self.pod_dir / "termination-log")
         return env
 
-    def _run_in_server(self, cancel: threading.Event) -> tuple[int | None, str | None]:
-        """Run the step in the fast engine's fork server; same answer as _start_and_wait."""
+    def _run_in_server(self, cancel: threading.Event) -> StepEnd:
+        """Run the step in the fast engine's fork server."""
         from .fast import DEADLINE, STOPPED, StepRequest
 
         container = self.req.template["container"]
@@ -237,15 +220,16 @@ class LocalPod:
         )
         end = self.server.run(request, cancel)
         if end.reason == STOPPED:
-            return None, CANCELLED
+            return StepEnd(End.STOPPED, message=CANCELLED)
         if end.reason == DEADLINE:
-            return None, DEADLINE_MESSAGE
+            return StepEnd(End.DEADLINE, message=DEADLINE_MESSAGE)
         if end.message is not None:  # the step's process died (a signal) or the server did
-            (self.pod_dir / "termination-log").write_text(end.message, encoding="utf-8")
-            return KERNEL_DIED, None
-        return end.code, None
+            return StepEnd(End.KERNEL_DIED, EXIT_CODES[End.KERNEL_DIED], end.message)
+        assert end.code is not None
+        return self.end_of(end.code)
 
-    def _start_and_wait(self, cancel: threading.Event) -> tuple[int | None, str | None]:
+    def _run(self, cancel: threading.Event) -> StepEnd:
+        """Run the step's process (the runner, or a host command) until it ends."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log, open(self.pod_dir / "stdout", "wb") as out:
             self.proc = subprocess.Popen(
@@ -266,20 +250,20 @@ class LocalPod:
             if self.pid_file is not None:
                 self.pid_file.unlink(missing_ok=True)
 
-    def _wait(self, cancel: threading.Event) -> tuple[int | None, str | None]:
+    def _wait(self, cancel: threading.Event) -> StepEnd:
         assert self.proc is not None
         deadline = None if self.req.deadline_s is None else time.monotonic() + self.req.deadline_s
         while True:
             try:
-                return self.proc.wait(timeout=0.2), None
+                return self.end_of(self.proc.wait(timeout=0.2))
             except subprocess.TimeoutExpired:
                 pass
             if cancel.is_set():
                 self._kill()
-                return None, CANCELLED
+                return StepEnd(End.STOPPED, message=CANCELLED)
             if deadline is not None and time.monotonic() >= deadline:
                 self._kill()
-                return None, DEADLINE_MESSAGE
+                return StepEnd(End.DEADLINE, message=DEADLINE_MESSAGE)
 
     def _kill(self) -> None:
         """Kill the runner and its kernel (one process group)."""

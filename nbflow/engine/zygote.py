@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ["zygote", "make_pristine_shell", "run_step", "KERNEL_ENV"]
@@ -132,62 +131,19 @@ def _step(job: dict[str, Any], shell: Any) -> int:
 
 
 def run_step(argv: list[str], shell: Any) -> int:
-    """``nbflow.runner.main`` with papermill's kernel swapped for this process's shell."""
-    from pathlib import Path
+    """Run the step as ``nbflow.runner`` does, with papermill's kernel swapped for this
+    process's ``shell``; return the runner's exit code."""
+    import logging
 
     from papermill.engines import papermill_engines
 
     from .. import runner
     from .shell import ShellEngine
 
-    args = runner._parser().parse_args(argv)
-    step_dir = Path(args.dir).resolve()
-    source = step_dir / "step.ipynb"
-    if not source.is_file():
-        runner._terminate(f"no step notebook at {source}")
-        return runner.EXIT_USAGE
-    decoded = step_dir / "step.decoded.ipynb"
-    decoded.write_text(runner.read_step_notebook(source), encoding="utf-8")
-    for sub in ("outputs", "parameters"):
-        (step_dir / sub).mkdir(parents=True, exist_ok=True)
-    os.environ["NBFLOW_STEP_DIR"] = str(step_dir)
-    os.environ["NBFLOW_TEMPLATE"] = args.template
-    parameters = {name: runner.decode_value(value) for name, value in args.parameter}
-    kernel = args.kernel or runner._kernel_name(decoded)
     ShellEngine.shell = shell
     papermill_engines.register(ShellEngine.name, ShellEngine)
-    return _execute(decoded, step_dir / "notebook.ipynb", parameters, kernel)
-
-
-def _execute(source: Path, target: Path, parameters: dict[str, Any], kernel: str) -> int:
-    import logging
-
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    from .. import runner
-    from .shell import ShellEngine
-
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logging.getLogger("papermill").addHandler(handler)  # its warnings, as the runner logs them
     ShellEngine.log_handler = handler
-    try:
-        papermill.execute_notebook(
-            str(source),
-            str(target),
-            parameters=parameters,
-            engine_name=ShellEngine.name,
-            kernel_name=kernel,
-            progress_bar=False,
-        )
-    except PapermillExecutionError as exc:
-        traceback = "\n".join(runner._ANSI.sub("", line) for line in exc.traceback or [])
-        print(traceback, file=sys.stderr)
-        runner._terminate(f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
-        return runner.EXIT_FAILED
-    except Exception as exc:
-        runner._terminate(f"{type(exc).__name__}: {exc}")
-        return runner.EXIT_FAILED
-    return 0
-
+    return runner.report(runner.run_step(argv, engine=ShellEngine.name))

@@ -22,10 +22,11 @@ from ..model import (
 )
 
 __all__ = [
+    "MagicParser",
+    "parse_assignments",
     "WorkflowOptions",
     "check_names",
     "is_name",
-    "parse_nbflow",
     "parse_notebook_template",
     "parse_setup",
     "parse_template",
@@ -36,18 +37,6 @@ __all__ = [
 _QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?LW#-]+")
-KINDS = ("workflow", "workflowtemplate", "clusterworkflowtemplate", "cronworkflow")
-NBFLOW_COMMANDS = (
-    "run",
-    "compile",
-    "lint",
-    "status",
-    "logs",
-    "resume",
-    "retry",
-    "rerun",
-    "stop",
-)
 
 
 @dataclass(frozen=True)
@@ -72,7 +61,7 @@ class WorkflowOptions:
     schedule: str | None = None
 
 
-class _Parser(argparse.ArgumentParser):
+class MagicParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises :class:`SpecError` instead of exiting."""
 
     def __init__(self, prog: str) -> None:
@@ -130,7 +119,7 @@ def _name_list(values: list[str] | None, option: str) -> tuple[str, ...]:
     return check_names([p for p in parts if p], option)
 
 
-def _assignments(values: list[str] | None, option: str) -> dict[str, Any]:
+def parse_assignments(values: list[str] | None, option: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for text in values or ():
         try:
@@ -176,7 +165,7 @@ def _quantity(text: str | None, option: str) -> str | None:
     return text
 
 
-def _add_step_options(parser: _Parser) -> None:
+def _add_step_options(parser: MagicParser) -> None:
     """Options shared by cell and notebook templates: data, parameters, retries, resources."""
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--inputs", action="append")
@@ -229,7 +218,7 @@ def _template_fields(ns: argparse.Namespace) -> dict[str, Any]:
         raise SpecError(f"template name {ns.name!r} is not a valid Python name")
     inputs = _name_list(ns.inputs, "--inputs")
     outputs = _name_list(ns.outputs, "--outputs")
-    params = _assignments(ns.param, "--param")
+    params = parse_assignments(ns.param, "--param")
     for p in params:
         if p in inputs:
             raise SpecError(f"--param {p}: {p!r} is also listed in --inputs")
@@ -267,7 +256,7 @@ def parse_template(line: str, source: str, *, cell: int | None = None) -> tuple[
     (Template, bool)
         The template, and whether ``--no-run`` asks not to run the cell live.
     """
-    parser = _Parser("%%template")
+    parser = MagicParser("%%template")
     _add_step_options(parser)
     parser.add_argument("--no-run", action="store_true")
     ns = parser.parse(split_line(line))
@@ -292,7 +281,7 @@ def parse_notebook_template(
     cell : int, optional
         0-based index of the cell, stored on the template for messages.
     """
-    parser = _Parser("%template")
+    parser = MagicParser("%template")
     _add_step_options(parser)
     parser.add_argument("--notebook")
     ns = parser.parse(split_line(line))
@@ -323,7 +312,7 @@ def parse_notebook_template(
 
 def parse_setup(line: str) -> str | None:
     """Parse ``%%setup [NAME]``; return the name or ``None``."""
-    parser = _Parser("%%setup")
+    parser = MagicParser("%%setup")
     parser.add_argument("name", metavar="NAME", nargs="?")
     name: str | None = parser.parse(split_line(line)).name
     return name
@@ -356,7 +345,7 @@ def _check_schedule(text: str) -> str:
 
 def parse_workflow_options(line: str) -> WorkflowOptions:
     """Parse ``%%workflow NAME [--parallelism N] [--on-exit TEMPLATE] [--schedule CRON]``."""
-    parser = _Parser("%%workflow")
+    parser = MagicParser("%%workflow")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--parallelism")
     parser.add_argument("--on-exit")
@@ -370,65 +359,3 @@ def parse_workflow_options(line: str) -> WorkflowOptions:
         on_exit=ns.on_exit,
         schedule=None if ns.schedule is None else _check_schedule(ns.schedule),
     )
-
-
-def _nbflow_parser(command: str) -> _Parser:
-    parser = _Parser(f"%nbflow {command}")
-    if command in ("run", "compile"):
-        parser.add_argument("name", metavar="NAME", nargs="?")
-        parser.add_argument("-p", "--param", action="append", dest="param")
-        if command == "compile":
-            parser.add_argument("-o", "--output", dest="output")
-            parser.add_argument("--kind", choices=KINDS)
-            parser.add_argument("--schedule")
-            parser.add_argument("--template-ref", dest="template_ref")
-        else:
-            parser.add_argument("--backend", choices=["local", "argo"], default="local")
-            parser.add_argument("--namespace")
-            mode = parser.add_mutually_exclusive_group()
-            mode.add_argument("--background", action="store_true")
-            mode.add_argument("--wait", action="store_true")
-            parser.add_argument("--artifact-root", dest="artifact_root")
-            parser.add_argument("--no-cache", dest="no_cache", action="store_true")
-    elif command in ("resume", "retry", "stop"):
-        parser.add_argument("run", metavar="RUN", nargs="?")
-        if command == "resume":
-            parser.add_argument("--node", action="append", default=[], dest="nodes")
-        if command == "stop":
-            parser.add_argument("--terminate", action="store_true")
-    elif command == "rerun":
-        parser.add_argument("run", metavar="RUN")
-        parser.add_argument("--from", dest="task", required=True, metavar="TASK")
-        parser.add_argument("--workflow", dest="name")
-    elif command == "lint":
-        parser.add_argument("name", metavar="NAME", nargs="?")
-    elif command == "status":
-        parser.add_argument("run", metavar="RUN", nargs="?")
-    else:  # logs
-        parser.add_argument("run", metavar="RUN")
-        parser.add_argument("task", metavar="TASK")
-    return parser
-
-
-def parse_nbflow(line: str) -> tuple[str, argparse.Namespace]:
-    """Parse a ``%nbflow COMMAND ...`` line; return the command and its arguments.
-
-    Commands: ``run [NAME] [-p k=v ...] [--background|--wait] [--artifact-root URL]
-    [--no-cache]``, ``compile [NAME] [-o FILE] [-p k=v ...]``, ``lint [NAME]``,
-    ``status [RUN]``, ``logs RUN TASK``, ``resume [RUN] [--node NAME]``, ``retry [RUN]``,
-    ``rerun RUN --from TASK [--workflow NAME]``, ``stop [RUN] [--terminate]``. For ``run``
-    and ``compile`` the namespace's ``parameters`` holds the ``-p`` values as Python values.
-    """
-    tokens = split_line(line)
-    if not tokens:
-        raise SpecError(f"%nbflow: missing command (one of {', '.join(NBFLOW_COMMANDS)})")
-    command = tokens[0]
-    if command not in NBFLOW_COMMANDS:
-        raise SpecError(
-            f"%nbflow: unknown command {command!r} (one of {', '.join(NBFLOW_COMMANDS)})"
-        )
-    ns = _nbflow_parser(command).parse(tokens[1:])
-    if command in ("run", "compile"):
-        ns.parameters = _assignments(ns.param, "-p")
-        del ns.param
-    return command, ns

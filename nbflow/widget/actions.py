@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import NbflowError
+from ..vocab import FAILED, NodeType
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -23,28 +23,29 @@ def suspended(run: Run) -> list[str]:
     return [
         n.get("displayName", "")
         for n in run.nodes.values()
-        if n.get("type") == "Suspend" and n.get("phase") == "Running"
+        if n.get("type") == NodeType.SUSPEND and n.get("phase") == "Running"
     ]
 
 
 def available_actions(run: Run, has_workflow_source: bool = False) -> list[str]:
     """The actions ``run`` offers now, among :data:`ACTIONS`.
 
-    A run that follows a cluster (it has ``follow()``) retries and resumes through its own
-    methods; a local run through the engine's functions in :mod:`nbflow.api`, which also
-    resume a stopped or crashed run and rerun from a task.
+    What its driver can do at all (``driver.actions``: a cluster run cannot rerun from a task,
+    nor be resumed as a crashed local run can), narrowed by the run's state now.
     """
-    live = bool(getattr(run, "live", getattr(run, "_engine", None) is not None))
+    driver = run.driver
+    can = driver.actions if driver is not None else frozenset()
+    live = run.live
     stopped = bool((run.workflow.get("spec") or {}).get("shutdown"))
-    local = not hasattr(run, "follow")
+    local = "resume_run" in can
     offered = {
         "stop": live and not run.done,
-        "resume": bool(suspended(run)) and hasattr(run, "resume") and (live or not local),
-        "retry": not live and run.phase in ("Failed", "Error"),
-        "resume_run": local and not live and (stopped or run.phase == "Running"),
-        "rerun": local and not live and run.done and (has_workflow_source or _from_file(run)),
+        "resume": bool(suspended(run)) and (live or not local),
+        "retry": not live and run.phase in FAILED,
+        "resume_run": not live and (stopped or run.phase == "Running"),
+        "rerun": not live and run.done and (has_workflow_source or _from_file(run)),
     }
-    return [name for name in ACTIONS if offered[name]]
+    return [name for name in ACTIONS if name in can and offered[name]]
 
 
 def _from_file(run: Run) -> bool:
@@ -63,32 +64,27 @@ def perform(
     name: str,
     task: str | None = None,
     workflow_source: Callable[[], Workflow] | None = None,
-) -> Any:
-    """Do action ``name`` on ``run``; return the run object that goes on, if a new one does.
+) -> None:
+    """Do action ``name`` on ``run``; the same run object goes on (its driver carries it out).
 
     ``stop``; ``resume`` (the suspended ``task``, else every suspended node); ``retry`` (the
     failed tasks of an ended run); ``resume_run`` (a stopped or crashed run); ``rerun`` (from
     ``task``, recompiled from ``workflow_source()`` when given, else from its notebook file).
     """
-    from .. import api
-
     if name == "stop":
         run.stop()
-        return None
-    if name == "resume":
-        takes_names = bool(inspect.signature(run.resume).parameters)
-        if takes_names and task in suspended(run):
-            run.resume([task])
-        else:
-            run.resume()
-        return None
-    if name == "retry":
-        return run.retry() if hasattr(run, "retry") else api.retry_run(run.id, wait=False)
-    if name == "resume_run":
-        return api.resume_run(run.id, wait=False)
-    if name == "rerun":
+    elif name == "resume":
+        run.resume([task] if task and task in suspended(run) else None)
+    elif name == "retry":
+        run.retry()
+    elif name == "resume_run":
+        run.resume()
+    elif name == "rerun":
         if not task:
             raise NbflowError("select the task to rerun from")
+        from .. import api
+
         source = workflow_source() if workflow_source is not None else None
-        return api.rerun_from(run.id, task, wait=False, workflow=source)
-    raise NbflowError(f"unknown action {name!r} (one of {', '.join(ACTIONS)})")
+        api.rerun_from(run, task, wait=False, workflow=source)
+    else:
+        raise NbflowError(f"unknown action {name!r} (one of {', '.join(ACTIONS)})")

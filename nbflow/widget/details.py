@@ -6,9 +6,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..argo.container import EXECUTED_NOTEBOOK
 from ..engine.nodes import node_id
-from ..marshal import META_FILE
+from ..vocab import BOUNDARY_TYPES, EXECUTED_NOTEBOOK, FAILED, META_FILE, STEP_NOTEBOOK, NodeType
 from .state import format_seconds, item_label
 
 if TYPE_CHECKING:
@@ -25,8 +24,16 @@ PREVIEW_CHARS = 2000
 PREVIEW_ROWS = 5
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _HIDDEN_PARAMS = ("nbflow-key",)
-_HIDDEN_ARTIFACTS = ("nbflow-step", EXECUTED_NOTEBOOK)
+_HIDDEN_ARTIFACTS = (STEP_NOTEBOOK, EXECUTED_NOTEBOOK)
 
+
+# The kind of details pane each node type gets (DAG-like nodes get "dag").
+_KINDS = {
+    NodeType.TASK_GROUP: "group",
+    NodeType.RETRY: "retry",
+    NodeType.POD: "pod",
+    NodeType.SKIPPED: "skipped",
+}
 
 def node_details(run: Run, task: str, node: str | None = None) -> dict[str, Any]:
     """Everything the details pane shows for graph node ``task`` (or its status node ``node``).
@@ -50,25 +57,23 @@ def node_details(run: Run, task: str, node: str | None = None) -> dict[str, Any]
         return out
     out.update(
         title=record.get("displayName") or task,
-        kind={"TaskGroup": "group", "Retry": "retry", "Pod": "pod", "Skipped": "skipped"}.get(
-            record.get("type", ""), "dag"
-        ),
+        kind=_KINDS.get(record.get("type", ""), "dag"),
         phase=record.get("phase", "Pending"),
         message=record.get("message") or "",
         template=record.get("templateName") or out["template"],
         duration=_duration(record),
     )
-    if record.get("type") == "TaskGroup":
+    if record.get("type") == NodeType.TASK_GROUP:
         out.update(_items(nodes, record))
         return out
-    if record.get("type") == "Retry":
+    if record.get("type") == NodeType.RETRY:
         out["attempts"] = [_brief(nodes[k]) for k in record.get("children") or [] if k in nodes]
     pods = pods_of(nodes, record)
     if pods:
         out.update(_pod_details(run, pods[-1]))
         out["notebooks"] = [p for p in (_notebook_location(run.store, q) for q in pods) if p]
-        failed = [p for p in pods if p.get("phase") in ("Failed", "Error")]
-        if failed and record.get("phase") in ("Failed", "Error"):  # else: see its attempts
+        failed = [p for p in pods if p.get("phase") in FAILED]
+        if failed and record.get("phase") in FAILED:  # else: see its attempts
             out["error"] = _error(run.store, failed[-1])
     return out
 
@@ -133,7 +138,7 @@ def _items(nodes: dict[str, Node], group: Node) -> dict[str, Any]:
         kids = sorted(kids, key=lambda k: rank.get(k.get("phase", ""), 2))[:ITEMS_MAX]
     items = []
     for kid in kids:
-        attempts = len(kid.get("children") or []) if kid.get("type") == "Retry" else 1
+        attempts = len(kid.get("children") or []) if kid.get("type") == NodeType.RETRY else 1
         items.append(
             {"id": kid["id"], "label": item_label(kid), "phase": kid.get("phase", "Pending"),
              "attempts": attempts}
@@ -144,13 +149,13 @@ def _items(nodes: dict[str, Node], group: Node) -> dict[str, Any]:
 
 def pods_of(nodes: dict[str, Node], node: Node) -> list[Node]:
     """The pods under ``node`` in creation order: itself, its attempts, or its DAG's pods."""
-    if node.get("type") == "Pod":
+    if node.get("type") == NodeType.POD:
         return [node]
-    if node.get("type") == "Retry":
+    if node.get("type") == NodeType.RETRY:
         return [nodes[k] for k in node.get("children") or [] if k in nodes]
-    if node.get("type") in ("DAG", "Steps"):
+    if node.get("type") in BOUNDARY_TYPES:
         inner = [n for n in nodes.values() if n.get("boundaryID") == node["id"]]
-        return [p for n in inner for p in pods_of(nodes, n) if n.get("type") != "TaskGroup"]
+        return [p for n in inner for p in pods_of(nodes, n) if n.get("type") != NodeType.TASK_GROUP]
     return []
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..argo.depends import depends_tasks
 from ..engine.nodes import node_id, parse_timestamp
+from ..vocab import NodeType
 
 __all__ = [
     "GraphNode",
@@ -178,8 +179,8 @@ def task_state(workflow: dict[str, Any], gnode: GraphNode, now: float | None = N
     state["message"] = (node.get("message") or "")[:MESSAGE_MAX]
     state.update(_attempts(nodes, node, gnode.retry_limit))
     state["cached"] = _memo_hit(node)
-    state["suspended"] = node.get("type") == "Suspend" and state["phase"] == "Running"
-    if node.get("type") == "TaskGroup":
+    state["suspended"] = node.get("type") == NodeType.SUSPEND and state["phase"] == "Running"
+    if node.get("type") == NodeType.TASK_GROUP:
         kids = [nodes[k] for k in node.get("children") or [] if k in nodes]
         total = max(len(kids), len(node.get("nbflowItems") or []))
         counts = dict.fromkeys(_ORDER, 0)
@@ -189,7 +190,7 @@ def task_state(workflow: dict[str, Any], gnode: GraphNode, now: float | None = N
         state["counts"] = {k: v for k, v in counts.items() if v}
         state["total"] = total
         state["cached"] = sum(_memo_hit(k) for k in kids)
-        retried = sum(1 for k in kids if k.get("type") == "Retry" and len(k["children"]) > 1)
+        retried = sum(1 for k in kids if k.get("type") == NodeType.RETRY and len(k["children"]) > 1)
         state["attempt"] = f"{retried} retried" if retried else ""
     return state
 
@@ -202,7 +203,7 @@ def _timing(node: Node) -> dict[str, Any]:
 
 
 def _attempts(nodes: dict[str, Node], node: Node, limit: int | None) -> dict[str, str]:
-    if node.get("type") != "Retry":
+    if node.get("type") != NodeType.RETRY:
         return {"attempt": "", "backoff": ""}
     kids = [nodes[k] for k in node.get("children") or [] if k in nodes]
     of = "∞" if limit is None or limit < 0 else str(limit + 1)

@@ -9,6 +9,7 @@ import html
 import subprocess
 from typing import TYPE_CHECKING, Any
 
+from ..vocab import FAILED
 from .layout import NODE_SIZE_IN, dot_program, quote
 from .state import PHASES, GraphNode, Shape, graph_shape, run_info, task_states
 
@@ -91,7 +92,7 @@ def _dot_node(node: GraphNode, state: dict[str, Any]) -> str:
         rows.append(f'<font point-size="9">{html.escape(detail)}</font>')
     label = "<" + "<br/>".join(rows) + ">"
     dashed = ",dashed" if state["phase"] in ("Skipped", "Omitted", "Pending") else ""
-    pen = 2.5 if state["phase"] in ("Failed", "Error") else 1.2
+    pen = 2.5 if state["phase"] in FAILED else 1.2
     tooltip = html.escape(state.get("message") or state["phase"], quote=True)
     return (
         f"  {quote(node.id)} [label={label}"
@@ -148,13 +149,15 @@ def static_html(workflow: dict[str, Any]) -> str:
 
 
 def mimebundle(run: Run) -> dict[str, Any]:
-    """``text/plain`` and ``text/html`` of a run, for ``Run._repr_mimebundle_``.
+    """``text/plain`` and ``text/html`` of a run, for IPython's rich display of run objects.
 
     When the run's live widget was already shown in the cell being executed (``%nbflow run``
     shows it before waiting), only the text summary is returned, so the graph is not drawn twice.
     """
     bundle: dict[str, Any] = {"text/plain": run.summary()}
-    widget = getattr(run, "_widget", None)
+    from . import widget_of
+
+    widget = widget_of(run)
     if widget is not None and widget.shown_in_current_cell():
         return bundle
     bundle["text/html"] = static_html(run.workflow)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import anywidget
 import traitlets
 
 from ..errors import NbflowError
+from ..vocab import COMPLETED
 from . import layout
 from .actions import available_actions, perform
 from .bundle import VIZ_MODULE, widget_esm
@@ -30,7 +30,6 @@ __all__ = ["RunWidget"]
 
 STATIC = Path(__file__).parent / "static"
 LAYOUT_ENGINES = ("auto", "dot", "browser")
-_DONE = ("Succeeded", "Failed", "Error")
 
 
 class RunWidget(anywidget.AnyWidget):
@@ -92,7 +91,8 @@ class RunWidget(anywidget.AnyWidget):
         self._closed = threading.Event()
         self._flusher: threading.Thread | None = None
         self._last_flush = self._last_full = 0.0
-        self._engine: Any = None
+        self._driver: Any = None  # the run driver this widget is subscribed to
+        self._unsubscribe: Callable[[], None] | None = None
         self._handle: Any = None
         self._shown_in: Any = None
         self._finished = False
@@ -135,26 +135,21 @@ class RunWidget(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ live updates
 
-    def _engine_lock(self) -> Any:
-        return getattr(self._engine, "lock", None) or contextlib.nullcontext()
-
     def _attach(self) -> None:
-        """Follow the run's engine (again, after an action started a new one); load all state."""
-        engine = getattr(self.run, "_engine", None)
-        if engine is not None and engine is not self._engine:
+        """Subscribe to the run's driver (once) and, while the run is live, send its changes;
+        load all state."""
+        driver = self.run.driver
+        if driver is not None and driver is not self._driver:
             self._detach()
-            self._engine = engine
+            self._driver = driver
+            self._unsubscribe = driver.subscribe(self._on_change)
+        if self.run.live and (self._flusher is None or not self._flusher.is_alive()):
             self._finished = False
-            engine.listeners.append(self._on_change)
-            over = getattr(engine, "finished", None)
-            if (over is None or not over.is_set()) and (
-                self._flusher is None or not self._flusher.is_alive()
-            ):
-                self._flusher = threading.Thread(
-                    target=self._flush_loop, name=f"nbflow-widget-{self.run.id}", daemon=True
-                )
-                self._flusher.start()
-        with self._engine_lock():
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name=f"nbflow-widget-{self.run.id}", daemon=True
+            )
+            self._flusher.start()
+        with self.run.lock:
             wf = self.run.workflow
             nodes = {n.id: task_state(wf, n) for n in self._shape.nodes}
             info = run_info(wf)
@@ -164,9 +159,9 @@ class RunWidget(anywidget.AnyWidget):
             self.actions = self._available_actions()
 
     def _detach(self) -> None:
-        if self._engine is not None:
-            with contextlib.suppress(ValueError):
-                self._engine.listeners.remove(self._on_change)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._driver = self._unsubscribe = None
 
     def _on_change(self, workflow: dict[str, Any], changed: list[dict[str, Any]]) -> None:
         """Engine listener, in the engine's thread: note what changed; the flusher sends it."""
@@ -194,7 +189,7 @@ class RunWidget(anywidget.AnyWidget):
         if self.run.id in dirty:
             dirty.update(self._root_ids)
         ids = [i for i in dirty if i in self._by_id]
-        with self._engine_lock():
+        with self.run.lock:
             wf = self.run.workflow
             states = {i: task_state(wf, self._by_id[i]) for i in ids}
             info = run_info(wf)
@@ -212,7 +207,7 @@ class RunWidget(anywidget.AnyWidget):
             self.info = info
             self.actions = self._available_actions()
         now = time.monotonic()
-        ended = info["phase"] in _DONE and not self._finished
+        ended = info["phase"] in COMPLETED and not self._finished
         if changed and (ended or now - self._last_full >= self._full_sync_s):
             self._last_full = now
             self.send_state("nodes")
@@ -220,8 +215,8 @@ class RunWidget(anywidget.AnyWidget):
             self._on_select()
         if ended:
             self._finished = True
-            if self._engine is not None:  # listeners run just before the engine is done
-                self._engine.finished.wait(10)
+            if self.run.driver is not None:  # listeners run just before the driver is done
+                self.run.driver.wait(10)
             self.actions = self._available_actions()
             if self._handle is not None:  # the saved output then holds the final picture
                 self._handle.update(self)
@@ -251,7 +246,7 @@ class RunWidget(anywidget.AnyWidget):
             self.details = {}
             return
         self.notebook_html = ""
-        with self._engine_lock():
+        with self.run.lock:
             try:
                 self.details = node_details(self.run, task, self.selected.get("node"))
             except (NbflowError, OSError, ValueError) as exc:
@@ -275,20 +270,19 @@ class RunWidget(anywidget.AnyWidget):
         if name not in self.actions:
             raise NbflowError(f"action {name!r} is not available now")
         self.notice = ""
-        new = perform(self.run, name, task, self.workflow_source)
-        if new is not None:
-            self.follow(new)
-        else:
-            self._attach()
+        perform(self.run, name, task, self.workflow_source)
+        self.follow(self.run)
 
     def follow(self, run: Run) -> None:
-        """Show ``run`` from now on (the same run going on with a new engine, after an action)."""
-        run._widget = self
+        """Show ``run`` from now on (also the same run going on, after an action: a rerun with
+        new code may have other tasks)."""
+        from . import remember
+
+        remember(run, self)
         self.run = run
         shape = graph_shape(run.workflow)
-        if shape != self._shape:  # a rerun with new code may have other tasks
+        if shape != self._shape:
             self._set_shape(shape, "auto")
-        self._finished = False
         self._attach()
 
     # ------------------------------------------------------------------ display
@@ -321,7 +315,7 @@ class RunWidget(anywidget.AnyWidget):
         data, meta = bundle
         # Without a live kernel (nbconvert, GitHub, VS Code) frontends show this instead.
         data["text/plain"] = self.run.summary()
-        with self._engine_lock():
+        with self.run.lock:
             data["text/html"] = static_html(self.run.workflow)
         return data, meta
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nbflow.argo.compile import compile_workflow
+from nbflow.argo.compile import to_manifest
 from nbflow.argo.manifest import dump, load
 from nbflow.errors import SpecError
 from nbflow.model import Task, Template, Workflow
@@ -33,7 +33,7 @@ CASES = [
 
 def _compile(make_notebook: Any, pipeline: str, workflow: str) -> dict[str, Any]:
     spec = read_notebook(make_notebook(pipeline))
-    return compile_workflow(spec.workflow(workflow))
+    return to_manifest(spec.workflow(workflow))
 
 
 @pytest.mark.parametrize(("pipeline", "workflow"), CASES)
@@ -140,7 +140,7 @@ def test_user_code_with_braces_travels_as_base64() -> None:
     wf = Workflow(
         "w", templates={"t": Template("t", "msg = '{{not a tag}}'")}, tasks=(Task("t", "t"),)
     )
-    raw = compile_workflow(wf)["spec"]["templates"][1]["inputs"]["artifacts"][0]["raw"]["data"]
+    raw = to_manifest(wf)["spec"]["templates"][1]["inputs"]["artifacts"][0]["raw"]["data"]
     assert "{{" not in raw
     assert "{{not a tag}}" in base64.b64decode(raw).decode()
 
@@ -149,9 +149,9 @@ def test_run_time_parameters_become_workflow_arguments() -> None:
     t = Template("t", "print(n)", parameters={"n": 1})
     u = Template("u", "print(n)", parameters={"n": 2})
     wf = Workflow("w", templates={"t": t, "u": u}, tasks=(Task("t", "t"), Task("u", "u")))
-    m = compile_workflow(wf)
+    m = to_manifest(wf)
     assert "arguments" not in m["spec"]  # defaults disagree: each template keeps its own
-    m = compile_workflow(
+    m = to_manifest(
         Workflow("w", templates=wf.templates, tasks=wf.tasks, parameters={"n": 40})
     )
     assert m["spec"]["arguments"]["parameters"] == [{"name": "n", "value": "40"}]
@@ -162,7 +162,7 @@ def test_run_time_parameters_become_workflow_arguments() -> None:
 def test_reserved_template_name() -> None:
     wf = Workflow("w", templates={"main": Template("main")}, tasks=(Task("main", "main"),))
     with pytest.raises(SpecError, match="reserved"):
-        compile_workflow(wf)
+        to_manifest(wf)
 
 
 def test_when_on_mapped_output_is_rejected() -> None:
@@ -175,7 +175,7 @@ def test_when_on_mapped_output_is_rejected() -> None:
         ),
     )
     with pytest.raises(SpecError, match="mapped task 'm'"):
-        compile_workflow(wf)
+        to_manifest(wf)
 
 
 def test_golden_files_are_plain_yaml() -> None:

@@ -13,7 +13,7 @@ from nbflow.argo.depends import (
     expand_depends,
 )
 from nbflow.errors import ManifestError
-from nbflow.model import Phase
+from nbflow.vocab import Phase
 
 S, F, E = Phase.SUCCEEDED, Phase.FAILED, Phase.ERROR
 SK, OM, P, R = Phase.SKIPPED, Phase.OMITTED, Phase.PENDING, Phase.RUNNING

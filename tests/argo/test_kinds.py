@@ -20,7 +20,7 @@ from nbflow.argo.kinds import (
 from nbflow.argo.limits import check_manifest
 from nbflow.engine.operator import Operator, PodResult
 from nbflow.errors import ManifestError, SpecError
-from nbflow.model import Phase
+from nbflow.vocab import Phase
 
 GOLDEN = Path(__file__).parent / "golden"
 

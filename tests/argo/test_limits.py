@@ -237,7 +237,7 @@ def test_dependencies_form_is_accepted_and_runs_the_same(
 
     from nbflow.argo.limits import dependencies_for_continue_on
     from nbflow.engine.operator import Operator, PodResult
-    from nbflow.model import Phase
+    from nbflow.vocab import Phase
 
     wf = mixed(name)
     fixed = dependencies_for_continue_on(wf)

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from nbflow.argo.compile import compile_workflow
+from nbflow.argo.compile import translate
 from nbflow.argo.limits import check_manifest
 from nbflow.argo.nesting import nest_large_dags, task_nodes
 from nbflow.engine.operator import Operator, PodRequest, PodResult
 from nbflow.errors import ManifestError
-from nbflow.model import Phase, Task, Template, Workflow
+from nbflow.model import Task, Template, Workflow
+from nbflow.vocab import Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -73,12 +74,12 @@ def fake_outputs(req: PodRequest) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def manifests() -> tuple[dict[str, Any], dict[str, Any]]:
-    flat = compile_workflow(big_workflow())
+    flat = translate(big_workflow())
     return flat, nest_large_dags(flat)
 
 
 def test_small_manifests_are_left_alone() -> None:
-    flat = compile_workflow(big_workflow(pairs=5))
+    flat = translate(big_workflow(pairs=5))
     assert nest_large_dags(flat) == flat
 
 

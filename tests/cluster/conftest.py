@@ -85,7 +85,7 @@ def _nbflow(argv: list[str]) -> int:
     """``nbflow ARGV`` with the cluster commands, as ``nbflow.cli.main`` dispatches them."""
     import argparse
 
-    from nbflow.cluster.cli import add_commands
+    from nbflow.cli.cluster import add_commands
     from nbflow.errors import NbflowError
 
     parser = argparse.ArgumentParser(prog="nbflow")

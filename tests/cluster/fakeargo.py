@@ -76,7 +76,7 @@ class FakeArgo:
 
     def _advance(self, op: Any, name: str, ns: str) -> None:
         from nbflow.engine.operator import PodResult
-        from nbflow.model import Phase
+        from nbflow.vocab import Phase
 
         running = self._running[name]
         self._start(op, name, ns, running)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from nbflow.argo.limits import check_manifest
-from nbflow.cluster.cli import add_kind_arguments, convert_kind
+from nbflow.cli.cluster import add_kind_arguments, convert_kind
 
 SCHEDULED = [
     "%%template first --outputs x\nx = 16",
@@ -139,13 +139,13 @@ def test_publish_shares_templates(make_notebook: Any, cluster_home: Path, kube: 
 def test_compile_kind_options(
     make_notebook: Any, argv: list[str], kind: str, validate_manifest: Any
 ) -> None:
-    from nbflow.argo.compile import compile_workflow
+    from nbflow.argo.compile import to_manifest
     from nbflow.notebook.extract import read_notebook
 
     wf = read_notebook(make_notebook(SCHEDULED)).workflow()
     parser = argparse.ArgumentParser()
     add_kind_arguments(parser)
-    out = convert_kind(compile_workflow(wf), parser.parse_args(argv), schedule=wf.schedule)
+    out = convert_kind(to_manifest(wf), parser.parse_args(argv), schedule=wf.schedule)
     validate_manifest(out)
     assert check_manifest(out) == []
     assert out["kind"] == kind

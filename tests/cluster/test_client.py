@@ -197,7 +197,7 @@ def test_cluster_modules_do_not_import_kubernetes() -> None:
 
     code = (
         "import sys, json\n"
-        "import nbflow.cluster.cli, nbflow.cluster.run, nbflow.cluster.watch\n"
+        "import nbflow.cli.cluster, nbflow.cluster.run, nbflow.cluster.watch\n"
         "import nbflow.argo.kinds, nbflow.argo.nesting, nbflow.argo.limits\n"
         "print(json.dumps([m for m in ('kubernetes', 'urllib3', 'papermill') "
         "if m in sys.modules]))"

@@ -13,7 +13,7 @@ from nbflow.cluster.client import ArgoClient
 from nbflow.cluster.control import pod_name, resume_status, retry_status
 from nbflow.engine.operator import Operator, PodResult
 from nbflow.errors import NbflowError
-from nbflow.model import Phase
+from nbflow.vocab import Phase
 
 GOLDEN = Path(__file__).parents[1] / "argo" / "golden"
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

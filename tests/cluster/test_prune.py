@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from nbflow import api
-from nbflow.cluster.prune import CACHED_ANNOTATION, NothingToRun
+from nbflow.cluster.prune import NothingToRun
 from nbflow.cluster.submit import submit_workflow
 from nbflow.config import NbflowConfig, load_config
-from nbflow.engine.cache import DIGESTS, ResultCache
+from nbflow.engine.cache import ResultCache
 from nbflow.notebook.extract import read_notebook
+from nbflow.vocab import CACHED_TASKS_ANNOTATION, DIGESTS
 
 pytestmark = pytest.mark.kernel
 
@@ -128,7 +129,7 @@ def test_a_local_run_prunes_the_cluster_submission_and_the_rest_reads_its_artifa
     (obj,) = submitted(kube)
     tasks = dag_tasks(obj)
     assert sorted(tasks) == ["second", "third"]  # first is cached; scale changed the rest
-    cached = json.loads(obj["metadata"]["annotations"][CACHED_ANNOTATION])
+    cached = json.loads(obj["metadata"]["annotations"][CACHED_TASKS_ANNOTATION])
     assert list(cached) == ["first"] and len(cached["first"]) == 64
     x = artifact_args(tasks["second"])["x"]
     assert x == {"name": "x", "s3": {"key": output_key(local, "first", "x")}}
@@ -157,7 +158,7 @@ def test_an_edited_template_runs_with_its_dependents_and_depends_keeps_what_runs
     (obj,) = submitted(kube)
     tasks = dag_tasks(obj)
     assert sorted(tasks) == ["join", "right"]  # right's code changed; join reads its output
-    assert sorted(json.loads(obj["metadata"]["annotations"][CACHED_ANNOTATION])) == [
+    assert sorted(json.loads(obj["metadata"]["annotations"][CACHED_TASKS_ANNOTATION])) == [
         "left", "top"
     ]
     assert "depends" not in tasks["right"] and tasks["join"]["depends"] == "right"
@@ -183,7 +184,7 @@ def test_a_producer_named_in_a_depends_that_is_not_a_conjunction_runs(
     tasks = dag_tasks(obj)
     # left is cached, but join's expression cannot just drop it: left runs (top stays out)
     assert sorted(tasks) == ["join", "left", "right"]
-    assert list(json.loads(obj["metadata"]["annotations"][CACHED_ANNOTATION])) == ["top"]
+    assert list(json.loads(obj["metadata"]["annotations"][CACHED_TASKS_ANNOTATION])) == ["top"]
     assert tasks["join"]["depends"] == join["depends"]
     assert "depends" not in tasks["left"] and "from" not in artifact_args(tasks["left"])["n"]
 
@@ -199,7 +200,7 @@ def test_no_cache_submits_every_step_and_a_fully_cached_submit_says_so(
     assert nbflow(["submit", str(nb), "--no-cache"]) == 0
     (obj,) = submitted(kube)
     assert sorted(dag_tasks(obj)) == ["first", "second", "third"]
-    assert CACHED_ANNOTATION not in (obj["metadata"].get("annotations") or {})
+    assert CACHED_TASKS_ANNOTATION not in (obj["metadata"].get("annotations") or {})
     assert capsys.readouterr().out.strip() == obj["metadata"]["name"]
     # the same command with the cache: nothing to run, nothing submitted, not an error
     assert nbflow(["submit", str(nb)]) == 0
@@ -234,7 +235,7 @@ def test_an_entry_whose_artifact_is_gone_is_not_used(
     (obj,) = submitted(kube)
     tasks = dag_tasks(obj)
     assert sorted(tasks) == ["second", "third"]  # third's own entry is fine, second must run
-    assert list(json.loads(obj["metadata"]["annotations"][CACHED_ANNOTATION])) == ["first"]
+    assert list(json.loads(obj["metadata"]["annotations"][CACHED_TASKS_ANNOTATION])) == ["first"]
     assert artifact_args(tasks["third"])["y"]["from"] == "{{tasks.second.outputs.artifacts.y}}"
 
 
@@ -284,7 +285,7 @@ def test_a_mapped_task_is_pruned_and_the_fan_in_reads_its_items(
     (obj,) = submitted(kube)
     tasks = dag_tasks(obj)
     assert sorted(tasks) == ["train"]
-    cached = json.loads(obj["metadata"]["annotations"][CACHED_ANNOTATION])
+    cached = json.loads(obj["metadata"]["annotations"][CACHED_TASKS_ANNOTATION])
     assert sorted(cached) == ["extract", "featurize"] and len(cached["featurize"]) == 8
     assert artifact_args(tasks["train"])["feats"] == {
         "name": "feats", "s3": {"key": f"fanout/{local.id}/featurize/"}
@@ -316,4 +317,4 @@ def test_the_magic_submits_only_what_is_not_cached(
     (obj,) = submitted(kube)
     assert run.id == obj["metadata"]["name"]
     assert sorted(dag_tasks(obj)) == ["second", "third"]
-    assert list(json.loads(obj["metadata"]["annotations"][CACHED_ANNOTATION])) == ["first"]
+    assert list(json.loads(obj["metadata"]["annotations"][CACHED_TASKS_ANNOTATION])) == ["first"]

@@ -16,6 +16,7 @@ from nbflow.config import load_config
 from nbflow.errors import ManifestError, NbflowError
 from nbflow.model import Task, Template, Workflow
 from nbflow.notebook.extract import read_notebook
+from nbflow.widget import graph as run_graph
 
 
 def workflow_of(make_notebook: Any, pipeline: str, name: str | None = None) -> Workflow:
@@ -163,7 +164,7 @@ def test_the_live_graph_follows_a_cluster_run(
     """The widget attaches to the watcher as it does to the local engine."""
     argo.hold.set()
     run = submit_workflow(workflow_of(make_notebook, "chain"))
-    graph = run.widget()
+    graph = run_graph(run)
     eventually(lambda: run.tasks().get("first") == "Running", what="the first step")
     argo.hold.clear()
     run.wait(30)
@@ -171,4 +172,4 @@ def test_the_live_graph_follows_a_cluster_run(
     phases = {gid: state["phase"] for gid, state in graph.nodes.items()}
     assert set(phases.values()) == {"Succeeded"} and len(phases) >= 3
     assert graph.info["phase"] == "Succeeded"
-    assert graph._on_change in run.watcher.listeners
+    assert graph._driver is run.driver  # subscribed through the run-driver protocol

@@ -57,6 +57,6 @@ def test_a_template_using_widgets_falls_back_to_papermill(
     ]
     result = run(make_notebook, cells, "fast")
     assert result.phase == "Succeeded", result.summary()
-    assert result._engine.fallbacks == {
+    assert result.driver.engine.fallbacks == {
         "w": "it uses ipywidgets (widgets need a real kernel's comms)"
     }

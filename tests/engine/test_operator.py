@@ -9,7 +9,7 @@ import pytest
 
 from nbflow.engine.nodes import fnv32a, node_id
 from nbflow.engine.operator import Operator, PodResult
-from nbflow.model import Phase
+from nbflow.vocab import Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 RUNNER = {"image": "x", "command": ["python", "-m", "nbflow.runner"], "args": []}

@@ -11,7 +11,7 @@ from nbflow.engine.nodes import node_id
 from nbflow.engine.operator import Operator, PodResult
 from nbflow.engine.recovery import rerun_plan, resume_plan, retry_plan
 from nbflow.errors import NbflowError
-from nbflow.model import Phase
+from nbflow.vocab import Phase
 
 from .test_operator import T0, Driver, pod, task, workflow
 

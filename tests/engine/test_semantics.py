@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from nbflow.engine.nodes import node_id
 from nbflow.engine.operator import Operator, PodResult
-from nbflow.model import Phase
+from nbflow.vocab import Phase
 
 from .test_operator import RUNNER, T0, Driver, pod, task, workflow
 
@@ -83,17 +83,33 @@ def test_retry_expression_sees_last_retry() -> None:
     assert (a["phase"], a["message"]) == ("Failed", "retryStrategy.expression evaluated to false")
 
 
-def test_on_transient_error_retries_only_transient_messages() -> None:
+def test_on_transient_error_retries_a_dead_kernel_by_its_typed_end() -> None:
     tmpl = pod("t", retryStrategy={"limit": "3", "retryPolicy": "OnTransientError"})
-    d = Driver(workflow([task("a")], [tmpl]))
-    d.outcomes = {}
-    op = d.op
+    op = Operator(workflow([task("a")], [tmpl]))
     (req,) = op.reconcile(T0)
-    op.pod_finished(req.node_id, PodResult(Phase.ERROR, "kernel died: exit code -9"), T0)
+    # the runner's exit code says the kernel died, whatever the message's wording
+    died = PodResult(Phase.ERROR, "the process went away", {"exitCode": "3"})
+    op.pod_finished(req.node_id, died, T0)
     (again,) = op.reconcile(T0)
-    op.pod_finished(again.node_id, PodResult(Phase.FAILED, "ValueError: bad input"), T0)
+    # a message that merely mentions a dead kernel, from a cell that failed, is no such end
+    failed = PodResult(Phase.FAILED, "RuntimeError: kernel died (cell 2)", {"exitCode": "1"})
+    op.pod_finished(again.node_id, failed, T0)
     assert op.reconcile(T0) == []
     assert op.nodes[node_id("wf", "wf.a")]["phase"] == "Failed"
+    assert len(op.nodes[node_id("wf", "wf.a")]["children"]) == 2
+
+
+def test_on_transient_error_follows_argo_messages_for_other_pods() -> None:
+    shell = {"image": "alpine", "command": ["sh", "-c", "exit 3"]}
+    retry = {"limit": "3", "retryPolicy": "OnTransientError"}
+    tmpl = pod("t", container=shell, retryStrategy=retry)
+    op = Operator(workflow([task("a")], [tmpl]))
+    (req,) = op.reconcile(T0)
+    op.pod_finished(req.node_id, PodResult(Phase.ERROR, "pod deleted", {"exitCode": "3"}), T0)
+    (again,) = op.reconcile(T0)  # Argo's pattern: retried
+    exited = PodResult(Phase.FAILED, "Error (exit code 3)", {"exitCode": "3"})
+    op.pod_finished(again.node_id, exited, T0)
+    assert op.reconcile(T0) == []  # exit code 3 means nothing special outside nbflow's runner
     assert len(op.nodes[node_id("wf", "wf.a")]["children"]) == 2
 
 

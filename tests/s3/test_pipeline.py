@@ -16,8 +16,8 @@ from nbflow.config import load_config
 from nbflow.engine.local import prepare
 from nbflow.engine.operator import Operator, PodRequest, PodResult
 from nbflow.engine.worker import LocalPod
-from nbflow.model import Phase
 from nbflow.notebook.extract import read_notebook
+from nbflow.vocab import Phase
 
 QUICKSTART = Path(__file__).parents[2] / "notebooks" / "quickstart.ipynb"
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

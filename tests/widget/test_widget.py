@@ -12,7 +12,9 @@ import pytest
 from nbflow import api
 from nbflow.config import load_config
 from nbflow.notebook.extract import read_notebook
+from nbflow.widget import graph
 from nbflow.widget.state import graph_shape, task_states
+from nbflow.widget.static import mimebundle
 from nbflow.widget.widget import RunWidget
 
 pytestmark = pytest.mark.kernel
@@ -60,7 +62,7 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     nbformat.write(nb, folder / "live.ipynb")
     wf = read_notebook(folder / "live.ipynb").workflow("live")
     run = api.run_workflow(wf, config=load_config(), workdir=folder, base_dir=folder, wait=False)
-    widget = run.widget()
+    widget = graph(run)
     recorder = Recorder()
     recorder.initial = json.loads(json.dumps(widget.nodes))
     widget.send = recorder  # type: ignore[method-assign]
@@ -155,16 +157,18 @@ def test_static_fallback_of_the_widget_and_the_run(live_run: Any) -> None:
     assert "application/vnd.jupyter.widget-view+json" in data
     assert "<svg" in data["text/html"] and "✖ Failed" in data["text/html"]
     assert "boom" in data["text/plain"]
-    bundle = run._repr_mimebundle_()
+    bundle = mimebundle(run)  # what IPython shows for the run object itself
     assert bundle["text/html"] == data["text/html"]
+    assert graph(run) is widget  # one live widget per run object
 
 
 def test_retry_action_reruns_the_failed_task_and_is_followed(live_run: Any) -> None:
     run, widget, recorder = live_run
     assert widget.actions == ["retry"]  # ended: no stop; a failed local run can be retried
     before = len(recorder.patches)
+    first_engine = run.driver.engine
     widget.act("retry")
-    assert widget.run is not run and widget.run.id == run.id
+    assert widget.run is run and run.driver.engine is not first_engine  # a new engine goes on
     widget.run.wait(timeout=60)
     widget.flush()
     assert widget.run.phase == "Failed"

@@ -12,15 +12,15 @@ from typing import Any, TypeVar
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 
-from .errors import NbflowError
-from .notebook.extract import NotebookSpec
-from .notebook.magic_args import (
-    parse_nbflow,
+from ..errors import NbflowError
+from ..notebook.extract import NotebookSpec
+from ..notebook.magic_args import (
     parse_notebook_template,
     parse_setup,
     parse_template,
     parse_workflow_options,
 )
+from .commands import parse_nbflow
 
 __all__ = ["NbflowMagics", "load_ipython_extension", "live_spec"]
 
@@ -113,7 +113,7 @@ class NbflowMagics(Magics):
         The cell body wires templates into a DAG, e.g. ``extract >> [a, b] >> train``;
         it is checked against the templates defined so far, never run.
         """
-        from .dsl import parse_workflow
+        from ..dsl import parse_workflow
 
         options = parse_workflow_options(line)
         tasks = parse_workflow(cell, where=f"workflow {options.name}", line_offset=1)
@@ -143,8 +143,8 @@ class NbflowMagics(Magics):
         answered once the cell ends (the kernel is busy); interrupting the kernel stops the
         run. With ``--background`` the cell returns at once and the kernel stays usable.
         """
-        from . import api
-        from .config import load_config
+        from .. import api
+        from ..config import load_config
 
         workflow = self.spec.workflow(args.name, args.parameters)
         cwd = os.getcwd()
@@ -153,9 +153,9 @@ class NbflowMagics(Magics):
             artifact_root=args.artifact_root, cache=False if args.no_cache else None
         )
         if args.backend == "argo":
-            from .cluster.options import load_cluster_config
-            from .cluster.prune import NothingToRun
-            from .cluster.submit import submit_workflow
+            from ..cluster.options import load_cluster_config
+            from ..cluster.prune import NothingToRun
+            from ..cluster.submit import submit_workflow
 
             cluster = load_cluster_config(config, namespace=args.namespace)
             try:
@@ -184,7 +184,9 @@ class NbflowMagics(Magics):
         """Show a run's live graph (or text progress) and wait for it unless ``background``."""
         widget = _widget_available(self._ip)
         if widget:
-            graph = run.widget()
+            from ..widget import graph as run_graph
+
+            graph = run_graph(run)
             if source is not None:
                 # "rerun from here" in the graph recompiles the cells as they are at that moment
                 graph.workflow_source = source
@@ -201,7 +203,7 @@ class NbflowMagics(Magics):
         return run
 
     def _cmd_resume(self, args: Any) -> Any:
-        from . import api
+        from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
         run = api.resume_run(args.run, nodes=args.nodes or None, progress=progress, wait=False)
@@ -211,14 +213,14 @@ class NbflowMagics(Magics):
         return self._follow(run, False, None)
 
     def _cmd_retry(self, args: Any) -> Any:
-        from . import api
+        from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
         return self._follow(api.retry_run(args.run, progress=progress, wait=False), False, None)
 
     def _cmd_rerun(self, args: Any) -> Any:
         """Rerun a task and its descendants with the cells as they are in this kernel now."""
-        from . import api
+        from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
         workflow = self.spec.workflow(args.name)
@@ -226,18 +228,18 @@ class NbflowMagics(Magics):
         return self._follow(run, False, None)
 
     def _cmd_stop(self, args: Any) -> None:
-        from . import api
+        from .. import api
 
         name = api.stop_run(args.run, terminate=args.terminate)
         print(f"asked run {name} to {'terminate' if args.terminate else 'stop'}")
 
     def _cmd_compile(self, args: Any) -> None:
-        from . import api
+        from .. import api
 
         workflow = self.spec.workflow(args.name, args.parameters)
         manifest = api.compile_workflow(workflow, base_dir=os.getcwd())
         if args.kind or args.schedule or args.template_ref:
-            from .argo.kinds import export
+            from ..argo.kinds import export
 
             schedule = args.schedule or workflow.schedule
             kind = args.kind or ("cronworkflow" if args.schedule else None)
@@ -259,7 +261,7 @@ class NbflowMagics(Magics):
         print(f"wrote {args.output}")
 
     def _cmd_lint(self, args: Any) -> None:
-        from .lint import check_outputs, lint
+        from ..lint import check_outputs, lint
 
         history = self._ip.user_ns.get("In") or self._ip.history_manager.input_hist_parsed
         problems = lint(self.spec, args.name, namespace_cells=list(history))
@@ -270,12 +272,12 @@ class NbflowMagics(Magics):
             print("no problems")
 
     def _cmd_status(self, args: Any) -> None:
-        from . import api
+        from .. import api
 
         print(api.get_run(args.run).summary())
 
     def _cmd_logs(self, args: Any) -> None:
-        from . import api
+        from .. import api
 
         print(api.task_logs(args.run, args.task))
 
@@ -302,6 +304,9 @@ def load_ipython_extension(ipython: Any) -> None:
     """Register the nbflow magics in ``ipython`` (once; loading again keeps the registry)."""
     if NbflowMagics.__name__ in ipython.magics_manager.registry:
         return
+    from ..widget import register_display
+
     magics = NbflowMagics(ipython)
     ipython.register_magics(magics)
+    register_display(ipython)
     ipython.events.register("pre_run_cell", magics._pre_run_cell)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import NbflowError
+from ..errors import NbflowError
 
 __all__ = ["main"]
 
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     source(comp)
     comp.add_argument("-o", "--output-file", help="file to write (default: stdout)")
     comp.add_argument("--format", choices=["yaml", "json"], default="yaml")
-    from .cluster.cli import add_commands, add_kind_arguments
+    from .cluster import add_commands, add_kind_arguments
 
     add_kind_arguments(comp)
     lint = sub.add_parser("lint", help="check a notebook's pipeline without running it")
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from .config import load_config
+    from ..config import load_config
 
     return load_config(
         home=args.home,
@@ -150,14 +150,14 @@ def _config(args: argparse.Namespace) -> Any:
 
 def _load_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
     """Return (Workflow model or manifest, leftover parameters, base folder)."""
-    from . import api
+    from .. import api
 
     source, params, base, args.origin = api.load_source(args.source, args.workflow, args.parameter)
     return source, params, base
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     source, params, base = _load_source(args)
     cfg = _config(args)
@@ -205,7 +205,7 @@ def _follow(run: Any, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if getattr(args, "output", None):
-        from . import api
+        from .. import api
 
         print(api.dump_manifest(run.workflow, args.output), end="")
     return EXIT_OK if run.phase == "Succeeded" else EXIT_FAILED
@@ -220,7 +220,7 @@ def _report(run: Any) -> None:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run = api.resume_run(
         args.run, nodes=args.node or None, config=_config(args), progress=sys.stderr, wait=False
@@ -235,14 +235,14 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run = api.retry_run(args.run, config=_config(args), progress=sys.stderr, wait=False)
     return _follow(run, args)
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run_id = None if args.run == "-" else args.run
     run = api.rerun_from(run_id, args.task, config=_config(args), progress=sys.stderr, wait=False)
@@ -250,7 +250,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     name = api.stop_run(args.run, terminate=args.terminate, config=_config(args))
     print(f"asked run {name} to {'terminate' if args.terminate else 'stop'}", file=sys.stderr)
@@ -258,13 +258,13 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from . import api
-    from .model import Workflow
+    from .. import api
+    from ..model import Workflow
 
     source, params, base = _load_source(args)
     if not isinstance(source, Workflow):
         raise NbflowError(f"{args.source} is already a manifest")
-    from .cluster.cli import convert_kind
+    from .cluster import convert_kind
 
     manifest = api.compile_workflow(source, config=_config(args), base_dir=base)
     text = api.dump_manifest(convert_kind(manifest, args, schedule=source.schedule), args.format)
@@ -277,8 +277,8 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from .lint import lint
-    from .notebook.extract import read_notebook
+    from ..lint import lint
+    from ..notebook.extract import read_notebook
 
     problems = lint(read_notebook(Path(args.source)), args.workflow)
     for problem in problems:
@@ -290,7 +290,7 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     run = api.get_run(args.run, config=_config(args))
     if args.output:
@@ -301,7 +301,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     print(
         api.task_logs(None if args.run == "-" else args.run, args.task, config=_config(args)),
@@ -311,7 +311,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import api
+    from .. import api
 
     for name in api.list_runs(config=_config(args)):
         wf = api.get_run(name, config=_config(args)).workflow
@@ -333,5 +333,3 @@ _COMMANDS = {
     "list": _list,
 }
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -196,8 +196,8 @@ def _pod(sp: argparse.ArgumentParser) -> None:
 
 
 def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
+    from ..cluster.options import load_cluster_config, parse_selector, parse_toleration
     from ..config import load_config
-    from .options import load_cluster_config, parse_selector, parse_toleration
 
     cfg = load_config(
         home=getattr(args, "home", None),
@@ -235,8 +235,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
 
 def _submit(args: argparse.Namespace) -> int:
     from ..argo.manifest import dump
-    from .prune import NothingToRun
-    from .submit import submit_workflow
+    from ..cluster.prune import NothingToRun
+    from ..cluster.submit import submit_workflow
 
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
@@ -271,8 +271,8 @@ def _report(run: Any) -> None:
 def _schedule(args: argparse.Namespace) -> int:
     from ..argo.kinds import CronOptions, convert
     from ..argo.limits import check_manifest
+    from ..cluster.submit import build_manifest
     from ..model import Workflow
-    from .submit import build_manifest
 
     source, params, base = _load(args)
     cfg, cluster = _configs(args)
@@ -296,7 +296,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 def _publish(obj: dict[str, Any], args: argparse.Namespace, cluster: Any) -> int:
     from ..argo.manifest import dump
-    from .client import ArgoClient
+    from ..cluster.client import ArgoClient
 
     if getattr(args, "apply", True):
         with ArgoClient.from_config(cluster) as client:
@@ -323,7 +323,7 @@ def _k8s(args: argparse.Namespace) -> int:
         return _rbac(args)
     if args.k8s_command == "publish":
         from ..argo.kinds import convert
-        from .submit import build_manifest
+        from ..cluster.submit import build_manifest
 
         source, params, base = _load(args)
         cfg, cluster = _configs(args)
@@ -332,7 +332,7 @@ def _k8s(args: argparse.Namespace) -> int:
         )
         kind = "clusterworkflowtemplate" if args.cluster_scope else "workflowtemplate"
         return _publish(convert(manifest, kind, name=args.name), args, cluster)
-    from .run import open_cluster_run
+    from ..cluster.run import open_cluster_run
 
     cfg, cluster = _configs(args)
     run = open_cluster_run(args.run, config=cfg, cluster=cluster)
@@ -341,7 +341,7 @@ def _k8s(args: argparse.Namespace) -> int:
         getattr(run, action)()
         print(f"{action} of {run.id}: {run.phase}", file=sys.stderr)
         if args.wait:
-            run.watcher.listeners.append(_printer())
+            run.subscribe(_printer())
             run.wait()
             _report(run)
             return EXIT_OK if run.phase == "Succeeded" else EXIT_FAILED
@@ -360,7 +360,7 @@ def _printer() -> Any:
 def _rbac(args: argparse.Namespace) -> int:
     import yaml
 
-    from .rbac import RbacOptions, rbac_manifests
+    from ..cluster.rbac import RbacOptions, rbac_manifests
 
     opts = RbacOptions(
         args.namespace,

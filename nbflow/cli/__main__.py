@@ -1,0 +1,7 @@
+"""``python -m nbflow.cli``: the ``nbflow`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
