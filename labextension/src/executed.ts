@@ -14,8 +14,13 @@ const NO_NODE = '-';
 
 /** The path of the executed notebook of graph node `task` (or status node `node`) of `run`. */
 export function executedPath(run: string, task: string, node: string | null): string {
-  const enc = encodeURIComponent;
-  return `${DRIVE}:${enc(run)}/${enc(task)}/${enc(node || NO_NODE)}/${enc(task)}.ipynb`;
+  const name = `${task} (${run}).ipynb`; // the tab's title
+  return `${DRIVE}:${esc(run)}/${esc(task)}/${esc(node || NO_NODE)}/${esc(name)}`;
+}
+
+/** A path segment: only `%` and `/` escaped, so that the tab shows the name as it is. */
+function esc(part: string): string {
+  return part.replace(/%/g, '%25').replace(/\//g, '%2F');
 }
 
 /** The run, task and status node of an executed notebook's path (without the drive prefix). */
@@ -62,7 +67,7 @@ export class ExecutedDrive implements Contents.IDrive {
 
   async get(localPath: string, options?: Contents.IFetchOptions): Promise<Contents.IModel> {
     const { run, task, node } = parseExecutedPath(localPath);
-    const name = localPath.split('/').pop() ?? `${task}.ipynb`;
+    const name = decodeURIComponent(localPath.split('/').pop() ?? `${task}.ipynb`);
     const wanted = options?.content !== false;
     const nb = wanted ? lockCells(await this.api.notebook(run, task, node)) : null;
     const now = new Date().toISOString();

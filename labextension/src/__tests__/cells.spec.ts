@@ -79,7 +79,7 @@ describe('cell badges', () => {
 describe('executed notebooks', () => {
   it('round-trips the path of a node\'s executed notebook', () => {
     const path = executedPath('qs-1', 'summarize', 'qs-1-123/4');
-    expect(path).toBe('nbflow-run:qs-1/summarize/qs-1-123%2F4/summarize.ipynb');
+    expect(path).toBe('nbflow-run:qs-1/summarize/qs-1-123%2F4/summarize (qs-1).ipynb');
     expect(parseExecutedPath(path)).toEqual({ run: 'qs-1', task: 'summarize', node: 'qs-1-123/4' });
     expect(parseExecutedPath(executedPath('r', 't', null).slice('nbflow-run:'.length))).toEqual({ run: 'r', task: 't', node: null });
     expect(() => parseExecutedPath('nbflow-run:x.ipynb')).toThrow('not an executed notebook');
