@@ -41,3 +41,8 @@ export function listKeys(root: HTMLElement, selector: string, open: (item: HTMLE
     items[next].focus();
   });
 }
+
+/** Put a performance mark once the page has painted what was just drawn (after the next frame). */
+export function markPainted(name: string): void {
+  requestAnimationFrame(() => setTimeout(() => performance.mark(name), 0));
+}

@@ -6,7 +6,7 @@ import { Widget } from '@lumino/widgets';
 
 import { GraphView } from '../../nbflow/widget/static/graph.js';
 import type { Action, NbflowApi, RunGraph, RunSummary } from './api';
-import { button, h } from './dom';
+import { button, h, markPainted } from './dom';
 import type { NodesMessage, RunEvents } from './events';
 import { offeredActions } from './actions';
 import { basename } from './format';
@@ -79,7 +79,10 @@ export class RunView extends Widget {
     this.summary = null;
     this.view.set({ selected: {}, details: {}, notice: '', info: { id } });
     this.subscription = this.events.subscribe(id);
-    this._ready = this.reload();
+    performance.mark(`nbflow-run-open:${id}`);
+    this._ready = this.reload().then(() => {
+      if (this.graph && id === this._runId) markPainted(`nbflow-run-painted:${id}`);
+    });
   }
 
   /** Load everything again from the server. */

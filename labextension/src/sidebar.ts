@@ -4,7 +4,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { NbflowApi, NotebookWorkflow, RunSummary } from './api';
 import { CommandIDs } from './commandids';
-import { button, h, listKeys } from './dom';
+import { button, h, listKeys, markPainted } from './dom';
 import { ago, basename, phaseIcon, runDuration } from './format';
 import type { RunEvents } from './events';
 import { RunList } from './runs';
@@ -71,6 +71,7 @@ export class PipelinesSidebar extends Widget {
 
   /** The first page of runs; then live. */
   async start(): Promise<void> {
+    performance.mark('nbflow-sidebar-start');
     this.opts.events.start();
     await this.opts.runs.reload();
   }
@@ -167,6 +168,10 @@ export class PipelinesSidebar extends Widget {
       this.listEl.replaceChildren(...runs.runs.map((r) => this.runItem(r)));
     }
     this.countEl.textContent = runs.runs.length ? `${runs.runs.length} of ${runs.total} runs` : '';
+    if (!this.painted && runs.runs.length) {
+      this.painted = true;
+      markPainted('nbflow-sidebar-painted');
+    }
     this.moreEl.hidden = runs.runs.length >= runs.total;
     if (focused) this.listEl.querySelector<HTMLElement>(`[data-run="${CSS.escape(focused)}"]`)?.focus();
   }
@@ -237,6 +242,7 @@ export class PipelinesSidebar extends Widget {
     });
   }
 
+  private painted = false;
   private path: string | null = null;
   private workflows: NotebookWorkflow[] | null = null;
   private notebookError = '';

@@ -105,16 +105,18 @@ def _wait_http(server: JupyterServer, timeout_s: float) -> None:
 
 def start_jupyter(app: str, tmp: Path) -> JupyterServer:
     """``jupyter lab`` or ``jupyter notebook`` on loopback without token, rooted in ``tmp/root``
-    (holding the quickstart and the demo notebook), with its own nbflow home and settings."""
+    (holding the quickstart and the demo notebook), with its own nbflow home and settings;
+    a folder that already has them (a server ran there) is used as it is."""
     root = tmp / "root"
-    root.mkdir(parents=True)
-    for name, source in NOTEBOOKS.items():
-        shutil.copy(source, root / name)
     home = tmp / "nbflow-home"
     settings = tmp / "lab-settings"
-    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text('{"fetchNews": "false"}')  # no "Jupyter news?" toast over the page
+    if not root.exists():
+        root.mkdir(parents=True)
+        for name, source in NOTEBOOKS.items():
+            shutil.copy(source, root / name)
+        news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True)
+        news.write_text('{"fetchNews": "false"}')  # no "Jupyter news?" toast over the page
     env = dict(os.environ)
     env.update(
         NBFLOW_HOME=str(home),
