@@ -54,7 +54,7 @@ def load_source(
     notebook where it came from (recorded so that ``rerun`` can recompile it).
     """
     from .errors import NbflowError
-    from .model import parse_assignment
+    from .model.values import parse_assignment
 
     params = {}
     for text in assignments:
@@ -120,7 +120,7 @@ def run_workflow(
     """
     from dataclasses import replace
 
-    from .argo.compile import encode_value
+    from .argo.literal import encode_value
     from .engine.driver import LocalDriver
     from .engine.local import prepare
     from .engine.store import RunStore

@@ -65,3 +65,7 @@ class StorageError(NbflowError, OSError):
 
 class MarshalError(NbflowError, TypeError):
     """A value could not be saved as an artifact (or loaded back)."""
+
+
+class RunStateError(NbflowError):
+    """The run's state does not allow the action: it runs when it must not, or the reverse."""

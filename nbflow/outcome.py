@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
-from .vocab import Phase
+from .vocab import Phase, StrEnum
 
 __all__ = ["End", "StepEnd", "EXIT_CODES", "signal_description"]
 
 
-class End(str, Enum):
+class End(StrEnum):
     """Why a step ended."""
 
     SUCCEEDED = "Succeeded"  # every cell ran
@@ -29,9 +28,6 @@ class End(str, Enum):
     KILLED = "Killed"  # the step's own process was killed by a signal: Error
     STOPPED = "Stopped"  # cancelled by a stop or terminate: Failed
     DEADLINE = "Deadline"  # killed when its deadline passed: Failed
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: The runner's exit code for each end it reports itself (``python -m nbflow.runner``).

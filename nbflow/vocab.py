@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import Enum
 
 __all__ = [
+    "StrEnum",
     "Phase",
     "NodeType",
     "FAILED",
@@ -36,10 +37,18 @@ __all__ = [
     "ATTEMPT_ENV",
     "TERMINATION_LOG_ENV",
     "RUNNER_MODULE",
+    "LOOP_FIELDS",
 ]
 
 
-class Phase(str, Enum):
+class StrEnum(str, Enum):
+    """An enum whose members are their strings (``enum.StrEnum`` from Python 3.11)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Phase(StrEnum):
     """Node and workflow phases; values are Argo's strings (``Phase.FAILED == "Failed"``)."""
 
     PENDING = "Pending"
@@ -49,9 +58,6 @@ class Phase(str, Enum):
     ERROR = "Error"
     SKIPPED = "Skipped"
     OMITTED = "Omitted"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def completed(self) -> bool:
@@ -76,7 +82,7 @@ COMPLETED = frozenset({Phase.SUCCEEDED, *FAILED})
 FULFILLED = frozenset({*COMPLETED, Phase.SKIPPED, Phase.OMITTED})
 
 
-class NodeType(str, Enum):
+class NodeType(StrEnum):
     """``status.nodes[*].type`` values (``workflow_types.go``)."""
 
     POD = "Pod"
@@ -91,9 +97,6 @@ class NodeType(str, Enum):
     HTTP = "HTTP"
     PLUGIN = "Plugin"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 #: Nodes of ``dag`` and ``steps`` templates: they bound the nodes they contain.
 BOUNDARY_TYPES = frozenset({NodeType.DAG, NodeType.STEPS})
@@ -101,6 +104,9 @@ BOUNDARY_TYPES = frozenset({NodeType.DAG, NodeType.STEPS})
 GROUP_TYPES = frozenset({*BOUNDARY_TYPES, NodeType.STEP_GROUP, NodeType.TASK_GROUP})
 
 API_VERSION = "argoproj.io/v1alpha1"
+
+#: The fields of a task or step that run it once per item.
+LOOP_FIELDS = ("withItems", "withParam", "withSequence")
 
 # Labels and annotations nbflow writes.
 LABEL_WORKFLOW = "nbflow.io/workflow"

@@ -6,7 +6,8 @@ import pytest
 
 from nbflow.dsl import MAX_MAP_ITEMS, parse_workflow
 from nbflow.errors import CycleError, SpecError
-from nbflow.model import Task, Template, Workflow, check
+from nbflow.model import Task, Template, Workflow
+from nbflow.model.check import check
 
 
 def deps(body: str) -> dict[str, tuple[str, ...]]:

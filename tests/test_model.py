@@ -7,19 +7,9 @@ import pickle
 import pytest
 
 from nbflow.errors import CycleError, SpecError
-from nbflow.model import (
-    OutputRef,
-    Task,
-    Template,
-    Workflow,
-    check,
-    find_cycle,
-    format_duration,
-    parse_assignment,
-    parse_duration,
-    parse_value,
-    resolve_inputs,
-)
+from nbflow.model import OutputRef, Task, Template, Workflow
+from nbflow.model.check import check, resolve_inputs
+from nbflow.model.values import format_duration, parse_assignment, parse_duration, parse_value
 
 
 @pytest.mark.parametrize(
@@ -71,12 +61,6 @@ def test_format_duration_is_go_syntax() -> None:
 
 def _wf(*tasks: Task, **templates: Template) -> Workflow:
     return Workflow("wf", templates=templates, tasks=tasks)
-
-
-def test_find_cycle_names_the_path() -> None:
-    assert find_cycle({"a": (), "b": ("a",)}) is None
-    cycle = find_cycle({"a": ("c",), "b": ("a",), "c": ("b",)})
-    assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"a", "b", "c"}
 
 
 def test_check_reports_cycle_path() -> None:

@@ -8,16 +8,18 @@ steps a cluster submission leaves out) goes through :func:`shape_for_argo` the s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from ..model import OutputRef, Task, Workflow, check, k8s_name, resolve_inputs
+from ..model import OutputRef, Task, Workflow
+from ..model.check import check, producer, resolve_inputs
+from ..model.values import k8s_name
 from ..vocab import API_VERSION, LABEL_WORKFLOW, STEP_KEY
 from .container import container_template
 from .limits import dependencies_for_continue_on
+from .literal import encode_value
 from .when import translate_when
 
 ENTRYPOINT = "main"
@@ -28,7 +30,6 @@ __all__ = [
     "to_manifest",
     "translate",
     "shape_for_argo",
-    "encode_value",
     "ENTRYPOINT",
     "ITEM_INDEX",
 ]
@@ -48,11 +49,6 @@ class CompileOptions:
 
     image: str = "python:3.11-slim"
     base_dir: Path | None = None
-
-
-def encode_value(value: Any) -> str:
-    """Encode a parameter value as the JSON text that travels through Argo."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def to_manifest(workflow: Workflow, options: CompileOptions | None = None) -> dict[str, Any]:
@@ -193,29 +189,27 @@ def _item_value(value: Any) -> Any:
 def _input_artifact(
     workflow: Workflow, task: Task, name: str, producers: dict[tuple[str, str], str]
 ) -> dict[str, Any]:
-    producer = workflow.task(producers[(task.name, name)])
-    if producer.map_items:
+    source = workflow.task(producers[(task.name, name)])
+    if source.map_items:
         # Fan-in: read the key prefix holding every item's outputs, in item order.
-        return {"name": name, "s3": {"key": _key_prefix(workflow, producer.name) + "/"}}
+        return {"name": name, "s3": {"key": _key_prefix(workflow, source.name) + "/"}}
     return {
         "name": name,
-        "from": f"{{{{tasks.{k8s_name(producer.name)}.outputs.artifacts.{name}}}}}",
+        "from": f"{{{{tasks.{k8s_name(source.name)}.outputs.artifacts.{name}}}}}",
     }
 
 
 def _when_ref(workflow: Workflow, task: Task, ref: OutputRef) -> str:
-    from ..model import _producer
-
-    producer = workflow.task(_producer(workflow, task, ref))
-    if producer.map_items:
+    source = workflow.task(producer(workflow, task, ref))
+    if source.map_items:
         raise SpecError(
             f"task {task.name!r}: .when() cannot use {ref}, an output of the mapped "
-            f"task {producer.name!r}",
+            f"task {source.name!r}",
             workflow.where,
             task.line,
             task.col,
         )
-    return f"{{{{tasks.{k8s_name(producer.name)}.outputs.parameters.{ref.name}}}}}"
+    return f"tasks['{k8s_name(source.name)}'].outputs.parameters['{ref.name}']"
 
 
 def _exit_template(workflow: Workflow, wf_params: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..model import Template, format_duration, k8s_name
+from ..model import Template
+from ..model.values import format_duration, k8s_name
 from ..vocab import (
     ATTEMPT_ENV,
     CACHE_ANNOTATION,
@@ -20,12 +21,9 @@ from ..vocab import (
     STEP_KEY,
     STEP_NOTEBOOK,
 )
+from .literal import encode_value
 
 __all__ = ["container_template", "runs_nbflow"]
-
-
-def _json_default(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def container_template(
@@ -43,7 +41,7 @@ def container_template(
     key = f"{{{{inputs.parameters.{STEP_KEY}}}}}"
     params: list[dict[str, Any]] = [{"name": STEP_KEY}]
     params += [
-        {"name": n, "default": _json_default(v)} for n, v in sorted(template.parameters.items())
+        {"name": n, "default": encode_value(v)} for n, v in sorted(template.parameters.items())
     ]
     data = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False)
     if "{{" in data:

@@ -59,14 +59,14 @@ class TaskResult:
         return self.phase == _PHASE_OF[result]
 
 
-def _expansion(task: str, continue_on: ContinueOn | None) -> list[str]:
+def _results_of(task: str, continue_on: ContinueOn | None) -> list[str]:
     """Results a bare task name stands for; Argo appends Errored before Failed."""
     failed, error = (continue_on or {}).get(task, (False, False))
     return ["Succeeded", "Skipped", "Daemoned"] + ["Errored"] * error + ["Failed"] * failed
 
 
 def _expand(task: str, continue_on: ContinueOn | None) -> str:
-    return "(" + " || ".join(f"{task}.{r}" for r in _expansion(task, continue_on)) + ")"
+    return "(" + " || ".join(f"{task}.{r}" for r in _results_of(task, continue_on)) + ")"
 
 
 def _scan(expr: str, where: str | None) -> list[re.Match[str]]:
@@ -236,7 +236,7 @@ def evaluate_depends(expr: str, results: Mapping[str, TaskResult], *,
             raise ManifestError(f"depends expression '{expr}' refers to task '{task}', which has "
                                 "no result", where)
         if not result:
-            return any(results[task].holds(r) for r in _expansion(task, continue_on))
+            return any(results[task].holds(r) for r in _results_of(task, continue_on))
         return results[task].holds(result)
 
     return _Parser(expr, lookup, where).parse() if expr.strip() else True

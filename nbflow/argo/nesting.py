@@ -16,6 +16,8 @@ import re
 from typing import Any
 
 from ..errors import ManifestError
+from ..graph import find_cycle, order
+from ..vocab import LOOP_FIELDS
 from .limits import MAX_DAG_TASKS, workflow_spec
 
 __all__ = ["nest_large_dags", "task_nodes", "PART"]
@@ -29,7 +31,6 @@ _FROM = re.compile(
     r"^\{\{\s*tasks\.([a-zA-Z0-9][-a-zA-Z0-9]*)\.outputs\.artifacts\.([^}\s]+)\s*\}\}$"
 )
 _TAG = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
-_EXPANSIONS = ("withItems", "withParam", "withSequence")
 
 
 def nest_large_dags(manifest: dict[str, Any], max_tasks: int = MAX_DAG_TASKS) -> dict[str, Any]:
@@ -178,7 +179,7 @@ def _output_key(
     producer: dict[str, Any] | None, artifact: str, library: dict[str, Any]
 ) -> str | None:
     """The repository key of ``artifact`` of ``producer``, if it is the same in every scope."""
-    if producer is None or any(k in producer for k in _EXPANSIONS):
+    if producer is None or any(k in producer for k in LOOP_FIELDS):
         return None
     tmpl = library.get(producer.get("template", ""))
     out = next(
@@ -251,7 +252,7 @@ def _atoms(
     for a, b in glue:
         union(a, b)
     while True:
-        cycle = _atom_cycle(names, deps, find)
+        cycle = find_cycle(_atom_edges(names, deps, find))
         if not cycle:
             return find
         for a in cycle[1:]:
@@ -265,55 +266,11 @@ def _atom_edges(names: list[str], deps: dict[str, list[str]], find: Any) -> dict
     return ups
 
 
-def _atom_cycle(names: list[str], deps: dict[str, list[str]], find: Any) -> list[str]:
-    ups = _atom_edges(names, deps, find)
-    state: dict[str, int] = {}
-    for start in ups:
-        if state.get(start):
-            continue
-        stack: list[tuple[str, list[str]]] = [(start, sorted(ups[start]))]
-        path = [start]
-        state[start] = 1
-        while stack:
-            node, todo = stack[-1]
-            if not todo:
-                state[node] = 2
-                stack.pop()
-                path.pop()
-                continue
-            nxt = todo.pop()
-            if state.get(nxt) == 1:
-                return path[path.index(nxt):]
-            if not state.get(nxt):
-                state[nxt] = 1
-                path.append(nxt)
-                stack.append((nxt, sorted(ups[nxt])))
-    return []
-
-
 def _atom_order(
     names: list[str], deps: dict[str, list[str]], find: Any, index: dict[str, int]
 ) -> list[str]:
-    """Kahn's order of atoms, earliest-defined first among the ready ones."""
-    ups = _atom_edges(names, deps, find)
-    waiting = {a: len(u) for a, u in ups.items()}
-    downs: dict[str, list[str]] = {a: [] for a in ups}
-    for a, u in ups.items():
-        for b in u:
-            downs[b].append(a)
-    ready = sorted((a for a, n in waiting.items() if n == 0), key=index.__getitem__)
-    order = []
-    while ready:
-        atom = ready.pop(0)
-        order.append(atom)
-        for b in downs[atom]:
-            waiting[b] -= 1
-            if waiting[b] == 0:
-                ready.append(b)
-                ready.sort(key=index.__getitem__)
-    if len(order) != len(ups):
-        raise ManifestError("the DAG has a dependency cycle")
-    return order
+    """The atoms in dependency order, earliest-defined first among the ready ones."""
+    return order(_atom_edges(names, deps, find), rank=index.__getitem__)
 
 
 def _rewrite(

@@ -1,4 +1,10 @@
-"""Translate a task's Python-syntax ``.when()`` condition into an Argo (govaluate) ``when``."""
+"""Translate a task's Python-syntax ``.when()`` condition into an Argo ``when``.
+
+The condition becomes one expression tag, ``{{= ... }}``, in which every upstream output is a
+value read from its JSON text (``jsonpath(tasks['t'].outputs.parameters['x'], '$')``), never
+text spliced into the condition: whatever string a step outputs, it cannot change the
+condition's shape. Argo evaluates the tag with expr-lang, then reads its ``true``/``false``.
+"""
 
 from __future__ import annotations
 
@@ -20,24 +26,27 @@ _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"
 
 
 def translate_when(condition: str, resolve: Callable[[OutputRef], str]) -> str:
-    """Return the govaluate text of ``condition``.
+    """Return the Argo ``when`` of ``condition``: an expression tag.
 
     Parameters
     ----------
     condition : str
         Python-syntax condition, e.g. ``"accuracy > 0.9 and mode == 'fast'"``.
     resolve : callable
-        Maps an :class:`OutputRef` (``accuracy`` or ``train.accuracy``) to the Argo tag that
-        holds its JSON text, e.g. ``"{{tasks.train.outputs.parameters.accuracy}}"``.
-
-    Output parameters hold JSON text, which govaluate reads as a literal: numbers stay
-    numbers, ``true``/``false`` booleans, ``"text"`` a string.
+        Maps an :class:`OutputRef` (``accuracy`` or ``train.accuracy``) to the expression of the
+        output parameter holding its JSON text, e.g.
+        ``"tasks['train'].outputs.parameters['accuracy']"``.
     """
     try:
         tree = ast.parse(condition.strip(), mode="eval")
     except SyntaxError as exc:
         raise SpecError(f"condition {condition!r} is not valid: {exc.msg}") from None
-    return _emit(tree.body, resolve, condition)
+    return "{{=" + _emit(tree.body, resolve, condition) + "}}"
+
+
+def _value(ref: OutputRef, resolve: Callable[[OutputRef], str]) -> str:
+    """An output as a value: its JSON text parsed (numbers, booleans, strings, lists)."""
+    return f"jsonpath({resolve(ref)}, '$')"
 
 
 def _emit(node: ast.AST, resolve: Callable[[OutputRef], str], text: str) -> str:
@@ -69,9 +78,9 @@ def _emit(node: ast.AST, resolve: Callable[[OutputRef], str], text: str) -> str:
     if isinstance(node, ast.Constant):
         return _literal(node.value, text)
     if isinstance(node, ast.Name):
-        return resolve(OutputRef(node.id))
+        return _value(OutputRef(node.id), resolve)
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        return resolve(OutputRef(node.attr, node.value.id))
+        return _value(OutputRef(node.attr, node.value.id), resolve)
     raise SpecError(
         f"condition {text!r}: {ast.unparse(node)!r} is not supported "
         "(use output names, literals, comparisons, and/or/not, + - * / %)"
@@ -84,5 +93,7 @@ def _literal(value: object, text: str) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        # expr-lang's Go escapes; braces too, so that no '}}' ends the tag inside a literal
+        body = value.replace("\\", "\\\\").replace("'", "\\'")
+        return "'" + body.replace("{", "\\u007b").replace("}", "\\u007d") + "'"
     raise SpecError(f"condition {text!r}: literal {value!r} is not supported")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
+from .options import add_no_cache, add_output, add_source
 
 __all__ = ["main"]
 
@@ -33,24 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def source(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("source", help="a notebook (.ipynb) or a Workflow manifest (.yaml/.json)")
-        sp.add_argument(
-            "-w", "--workflow", help="which %%%%workflow of the notebook (default: the only one)"
-        )
-        sp.add_argument(
-            "-p",
-            "--parameter",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="a workflow parameter; VALUE is read as a Python literal when it is one",
-        )
-
     run = sub.add_parser(
         "run", help="run a notebook's workflow (or a manifest) on the local engine"
     )
-    source(run)
+    add_source(run)
     run.add_argument(
         "--engine",
         choices=["papermill", "fast"],
@@ -64,21 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run hand-written container/script templates on this machine (the image is "
         "ignored; each step gets a private /tmp and private folders for its paths)",
     )
-    run.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="run every step, even those whose earlier result could be reused",
-    )
-    run.add_argument(
-        "-o",
-        "--output",
-        choices=["json", "yaml"],
-        help="print the final Workflow object (spec and status) on stdout",
-    )
+    add_no_cache(run, "run")
+    add_output(run, "the final Workflow object (spec and status)")
     comp = sub.add_parser(
         "compile", help="write the Argo Workflow manifest of a notebook's workflow"
     )
-    source(comp)
+    add_source(comp)
     comp.add_argument("-o", "--output-file", help="file to write (default: stdout)")
     comp.add_argument("--format", choices=["yaml", "json"], default="yaml")
     from .cluster import add_commands, add_kind_arguments
@@ -100,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("run", nargs="?", help="run name (default: the most recent run)")
-        sp.add_argument("-o", "--output", choices=["json", "yaml"])
+        add_output(sp, "the final Workflow object")
         if name == "resume":
             sp.add_argument(
                 "--node",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NbflowError
+from .options import add_no_cache, add_output, add_source
 
 __all__ = ["add_commands", "add_kind_arguments", "convert_kind"]
 
@@ -22,21 +23,12 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     Returns the handlers by command name, for the caller's dispatch table.
     """
     submit = sub.add_parser("submit", help="submit a notebook's workflow to Argo on Kubernetes")
-    _source(submit)
+    add_source(submit)
     _cluster(submit)
     _pod(submit)
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    submit.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="submit every step, even those whose earlier result could be reused",
-    )
-    submit.add_argument(
-        "-o",
-        "--output",
-        choices=["json", "yaml"],
-        help="print the Workflow object (with --wait: its final state)",
-    )
+    add_no_cache(submit, "submit")
+    add_output(submit, "the Workflow object (with --wait: its final state)")
     _add_schedule(sub)
     _add_k8s(sub)
     return {"submit": _submit, "schedule": _schedule, "k8s": _k8s}
@@ -44,7 +36,7 @@ def add_commands(sub: Any) -> dict[str, Handler]:
 
 def _add_schedule(sub: Any) -> None:
     sched = sub.add_parser("schedule", help="make a CronWorkflow of a notebook's workflow")
-    _source(sched)
+    add_source(sched)
     _cluster(sched)
     _pod(sched)
     sched.add_argument(
@@ -94,7 +86,7 @@ def _add_k8s(sub: Any) -> None:
         "publish",
         help="create or update a WorkflowTemplate that other workflows can use (templateRef)",
     )
-    _source(publish)
+    add_source(publish)
     _cluster(publish)
     _pod(publish)
     publish.add_argument("--name", help="template name (default: the workflow's)")
@@ -161,19 +153,6 @@ _ACTIONS = {
 }
 
 # ------------------------------------------------------------------ options
-
-
-def _source(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("source", help="a notebook (.ipynb) or a Workflow manifest (.yaml/.json)")
-    sp.add_argument("-w", "--workflow", help="which %%%%workflow of the notebook")
-    sp.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a workflow parameter; VALUE is read as a Python literal when it is one",
-    )
 
 
 def _cluster(sp: argparse.ArgumentParser) -> None:

@@ -61,19 +61,18 @@ def task_deps(task: dict[str, Any]) -> list[str] | None:
 
 def topological(tasks: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """``tasks`` in an order where each comes after those it waits for (``None``: no order)."""
+    from ..errors import CycleError
+    from ..graph import order, unknown
+
     by_name = {t["name"]: t for t in tasks}
     deps = {t["name"]: task_deps(t) for t in tasks}
-    if any(d is None or set(d) - set(by_name) for d in deps.values()):
+    graph = {name: d for name, d in deps.items() if d is not None}
+    if len(graph) < len(deps) or unknown(graph):
         return None
-    order: list[dict[str, Any]] = []
-    done: set[str] = set()
-    while len(order) < len(tasks):
-        ready = [n for n in by_name if n not in done and set(deps[n] or []) <= done]
-        if not ready:
-            return None
-        done.update(ready)
-        order += [by_name[n] for n in ready]
-    return order
+    try:
+        return [by_name[n] for n in order(graph)]
+    except CycleError:
+        return None
 
 
 class Finder:

@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 BACKEND = "argo"
-_REMOTE = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://")
 
 
 class ClusterDriver(Subscribers):
@@ -354,7 +353,10 @@ def artifact_root(cfg: NbflowConfig, ccfg: ClusterConfig) -> str:
     """The URL of the cluster's artifact repository as this machine reads it ("": unknown)."""
     if ccfg.artifact_root:
         return str(ccfg.artifact_root)
-    return cfg.artifact_root if cfg.artifact_root.startswith(_REMOTE) else ""
+    from ..artifacts import is_object_store
+
+    # steps read and write key-only S3 artifacts: only an S3 root is one the cluster shares
+    return cfg.artifact_root if is_object_store(cfg.artifact_root) else ""
 
 
 def _store(cfg: NbflowConfig, root: str) -> Any:

@@ -39,8 +39,9 @@ def build_manifest(
     warnings; raises :class:`ManifestError` listing every problem the API server or Argo
     would reject, and :class:`~.prune.NothingToRun` when every step is cached.
     """
-    from ..argo.compile import CompileOptions, encode_value, shape_for_argo, translate
+    from ..argo.compile import CompileOptions, shape_for_argo, translate
     from ..argo.limits import Problem, check_manifest
+    from ..argo.literal import encode_value
     from ..model import Workflow
     from .options import apply_pod_options, pod_options
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..artifacts import ArtifactStore
 from ..errors import NbflowError
-from ..model import parse_duration
+from ..model.values import parse_duration
 from ..vocab import (
     CACHE_ANNOTATION,
     CODE_ANNOTATION,
@@ -31,7 +31,7 @@ from ..vocab import (
     Phase,
 )
 from .nodes import Node, parse_timestamp
-from .operator import PodRequest, PodResult
+from .pod import PodRequest, PodResult
 
 __all__ = [
     "expired",

@@ -1,22 +1,32 @@
-"""What DAG tasks and steps share: resolving a call's arguments, artifact references and items."""
+"""Calls of templates: a call's arguments, artifact references and items, the inputs they bind,
+and the substituted template a pod runs."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
+from ..model.values import parse_duration
+from ..vocab import LOOP_FIELDS
 from .nodes import Node
+from .pod import PodRequest
 from .scope import Scope
 
-__all__ = ["arguments", "items", "Finder"]
+if TYPE_CHECKING:
+    from .operator import Operator
+
+__all__ = ["arguments", "items", "expansion", "bind_inputs", "pod_request", "FindNode"]
+
+_ATTEMPT = re.compile(r"\((\d+)\)$")  # an attempt's node name ends with "(n)"
 
 # Finds the node a reference names: ("tasks" | "steps", name) -> node or None
-Finder = Callable[[str, str], "Node | None"]
+FindNode = Callable[[str, str], "Node | None"]
 
 
-def arguments(call: dict[str, Any], scope: Scope, find: Finder) -> dict[str, Any]:
+def arguments(call: dict[str, Any], scope: Scope, find: FindNode) -> dict[str, Any]:
     """Resolve a task's or step's ``arguments``: substitute parameters, follow artifact ``from``."""
     from ..argo.subst import substitute_obj
 
@@ -36,7 +46,7 @@ def arguments(call: dict[str, Any], scope: Scope, find: Finder) -> dict[str, Any
     return out
 
 
-def _artifact_from(ref: str, find: Finder, where: str) -> dict[str, Any]:
+def _artifact_from(ref: str, find: FindNode, where: str) -> dict[str, Any]:
     parts = ref.strip().removeprefix("{{").removesuffix("}}").strip().split(".")
     kind_ok = parts[0] in ("tasks", "steps")
     if len(parts) != 5 or not kind_ok or parts[2:4] != ["outputs", "artifacts"]:
@@ -79,4 +89,65 @@ def items(call: dict[str, Any], scope: Scope) -> list[Any]:
 
 def expansion(call: dict[str, Any]) -> bool:
     """Whether the call runs once per item."""
-    return any(k in call for k in ("withItems", "withParam", "withSequence"))
+    return any(k in call for k in LOOP_FIELDS)
+
+
+def bind_inputs(tmpl: dict[str, Any], args: dict[str, Any], where: str) -> dict[str, Any]:
+    """Bind a template's declared inputs to the call's arguments (or their defaults)."""
+    given = {p["name"]: p for p in args.get("parameters") or []}
+    params = []
+    for p in (tmpl.get("inputs") or {}).get("parameters") or []:
+        if p["name"] in given and "value" in given[p["name"]]:
+            value = given[p["name"]]["value"]
+        elif "value" in p:
+            value = p["value"]
+        elif "default" in p:
+            value = p["default"]
+        else:
+            raise ManifestError(f"inputs.parameters.{p['name']} was not supplied", where)
+        params.append({"name": p["name"], "value": str(value)})
+    given_art = {a["name"]: a for a in args.get("artifacts") or []}
+    artifacts = []
+    for a in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        src = {**a, **{k: v for k, v in given_art.get(a["name"], {}).items() if k != "name"}}
+        if "raw" in src:
+            src = {**src, "raw": {}}  # the data stays in the template, not in every node
+        artifacts.append(src)
+    out: dict[str, Any] = {}
+    if params:
+        out["parameters"] = params
+    if artifacts:
+        out["artifacts"] = artifacts
+    return out
+
+
+def pod_request(op: Operator, node: Node) -> PodRequest:
+    """Build the substituted template a worker needs to run pod ``node``."""
+    from ..argo.subst import substitute_obj
+
+    tmpl = op.templates[node["templateName"]]
+    fixed = op.workflow_scope()
+    inputs = node.get("inputs") or {}
+    for p in inputs.get("parameters") or []:
+        fixed[f"inputs.parameters.{p['name']}"] = p["value"]
+    m = _ATTEMPT.search(node["name"])
+    fixed["retries"] = m.group(1) if m and node.get("nodeFlag", {}).get("retried") else "0"
+    fixed["pod.name"] = node["id"]
+    body = {k: v for k, v in tmpl.items() if k not in ("inputs", "retryStrategy")}
+    body = substitute_obj(body, Scope(fixed), where=f"template {tmpl['name']}")
+    raw = {
+        a["name"]: a["raw"]
+        for a in (tmpl.get("inputs") or {}).get("artifacts") or []
+        if "raw" in a
+    }
+    arts = []
+    for a in substitute_obj(inputs.get("artifacts") or [], Scope(fixed)):
+        arts.append({**a, "raw": raw[a["name"]]} if "raw" in a and a["name"] in raw else a)
+    # activeDeadlineSeconds bounds the pod's running time; template.timeout the node's whole
+    # life, which locally starts when the step does.
+    limits = [float(v) for v in (tmpl.get("activeDeadlineSeconds"),) if v is not None]
+    if body.get("timeout"):
+        limits.append(parse_duration(str(body["timeout"])))
+    return PodRequest(
+        node["id"], node["name"], body, {**inputs, "artifacts": arts}, min(limits, default=None)
+    )

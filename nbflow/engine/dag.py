@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
+from ..graph import order as graph_order
+from ..graph import unknown
 from ..vocab import BOUNDARY_TYPES, COMPLETED, FAILED, FULFILLED, NodeType, Phase
-from .calls import arguments
+from .calls import arguments, expansion
 from .calls import items as call_items
 from .hooks import hooks_done, run_hooks
 from .nodes import Node, item_description, outbound
@@ -79,8 +81,7 @@ def dag_plan(op: Operator, tmpl: dict[str, Any]) -> DagPlan:
 
 def _execute_task(op: Operator, dag: Node, task: dict[str, Any], deps: list[Node | None]) -> None:
     name = f"{dag['name']}.{task['name']}"
-    items = _expansion(task)
-    if items is None:
+    if not expansion(task):
         _execute_instance(op, dag, task, name, task["name"], None, deps)
         return
     group = op.node(name)
@@ -223,7 +224,15 @@ def _dag_scope(op: Operator, dag: Node, item: Any) -> Scope:
             return None
         return node_scope(f"tasks.{parts[1]}", op.nodes, producer).get(key)
 
-    return Scope(fixed, lookup)
+    def expand() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name in dag_plan(op, op.templates[dag["templateName"]]).by_name:
+            producer = op.node(f"{prefix}.{name}")
+            if producer is not None:
+                out.update(node_scope(f"tasks.{name}", op.nodes, producer))
+        return out
+
+    return Scope(fixed, lookup, expand)
 
 
 def _depends_true(op: Operator, expr: str, prefix: str, deps: list[str]) -> bool:
@@ -317,7 +326,11 @@ class DagPlan:
             depends[t["name"]] = (expr, depends_tasks(expr) if expr else [])
         used = {d for _, deps in depends.values() for d in deps}
         targets = (dag.get("target") or "").split() or sorted(n for n in by_name if n not in used)
-        order = _topological(tasks, {n: d for n, (_, d) in depends.items()}, tmpl["name"])
+        graph = {n: d for n, (_, d) in depends.items()}
+        where = f"template {tmpl['name']}"
+        for name, missing in unknown(graph):
+            raise ManifestError(f"task {name!r} depends on unknown task {missing!r}", where)
+        order = [by_name[n] for n in graph_order(graph, where=where)]
         return cls(order, by_name, depends, targets, dag.get("failFast", True))
 
 
@@ -334,13 +347,6 @@ def _at_parallelism(op: Operator, dag: Node, tmpl: dict[str, Any]) -> bool:
         and not Phase(n["phase"]).fulfilled
     )
     return active >= int(limit)
-
-
-def _expansion(task: dict[str, Any]) -> str | None:
-    for key in ("withItems", "withParam", "withSequence"):
-        if key in task:
-            return key
-    return None
 
 
 def _continues(task: dict[str, Any], phase: str) -> bool:
@@ -366,32 +372,3 @@ def _branch_phase(
             return n["phase"], n["id"]
         frontier += plan.depends[name][1]
     return "Succeeded", None
-
-
-def _topological(
-    tasks: list[dict[str, Any]], deps: dict[str, list[str]], template: str
-) -> list[dict[str, Any]]:
-    by_name = {t["name"]: t for t in tasks}
-    order: list[dict[str, Any]] = []
-    state: dict[str, int] = {}
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            raise ManifestError(
-                "dependency cycle: " + " -> ".join([*path, name]), f"template {template}"
-            )
-        if name not in by_name:
-            raise ManifestError(
-                f"task {path[-1]!r} depends on unknown task {name!r}", f"template {template}"
-            )
-        state[name] = 1
-        for dep in deps[name]:
-            visit(dep, [*path, name])
-        state[name] = 2
-        order.append(by_name[name])
-
-    for t in tasks:
-        visit(t["name"], [])
-    return order

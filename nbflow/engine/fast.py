@@ -190,6 +190,11 @@ class ForkServer:
                 self.preload = list(preload)
             self._spawn()
 
+    def alive(self) -> bool:
+        """Whether the server process is running."""
+        proc = self._proc
+        return proc is not None and proc.poll() is None
+
     def _spawn(self) -> None:
         argv = [sys.executable, "-m", "nbflow.engine.forkserver", "--pool", str(self.pool_size)]
         for name in self.preload:

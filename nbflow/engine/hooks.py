@@ -1,4 +1,4 @@
-"""Task-level lifecycle hooks for the operator: ``hooks.exit`` / ``onExit`` and expression hooks.
+"""Lifecycle hooks for the operator: exit handlers and expression hooks, of tasks and workflows.
 
 After a task completes (Succeeded, Failed or Error; never Skipped or Omitted) its exit hook runs
 as node ``<task node>.onExit``; a hook with an ``expression`` runs once, as
@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..vocab import Phase
-from .nodes import Node
+from ..vocab import FAILED, NodeType, Phase
+from .nodes import Node, workflow_phase
+from .scope import Scope
 
 if TYPE_CHECKING:
     from .operator import Operator
-    from .scope import Scope
 
-__all__ = ["task_hooks", "run_hooks", "hooks_done"]
+__all__ = [
+    "task_hooks",
+    "run_hooks",
+    "hooks_done",
+    "workflow_hooks",
+    "exit_handler_done",
+]
 
 
 def task_hooks(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -75,3 +81,73 @@ def hooks_done(op: Operator, task: dict[str, Any], node: Node | None) -> bool:
         if not Phase(hook["phase"]).fulfilled:
             return False
     return True
+
+
+# ------------------------------------------------------------------ workflow level
+
+
+def workflow_hooks(op: Operator, root: Node) -> bool:
+    """Run ``spec.hooks`` with an ``expression`` (over ``workflow.status``) once it holds;
+    return whether every started hook is fulfilled."""
+    from ..argo.expr import evaluate_expr
+    from ..argo.subst import scope_variables
+
+    done = True
+    for name, hook in (op.spec.get("hooks") or {}).items():
+        if name == "exit" or not hook.get("expression"):
+            continue
+        node_name = f"{op.name}.hooks.{name}"
+        node = op.node(node_name)
+        if node is None:
+            status = root["phase"] if root["phase"] != "Pending" else "Running"
+            values = {**op.workflow_scope(), "workflow.status": status}
+            if op.halted(node_name) or not evaluate_expr(
+                hook["expression"], scope_variables(values)
+            ):
+                continue
+        node = op.execute(
+            node_name, f"hooks.{name}", hook["template"], hook.get("arguments") or {}, op.name
+        )
+        node.setdefault("nodeFlag", {"hooked": True})
+        done = done and Phase(node["phase"]).fulfilled
+    return done
+
+
+def exit_handler_done(op: Operator, root: Node) -> bool:
+    """Start or advance the workflow's exit handler (``onExit`` / ``hooks.exit``) once the
+    entry node is fulfilled; return whether it is done (or there is none)."""
+    hook = (op.spec.get("hooks") or {}).get("exit") or {}
+    handler = op.spec.get("onExit") or hook.get("template")
+    if not handler or op.shutdown == "Terminate":
+        return True
+    if "exitStatus" not in op.status:
+        halted = op.shutdown or op.deadline_passed
+        op.status["exitStatus"] = "Failed" if halted else workflow_phase(root)
+        op.status["exitFailures"] = _failures(op)
+    args = hook.get("arguments") or {}
+    if args:
+        from ..argo.subst import substitute_obj
+
+        args = substitute_obj(args, Scope(op.workflow_scope()), where="hooks.exit")
+    exit_node = op.execute(f"{op.name}.onExit", "onExit", handler, args, op.name)
+    exit_node.setdefault("nodeFlag", {"hooked": True})
+    return Phase(exit_node["phase"]).fulfilled
+
+
+def _failures(op: Operator) -> str:
+    """``workflow.failures``: every Failed or Error pod, as Argo lists them."""
+    import json
+
+    rows = [
+        {
+            "displayName": n["displayName"],
+            "message": n.get("message", ""),
+            "templateName": n.get("templateName", ""),
+            "phase": n["phase"],
+            "podName": n["id"],
+            "finishedAt": n.get("finishedAt", ""),
+        }
+        for n in op.nodes.values()
+        if n["phase"] in FAILED and n["type"] == NodeType.POD
+    ]
+    return json.dumps(rows, separators=(",", ":"))

@@ -18,7 +18,8 @@ from ..errors import ManifestError, NbflowError
 from ..vocab import Phase
 from .cache import DigestIndex, ResultCache, cache_key, entry_of, expired, replay
 from .nodes import timestamp
-from .operator import Operator, PodRequest, PodResult
+from .operator import Operator
+from .pod import PodRequest, PodResult
 from .store import RunStore, new_run_name
 from .trash import Trash
 from .worker import CANCELLED, LocalPod, check_runnable
@@ -181,8 +182,8 @@ class LocalEngine:
 
     def _start_server(self) -> None:
         """Start the fast engine's fork server, unless no template can use it."""
-        from .fast import ForkServer, fallback_reason, pool_size
-        from .imports import discover
+        from . import warm
+        from .fast import fallback_reason
 
         pods = [t for t in self.wf["spec"]["templates"] if runs_nbflow(t)]
         for tmpl in pods:
@@ -191,13 +192,9 @@ class LocalEngine:
                 self.fallbacks[tmpl["name"]] = why
         if len(self.fallbacks) == len(pods):
             return
-        parallelism = self.wf["spec"].get("parallelism") or self.max_workers
-        self.server = ForkServer(
-            pool_size(min(self.max_workers, parallelism)),
-            discover(self.wf),
-            local_dirs=[self.workdir],
-        )
-        self.server.start()
+        kind = warm.ServerKind.of_workflow(self.wf, self.max_workers, self.workdir)
+        # a long-lived process (the Jupyter server) may hold one started for us (see .warm)
+        self.server = warm.take(kind) or kind.start()
 
     def _abort(self, message: str) -> None:
         with self.lock:

@@ -18,6 +18,7 @@ __all__ = [
     "parse_timestamp",
     "outbound",
     "phase_of",
+    "workflow_phase",
 ]
 
 Node = dict[str, Any]
@@ -115,3 +116,9 @@ def outbound(nodes: dict[str, Node], node: Node) -> list[str]:
             out += outbound(nodes, nodes[kid])
         return out
     return [node["id"]]
+
+
+def workflow_phase(root: Node) -> str:
+    """The workflow phase the entry node gives: Skipped and Omitted count as Succeeded."""
+    phase: str = root["phase"]
+    return Phase.SUCCEEDED if phase in (Phase.SKIPPED, Phase.OMITTED) else phase

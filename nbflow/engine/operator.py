@@ -7,46 +7,24 @@ back through :meth:`Operator.pod_finished`. No I/O, no clock: callers pass ``now
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ManifestError
-from ..model import parse_duration
+from ..model.values import parse_duration
 from ..vocab import COMPLETED, FAILED, NodeType, Phase
+from .calls import bind_inputs, pod_request
 from .dag import execute_dag
-from .nodes import Node, new_node, node_id, parse_timestamp, timestamp
+from .hooks import exit_handler_done, workflow_hooks
+from .nodes import Node, new_node, node_id, parse_timestamp, timestamp, workflow_phase
+from .pod import PodRequest, PodResult
 from .retry import execute_retry
-from .scope import Scope
 from .steps import execute_steps
 
-__all__ = ["Operator", "PodRequest", "PodResult"]
+__all__ = ["Operator"]
 
 _NODE_TYPES = {"dag": NodeType.DAG, "steps": NodeType.STEPS, "suspend": NodeType.SUSPEND}
 DEADLINE_EXCEEDED = "Step exceeded its deadline"
-_ATTEMPT = re.compile(r"\((\d+)\)$")
-
-
-@dataclass
-class PodRequest:
-    """A pod the workers should run: the substituted template and its resolved artifacts."""
-
-    node_id: str
-    name: str
-    template: dict[str, Any]
-    inputs: dict[str, Any]
-    deadline_s: float | None = None
-
-
-@dataclass
-class PodResult:
-    """How a pod ended, as reported by a worker."""
-
-    phase: Phase
-    message: str | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)
-    memoization: dict[str, Any] | None = None
 
 
 class Operator:
@@ -106,36 +84,10 @@ class Operator:
             self._stop_pending()
         args = self.spec.get("arguments") or {}
         root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
-        hooks_done = self._workflow_hooks(root)
-        if Phase(root["phase"]).fulfilled and hooks_done and self._exit_handler_done(root):
+        hooks_done = workflow_hooks(self, root)
+        if Phase(root["phase"]).fulfilled and hooks_done and exit_handler_done(self, root):
             self._finish(root)
         return self._start_pods()
-
-    def _workflow_hooks(self, root: Node) -> bool:
-        """Run ``spec.hooks`` with an ``expression`` (over ``workflow.status``) once it holds;
-        return whether every started hook is fulfilled."""
-        from ..argo.expr import evaluate_expr
-        from ..argo.subst import scope_variables
-
-        done = True
-        for name, hook in (self.spec.get("hooks") or {}).items():
-            if name == "exit" or not hook.get("expression"):
-                continue
-            node_name = f"{self.name}.hooks.{name}"
-            node = self.node(node_name)
-            if node is None:
-                status = root["phase"] if root["phase"] != "Pending" else "Running"
-                values = {**self.workflow_scope(), "workflow.status": status}
-                if self.halted(node_name) or not evaluate_expr(
-                    hook["expression"], scope_variables(values)
-                ):
-                    continue
-            node = self.execute(
-                node_name, f"hooks.{name}", hook["template"], hook.get("arguments") or {}, self.name
-            )
-            node.setdefault("nodeFlag", {"hooked": True})
-            done = done and Phase(node["phase"]).fulfilled
-        return done
 
     @property
     def shutdown(self) -> str | None:
@@ -280,7 +232,7 @@ class Operator:
         if "retryStrategy" in tmpl and not attempt:
             return execute_retry(self, node, name, display, tmpl, args, boundary)
         if node is None:
-            inputs = self.resolve_inputs(tmpl, args, name)
+            inputs = bind_inputs(tmpl, args, name)
             type_ = _NODE_TYPES.get(next((k for k in _NODE_TYPES if k in tmpl), ""), NodeType.POD)
             node = self.create(
                 name,
@@ -339,36 +291,6 @@ class Operator:
                 done.append(node["displayName"])
         return done
 
-    def resolve_inputs(
-        self, tmpl: dict[str, Any], args: dict[str, Any], where: str
-    ) -> dict[str, Any]:
-        """Bind a template's declared inputs to the call's arguments (or their defaults)."""
-        given = {p["name"]: p for p in args.get("parameters") or []}
-        params = []
-        for p in (tmpl.get("inputs") or {}).get("parameters") or []:
-            if p["name"] in given and "value" in given[p["name"]]:
-                value = given[p["name"]]["value"]
-            elif "value" in p:
-                value = p["value"]
-            elif "default" in p:
-                value = p["default"]
-            else:
-                raise ManifestError(f"inputs.parameters.{p['name']} was not supplied", where)
-            params.append({"name": p["name"], "value": str(value)})
-        given_art = {a["name"]: a for a in args.get("artifacts") or []}
-        artifacts = []
-        for a in (tmpl.get("inputs") or {}).get("artifacts") or []:
-            src = {**a, **{k: v for k, v in given_art.get(a["name"], {}).items() if k != "name"}}
-            if "raw" in src:
-                src = {**src, "raw": {}}  # the data stays in the template, not in every node
-            artifacts.append(src)
-        out: dict[str, Any] = {}
-        if params:
-            out["parameters"] = params
-        if artifacts:
-            out["artifacts"] = artifacts
-        return out
-
     def _start_pods(self) -> list[PodRequest]:
         running = sum(
             1 for n in self.nodes.values() if n["type"] == NodeType.POD and n["phase"] == "Running"
@@ -382,79 +304,13 @@ class Operator:
             running += 1
             self.mark(node, Phase.RUNNING)
             node["startedAt"] = timestamp(self.now)
-            out.append(self.pod_request(node))
+            out.append(pod_request(self, node))
         return out
-
-    def pod_request(self, node: Node) -> PodRequest:
-        """Build the substituted template a worker needs to run pod ``node``."""
-        from ..argo.subst import substitute_obj
-
-        tmpl = self.templates[node["templateName"]]
-        fixed = self.workflow_scope()
-        inputs = node.get("inputs") or {}
-        for p in inputs.get("parameters") or []:
-            fixed[f"inputs.parameters.{p['name']}"] = p["value"]
-        m = _ATTEMPT.search(node["name"])
-        fixed["retries"] = m.group(1) if m and node.get("nodeFlag", {}).get("retried") else "0"
-        fixed["pod.name"] = node["id"]
-        body = {k: v for k, v in tmpl.items() if k not in ("inputs", "retryStrategy")}
-        body = substitute_obj(body, Scope(fixed), where=f"template {tmpl['name']}")
-        raw = {
-            a["name"]: a["raw"]
-            for a in (tmpl.get("inputs") or {}).get("artifacts") or []
-            if "raw" in a
-        }
-        arts = []
-        for a in substitute_obj(inputs.get("artifacts") or [], Scope(fixed)):
-            arts.append({**a, "raw": raw[a["name"]]} if "raw" in a and a["name"] in raw else a)
-        # activeDeadlineSeconds bounds the pod's running time; template.timeout the node's whole
-        # life, which locally starts when the step does.
-        limits = [float(v) for v in (tmpl.get("activeDeadlineSeconds"),) if v is not None]
-        if body.get("timeout"):
-            limits.append(parse_duration(str(body["timeout"])))
-        return PodRequest(
-            node["id"], node["name"], body, {**inputs, "artifacts": arts}, min(limits, default=None)
-        )
 
     # ------------------------------------------------------------------ workflow end
 
-    def _exit_handler_done(self, root: Node) -> bool:
-        hook = (self.spec.get("hooks") or {}).get("exit") or {}
-        handler = self.spec.get("onExit") or hook.get("template")
-        if not handler or self.shutdown == "Terminate":
-            return True
-        if "exitStatus" not in self.status:
-            halted = self.shutdown or self.deadline_passed
-            self.status["exitStatus"] = "Failed" if halted else _workflow_phase(root)
-            self.status["exitFailures"] = self._failures()
-        args = hook.get("arguments") or {}
-        if args:
-            from ..argo.subst import substitute_obj
-
-            args = substitute_obj(args, Scope(self.workflow_scope()), where="hooks.exit")
-        exit_node = self.execute(f"{self.name}.onExit", "onExit", handler, args, self.name)
-        exit_node.setdefault("nodeFlag", {"hooked": True})
-        return Phase(exit_node["phase"]).fulfilled
-
-    def _failures(self) -> str:
-        import json
-
-        rows = [
-            {
-                "displayName": n["displayName"],
-                "message": n.get("message", ""),
-                "templateName": n.get("templateName", ""),
-                "phase": n["phase"],
-                "podName": n["id"],
-                "finishedAt": n.get("finishedAt", ""),
-            }
-            for n in self.nodes.values()
-            if n["phase"] in FAILED and n["type"] == NodeType.POD
-        ]
-        return json.dumps(rows, separators=(",", ":"))
-
     def _finish(self, root: Node) -> None:
-        phase = _workflow_phase(root)
+        phase = workflow_phase(root)
         exit_node = self.node(f"{self.name}.onExit")
         if (
             phase == "Succeeded"
@@ -476,8 +332,3 @@ class Operator:
     def _cut_short(self) -> bool:
         """Whether the deadline ended some node (the run did not simply finish in time)."""
         return any(n.get("message") == DEADLINE_EXCEEDED for n in self.nodes.values())
-
-
-def _workflow_phase(root: Node) -> str:
-    phase: str = root["phase"]
-    return Phase.SUCCEEDED if phase in (Phase.SKIPPED, Phase.OMITTED) else phase

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..model import parse_duration
+from ..model.values import parse_duration
 from ..vocab import FAILED, NodeType, Phase
 from .nodes import Node, parse_timestamp
 

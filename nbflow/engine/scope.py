@@ -20,11 +20,21 @@ class Scope(Mapping[str, str]):
         Values known up front (``workflow.name``, ``inputs.parameters.x``, ``item``...).
     lookup : callable, optional
         Called with a tag name that ``fixed`` lacks; returns its value or ``None``.
+    expand : callable, optional
+        Every value ``lookup`` can give, computed only when the scope is enumerated (an
+        expression tag sees all variables, e.g. ``tasks['a'].outputs.parameters['x']``).
     """
 
-    def __init__(self, fixed: dict[str, str], lookup: Callable[[str], str | None] | None = None):
+    def __init__(
+        self,
+        fixed: dict[str, str],
+        lookup: Callable[[str], str | None] | None = None,
+        expand: Callable[[], dict[str, str]] | None = None,
+    ):
         self._fixed = fixed
         self._lookup = lookup
+        self._expand = expand
+        self._expanded: dict[str, str] | None = None
         self._cache: dict[str, str | None] = {}
 
     def __getitem__(self, key: str) -> str:
@@ -39,12 +49,17 @@ class Scope(Mapping[str, str]):
             raise KeyError(key)
         return value
 
+    def _all(self) -> dict[str, str]:
+        if self._expanded is None:
+            extra = self._expand() if self._expand is not None else {}
+            self._expanded = {**extra, **self._fixed}
+        return self._expanded
+
     def __iter__(self) -> Iterator[str]:
-        # Only the fixed part is enumerable; lazily resolved names are reachable by key.
-        return iter(self._fixed)
+        return iter(self._all())
 
     def __len__(self) -> int:
-        return len(self._fixed)
+        return len(self._all())
 
     def __contains__(self, key: object) -> bool:
         try:

@@ -190,4 +190,13 @@ def _scope(op: Operator, steps: Node, index: int, item: Any) -> Scope:
             return None
         return node_scope(f"steps.{parts[1]}", op.nodes, node).get(key)
 
-    return Scope(fixed, lookup)
+    def expand() -> dict[str, str]:
+        out: dict[str, str] = {}
+        groups = op.templates[steps["templateName"]].get("steps") or []
+        for name in dict.fromkeys(s["name"] for group in groups[:index] for s in group):
+            node = _step_node(op, steps, index, name)
+            if node is not None:
+                out.update(node_scope(f"steps.{name}", op.nodes, node))
+        return out
+
+    return Scope(fixed, lookup, expand)

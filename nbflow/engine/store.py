@@ -26,8 +26,9 @@ def new_run_name(generate_name: str) -> str:
 class RunStore:
     """Runs under ``<home>/runs/<run>/``: ``workflow.json``, ``run.json`` and ``logs/``.
 
-    ``workflow.json`` is rewritten atomically (temporary file, then rename) after every change,
-    so a reader, or a resumed run, always sees a whole state.
+    ``workflow.json`` is rewritten atomically (temporary file, then rename) as the run changes
+    (at a pace the engine sets in large runs, see :data:`nbflow.engine.local.SAVE_PACE`), so a
+    reader, or a resumed run, always sees a whole state.
     """
 
     def __init__(self, root: Path) -> None:

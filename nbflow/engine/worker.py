@@ -21,7 +21,7 @@ from ..errors import NbflowError
 from ..outcome import EXIT_CODES, End, StepEnd
 from ..vocab import DIGESTS, EXECUTED_NOTEBOOK, RUNNER_MODULE, TERMINATION_LOG_ENV, Phase
 from .cache import digest_path
-from .operator import PodRequest, PodResult
+from .pod import PodRequest, PodResult
 
 __all__ = ["LocalPod", "check_runnable"]
 

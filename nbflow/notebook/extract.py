@@ -11,7 +11,8 @@ from typing import Any
 
 from ..dsl import parse_workflow
 from ..errors import SpecError
-from ..model import Task, Template, Workflow, check
+from ..model import Task, Template, Workflow
+from ..model.check import check
 from .magic_args import (
     WorkflowOptions,
     check_names,

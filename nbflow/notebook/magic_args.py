@@ -12,14 +12,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import SpecError
-from ..model import (
-    RETRY_POLICIES,
-    Resources,
-    Retry,
-    Template,
-    parse_assignment,
-    parse_duration,
-)
+from ..model import RETRY_POLICIES, Resources, Retry, Template
+from ..model.values import parse_assignment, parse_duration
 
 __all__ = [
     "MagicParser",

@@ -94,7 +94,9 @@ def test_options_compile_to_argo_fields(make_notebook: Any) -> None:
         "limits": {"memory": "1Gi"},
     }
     tasks = {t["name"]: t for t in _templates(m)["main"]["dag"]["tasks"]}
-    assert tasks["report"]["when"] == "{{tasks.score.outputs.parameters.accuracy}} > 0.9"
+    assert tasks["report"]["when"] == (
+        "{{=jsonpath(tasks['score'].outputs.parameters['accuracy'], '$') > 0.9}}"
+    )
     assert tasks["fallback"]["continueOn"] == {"failed": True, "error": True}
     assert m["spec"]["onExit"] == "notify-exit"
     score_args = {p["name"]: p["value"] for p in tasks["score"]["arguments"]["parameters"]}

@@ -18,7 +18,8 @@ from nbflow.argo.kinds import (
     use_template_ref,
 )
 from nbflow.argo.limits import check_manifest
-from nbflow.engine.operator import Operator, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodResult
 from nbflow.errors import ManifestError, SpecError
 from nbflow.vocab import Phase
 

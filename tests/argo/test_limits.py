@@ -236,7 +236,8 @@ def test_dependencies_form_is_accepted_and_runs_the_same(
     from datetime import datetime, timedelta, timezone
 
     from nbflow.argo.limits import dependencies_for_continue_on
-    from nbflow.engine.operator import Operator, PodResult
+    from nbflow.engine.operator import Operator
+    from nbflow.engine.pod import PodResult
     from nbflow.vocab import Phase
 
     wf = mixed(name)

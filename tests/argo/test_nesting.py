@@ -10,7 +10,8 @@ import pytest
 from nbflow.argo.compile import translate
 from nbflow.argo.limits import check_manifest
 from nbflow.argo.nesting import nest_large_dags, task_nodes
-from nbflow.engine.operator import Operator, PodRequest, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodRequest, PodResult
 from nbflow.errors import ManifestError
 from nbflow.model import Task, Template, Workflow
 from nbflow.vocab import Phase
@@ -115,7 +116,9 @@ def test_references_across_parts_become_keys_and_when_stays_with_its_producer(
         {"name": "x", "s3": {"key": "big/{{workflow.name}}/seed/x/"}}
     ]
     # end120 is gated by a when on mid120's output: both are in the same part
-    assert by_name["end120"]["when"] == "{{tasks.mid120.outputs.parameters.z}} > 0"
+    assert by_name["end120"]["when"] == (
+        "{{=jsonpath(tasks['mid120'].outputs.parameters['z'], '$') > 0}}"
+    )
     assert by_name["end120"]["depends"] == "mid120"
     assert by_name["end120"]["arguments"]["artifacts"] == [
         {"name": "z", "from": "{{tasks.mid120.outputs.artifacts.z}}"}

@@ -75,7 +75,7 @@ class FakeArgo:
             self.state.update_status(ns, name, op.status, labels)
 
     def _advance(self, op: Any, name: str, ns: str) -> None:
-        from nbflow.engine.operator import PodResult
+        from nbflow.engine.pod import PodResult
         from nbflow.vocab import Phase
 
         running = self._running[name]

@@ -11,7 +11,8 @@ import yaml
 
 from nbflow.cluster.client import ArgoClient
 from nbflow.cluster.control import pod_name, resume_status, retry_status
-from nbflow.engine.operator import Operator, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodResult
 from nbflow.errors import NbflowError
 from nbflow.vocab import Phase
 

@@ -13,7 +13,7 @@ import pytest
 from nbflow import api
 from nbflow.config import load_config
 from nbflow.engine.cache import COMPACT_SLACK, DigestIndex, ResultCache, cache_key, digest_path
-from nbflow.engine.operator import PodRequest
+from nbflow.engine.pod import PodRequest
 from nbflow.notebook.extract import read_notebook
 
 CELLS = [

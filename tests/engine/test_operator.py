@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from nbflow.engine.nodes import fnv32a, node_id
-from nbflow.engine.operator import Operator, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodResult
 from nbflow.vocab import Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -405,3 +406,16 @@ def test_with_sequence_counts_and_formats() -> None:
     d = Driver(workflow([task("a", withSequence={"start": "3", "end": "1", "format": "n%02d"})]))
     d.run()
     assert d.started == ["a(0:n03)", "a(1:n02)", "a(2:n01)"]
+
+
+def test_a_cycle_in_a_hand_written_dag_is_named_like_lint_names_it() -> None:
+    from nbflow.engine.dag import DagPlan
+    from nbflow.errors import CycleError
+
+    tmpl = {"name": "main", "dag": {"tasks": [task("a", depends="b"), task("b", depends="a")]}}
+    with pytest.raises(CycleError) as info:
+        DagPlan.of(tmpl)
+    assert str(info.value) in (
+        "template main: dependency cycle: a >> b >> a",
+        "template main: dependency cycle: b >> a >> b",
+    )

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from nbflow.engine.nodes import node_id
-from nbflow.engine.operator import Operator, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodResult
 from nbflow.engine.recovery import rerun_plan, resume_plan, retry_plan
 from nbflow.errors import NbflowError
 from nbflow.vocab import Phase

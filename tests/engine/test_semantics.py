@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from nbflow.engine.nodes import node_id
-from nbflow.engine.operator import Operator, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodResult
 from nbflow.vocab import Phase
 
 from .test_operator import RUNNER, T0, Driver, pod, task, workflow

@@ -14,7 +14,8 @@ from nbflow import api
 from nbflow.artifacts import ArtifactStore, RetryPolicy
 from nbflow.config import load_config
 from nbflow.engine.local import prepare
-from nbflow.engine.operator import Operator, PodRequest, PodResult
+from nbflow.engine.operator import Operator
+from nbflow.engine.pod import PodRequest, PodResult
 from nbflow.engine.worker import LocalPod
 from nbflow.notebook.extract import read_notebook
 from nbflow.vocab import Phase

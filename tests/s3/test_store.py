@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from nbflow import marshal
-from nbflow.artifacts import PART_BYTES, ArtifactNotFound, ArtifactStore, RetryPolicy
+from nbflow.artifacts import ArtifactNotFound, ArtifactStore, RetryPolicy
+from nbflow.artifacts.s3 import PART_BYTES
 from nbflow.config import load_config
 from nbflow.errors import StorageError
 
