@@ -1,5 +1,6 @@
-"""A real ``jupyter lab`` / ``jupyter notebook`` with nbflow's server extension on loopback, and
-Debian's Chromium driven by Playwright (never ``playwright install``)."""
+"""A real ``jupyter lab`` / ``jupyter notebook`` on loopback, with nbflow's server and Lab
+extensions as ``pip install`` enabled them, and Debian's Chromium driven by Playwright (never
+``playwright install``)."""
 
 from __future__ import annotations
 
@@ -74,9 +75,10 @@ class JupyterServer:
         )
         return self._open(request)
 
-    def start_run(self, notebook: str, workflow: str | None = None) -> str:
+    def start_run(self, notebook: str, **parameters: str) -> str:
         """Start a notebook's workflow through the REST API (no kernel); its run id."""
-        return str(self.post("nbflow/api/runs", {"notebook": notebook, "workflow": workflow})["id"])
+        body = {"notebook": notebook, "workflow": None, "parameters": parameters}
+        return str(self.post("nbflow/api/runs", body)["id"])
 
     def wait_run(self, run_id: str, timeout_s: float = 120) -> dict[str, Any]:
         """The summary of run ``run_id`` once it is over."""
@@ -134,7 +136,6 @@ def start_jupyter(app: str, tmp: Path) -> JupyterServer:
                 sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
                 f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
                 "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-                "--ServerApp.jpserver_extensions={'nbflow.server': True}",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             ],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
