@@ -182,3 +182,24 @@ def test_bad_settings_are_one_line_and_exit_2(
     assert proc.returncode == 2, proc.stderr
     assert "invalid nbflow setting" in proc.stderr and "max_workers" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.kernel
+def test_list_newest_first_with_filters_and_delete(make_notebook: Any, nbflow_home: Path) -> None:
+    from nbflow.actions import run_notebook
+
+    ok = run_notebook(make_notebook("chain"), wait=True)
+    failed = run_notebook(make_notebook("failing", "f.ipynb"), workflow="failing", wait=True)
+    listing = nbflow("list")
+    assert listing.returncode == 0
+    lines = listing.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [failed.id, ok.id]
+    assert lines[1].split()[1:3] == ["Succeeded", "3/3"] and lines[1].endswith("pipeline.ipynb")
+    only = nbflow("list", "--phase", "Failed")
+    assert [line.split()[0] for line in only.stdout.splitlines()] == [failed.id]
+    assert nbflow("list", "-w", "chain", "-n", "1").stdout.split()[0] == ok.id
+    deleted = nbflow("delete", failed.id)
+    assert deleted.returncode == 0 and deleted.stderr == f"deleted run {failed.id}\n"
+    assert not (nbflow_home / "runs" / failed.id).exists()
+    again = nbflow("delete", failed.id)
+    assert again.returncode == 2 and again.stderr.startswith(f"nbflow: error: no run '{failed.id}'")

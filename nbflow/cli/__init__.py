@@ -71,7 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", help="print the logs of a task of a run")
     logs.add_argument("run", help="run name, or '-' for the most recent")
     logs.add_argument("task")
-    sub.add_parser("list", help="list runs, oldest first")
+    listing = sub.add_parser("list", help="list runs, newest first")
+    listing.add_argument("-w", "--workflow", help="only the runs of this workflow")
+    listing.add_argument("--phase", help="only runs in this phase (several: Failed,Error)")
+    listing.add_argument("-n", "--limit", type=int, help="at most this many runs")
+    delete = sub.add_parser(
+        "delete", help="delete a run that is not running: its record, logs and artifacts"
+    )
+    delete.add_argument("run")
     for name, text in (
         ("resume", "resume suspended nodes, or go on with a run that crashed or was stopped"),
         ("retry", "run the failed tasks of a run again, and what depends on them"),
@@ -289,12 +296,23 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .. import api
+    from ..history import list_summaries
 
-    for name in api.list_runs(config=_config(args)):
-        wf = api.get_run(name, config=_config(args)).workflow
-        status = wf.get("status", {})
-        print(f"{name:<36} {status.get('phase', ''):<10} {status.get('startedAt', '')}")
+    runs, _ = list_summaries(
+        config=_config(args), workflow=args.workflow, phase=args.phase, limit=args.limit
+    )
+    for r in runs:
+        print(
+            f"{r['id']:<36} {r['phase']:<10} {r['progress']:>7}  {r['startedAt'] or '':<20}  "
+            f"{r['notebook'] or ''}"
+        )
+    return EXIT_OK
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from ..actions import delete_run
+
+    print(f"deleted run {delete_run(args.run, config=_config(args))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -309,5 +327,6 @@ _COMMANDS = {
     "status": _status,
     "logs": _logs,
     "list": _list,
+    "delete": _delete,
 }
 

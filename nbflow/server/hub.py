@@ -66,6 +66,7 @@ class EventHub:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
 
     # ------------------------------------------------------------------ life cycle
 
@@ -87,10 +88,11 @@ class EventHub:
             self.service.listeners.remove(self.touch)
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in [self._task, *self._flushes]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.clients.clear()
 
     async def _poll(self) -> None:
@@ -115,6 +117,7 @@ class EventHub:
                     self._mark(run_id)
             for run_id in gone:
                 self._states.pop(run_id, None)
+                self._last_sent.pop(run_id, None)
                 self._broadcast({"type": "deleted", "run": run_id})
 
     # ------------------------------------------------------------------ changes
@@ -137,7 +140,9 @@ class EventHub:
     def _start_flush(self) -> None:
         self._flush_handle = None
         assert self._loop is not None
-        self._loop.create_task(self._flush())
+        task = self._loop.create_task(self._flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
 
     async def _flush(self) -> None:
         now = time.monotonic()

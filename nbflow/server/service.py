@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..engine.run import Run
     from ..engine.warm import WarmServers
 
-__all__ = ["NbflowService", "PathRefused", "engine_of"]
+__all__ = ["NbflowService", "PathRefused"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -29,15 +29,6 @@ _log = logging.getLogger(__name__)
 
 class PathRefused(NbflowError, PermissionError):
     """A path outside the server's root directory."""
-
-
-def engine_of(run: Run) -> Any:
-    """The engine driving ``run`` in this process, or ``None``.
-
-    The one place the server reaches into a run for its engine (its listeners and lock), until
-    runs offer events through the run-driver protocol.
-    """
-    return getattr(run, "_engine", None)
 
 
 class NbflowService:
@@ -93,7 +84,7 @@ class NbflowService:
 
     def prepare_warm(self, path: Path, workflow: str | None) -> None:
         """Have a fork server warm up in the background for the next run of this workflow."""
-        if self.warm is not None and self.config.engine == "fast":
+        if self.warm is not None and self.config.engine == "fast" and not self.closed:
             self._executor.submit(self._prepare_warm, path, workflow)
 
     def _prepare_warm(self, path: Path, workflow: str | None) -> None:
@@ -107,6 +98,9 @@ class NbflowService:
             manifest = api.compile_workflow(source, config=self.config, base_dir=base)
         except NbflowError:
             return  # the notebook has a problem: running it will say which
+        except Exception:  # a warm-up only: the run will start its own server
+            _log.exception("nbflow: warming a fork server up for %s failed", path)
+            return
         steps = [t for t in manifest["spec"]["templates"] if runs_nbflow(t)]
         if self.warm is not None and any(fallback_reason(t) is None for t in steps):
             self.warm.prepare(ServerKind.of_workflow(manifest, self.config.workers, base))
@@ -114,12 +108,11 @@ class NbflowService:
     # ------------------------------------------------------------------ runs
 
     def adopt(self, run: Run) -> Run:
-        """Keep ``run`` (driven by an engine in this process) and tell listeners of its changes."""
-        engine = engine_of(run)
-        if engine is not None:
+        """Keep ``run`` (driven in this process) and tell listeners of its changes."""
+        if run.live:
             with self._lock:
                 self.adopted[run.id] = run
-            engine.listeners.append(lambda wf, changed: self._changed(run.id))
+            run.subscribe(lambda wf, changed: self._changed(run.id))
         self._changed(run.id)
         return run
 
@@ -162,8 +155,7 @@ class NbflowService:
         if run is None:
             loaded = api.get_run(run_id, config=self.config)
             return loaded, self.settings_of(loaded.id)
-        engine = engine_of(run)
-        with engine.lock if engine is not None else contextlib.nullcontext():
+        with run.lock:
             workflow = copy.deepcopy(run.workflow)
         return Run(workflow, run.store, run.run_dir), self.settings_of(run_id)
 

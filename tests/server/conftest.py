@@ -187,7 +187,10 @@ def _past_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def past_runs(_past_home: Path, nbflow_home: Path) -> dict[str, str]:
     """A copy of the session's runs in this test's home: workflow name → run id."""
-    shutil.copytree(_past_home, nbflow_home, dirs_exist_ok=True)
+    # pods/ holds the steps' scratch folders, which a helper process may still be deleting
+    shutil.copytree(
+        _past_home, nbflow_home, ignore=shutil.ignore_patterns("pods"), dirs_exist_ok=True
+    )
     out = {}
     for settings_file in sorted((nbflow_home / "runs").glob("*/run.json")):
         settings = json.loads(settings_file.read_text())
