@@ -112,7 +112,8 @@ export class Nbflow {
       view = new RunView(this.api, this.events, {
         openNotebook: (run, t, node) => void this.openExecuted(run, t, node),
         goToCell: (notebook, template) => void this.goToCell(notebook, template),
-        openSource: (notebook) => void this.docManager?.openOrReveal(notebook)
+        openSource: (notebook) => void this.docManager?.openOrReveal(notebook),
+        knownSummary: (run) => this.runs.get(run)
       }, id);
       void this.views.add(view);
     }

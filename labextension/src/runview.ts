@@ -18,6 +18,9 @@ export interface RunViewHost {
   goToCell(notebook: string, template: string): void;
   /** Open the run's own notebook. */
   openSource(notebook: string): void;
+  /** The run's summary when the page already has it (the sidebar's list), to spare a request
+   * for the whole Workflow object of a large run. */
+  knownSummary?(run: string): RunSummary | undefined;
 }
 
 /** One run, drawn live. */
@@ -89,10 +92,14 @@ export class RunView extends Widget {
   async reload(): Promise<void> {
     const id = this._runId;
     try {
-      const [graph, run] = await Promise.all([this.api.graph(id), this.api.run(id)]);
+      const known = this.host.knownSummary?.(id);
+      const [graph, summary] = await Promise.all([
+        this.api.graph(id),
+        known ? Promise.resolve(known) : this.api.run(id).then((r) => r.summary)
+      ]);
       if (id !== this._runId) return;
       this.graph = graph;
-      this.summary = run.summary;
+      this.summary = summary;
       const { graph: shape, nodes, info, positions, dot } = graph;
       this.view.set({ graph: shape, nodes, info, positions, dot, ...(graph.phases ? { phases: graph.phases } : {}) });
       this.node.dataset.phase = info.phase ?? '';

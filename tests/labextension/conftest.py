@@ -105,10 +105,11 @@ def _wait_http(server: JupyterServer, timeout_s: float) -> None:
     pytest.fail(f"jupyter did not answer in {timeout_s}s:\n{server.log.read_text()[-3000:]}")
 
 
-def start_jupyter(app: str, tmp: Path) -> JupyterServer:
+def start_jupyter(app: str, tmp: Path, disabled: tuple[str, ...] = ()) -> JupyterServer:
     """``jupyter lab`` or ``jupyter notebook`` on loopback without token, rooted in ``tmp/root``
     (holding the quickstart and the demo notebook), with its own nbflow home and settings;
-    a folder that already has them (a server ran there) is used as it is."""
+    a folder that already has them (a server ran there) is used as it is. ``disabled`` names
+    Lab extensions to turn off."""
     root = tmp / "root"
     home = tmp / "nbflow-home"
     settings = tmp / "lab-settings"
@@ -119,6 +120,10 @@ def start_jupyter(app: str, tmp: Path) -> JupyterServer:
         news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
         news.parent.mkdir(parents=True)
         news.write_text('{"fetchNews": "false"}')  # no "Jupyter news?" toast over the page
+    if disabled:
+        page_config = tmp / "config" / "labconfig" / "page_config.json"
+        page_config.parent.mkdir(parents=True, exist_ok=True)
+        page_config.write_text(json.dumps({"disabledExtensions": dict.fromkeys(disabled, True)}))
     env = dict(os.environ)
     env.update(
         NBFLOW_HOME=str(home),
