@@ -295,10 +295,11 @@ export class GraphView {
     }
     this.svg = svg;
     this.size = [pos.width, pos.height];
-    this.graphEl.replaceChildren(svg);
-    this.zoom(this.scale === null ? 0 : 1);
-    this.updateNodes(this.st.nodes);
+    this.updateNodes(this.st.nodes); // painted before the drawing is in the page: one layout
     this.highlight();
+    const width = this.graphEl.clientWidth; // measured without the new drawing in the page
+    this.zoom(this.scale === null ? 0 : 1, width);
+    this.graphEl.replaceChildren(svg);
   }
 
   drawNode(n, [x, y, w, hgt]) {
@@ -408,10 +409,10 @@ export class GraphView {
     }
   }
 
-  zoom(factor) {
+  zoom(factor, width = this.graphEl.clientWidth) {
     if (!this.svg) return;
     const [w, hh] = this.size;
-    const fit = Math.min(1, Math.max(0.4, (this.graphEl.clientWidth || 800) / (w + 8)));
+    const fit = Math.min(1, Math.max(0.4, (width || 800) / (w + 8)));
     this.scale = factor === 0 ? fit : Math.min(3, Math.max(0.1, (this.scale || fit) * factor));
     this.svg.setAttribute("width", Math.round((w + 8) * this.scale));
     this.svg.setAttribute("height", Math.round((hh + 8) * this.scale));
