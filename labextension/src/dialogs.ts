@@ -82,10 +82,15 @@ export class ManifestView extends Widget {
 }
 
 /**
- * Schedule `workflow` of notebook `path` through the schedules API; without it, say what is
- * missing.
+ * Schedule `workflow` of notebook `path` through the schedules API (a cron line, then
+ * optionally a time zone; the server's reading of it is shown before anything is created);
+ * without that API, say what is missing. The schedule's name, or null when cancelled.
  */
-export async function scheduleWorkflow(api: NbflowApi, path: string, workflow: string): Promise<string | null> {
+export async function scheduleWorkflow(
+  api: NbflowApi,
+  path: string,
+  workflow: string
+): Promise<string | null> {
   try {
     await api.schedules();
   } catch (error) {
@@ -94,21 +99,52 @@ export async function scheduleWorkflow(api: NbflowApi, path: string, workflow: s
         title: 'Schedules are not available',
         body:
           'This Jupyter server has no nbflow schedules API (GET nbflow/api/schedules answered ' +
-          `${error.status}). Scheduling needs the nbflow scheduler; meanwhile, the %%workflow ` +
-          'line\'s --schedule option puts the cron schedule into the compiled CronWorkflow.',
+          `${error.status}): it needs the nbflow scheduler. Meanwhile, the %%workflow line's ` +
+          '--schedule option puts a cron schedule into the compiled CronWorkflow.',
         buttons: [Dialog.okButton()]
       });
       return null;
     }
     throw error;
   }
-  const result = await showDialog({
-    title: `Schedule ${workflow}`,
-    body: new TextAreaBody('cron expression (minute hour day month weekday), then optionally a time zone', '0 2 * * *'),
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Schedule' })]
-  });
-  if (!result.button.accept || !result.value?.trim()) return null;
-  const [cron, timezone] = result.value.trim().split('\n').map((s) => s.trim());
-  const created = await api.createSchedule({ name: workflow.replace(/_/g, '-'), notebook: path, workflow, cron, timezone: timezone || undefined });
-  return String(created?.name ?? workflow);
+  let text = '';
+  for (;;) {
+    const result = await showDialog({
+      title: `Schedule ${workflow}`,
+      body: new TextAreaBody(
+        'A cron line (minute hour day month weekday); a time zone on a second line, if not UTC',
+        '0 2 * * *\nEurope/Paris',
+        text
+      ),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Next' })]
+    });
+    if (!result.button.accept || !result.value?.trim()) return null;
+    text = result.value;
+    const [cron, timezone] = text.trim().split('\n').map((s) => s.trim());
+    let described: { text: string; next: string[] };
+    try {
+      described = await api.describeCron(cron, timezone || undefined);
+    } catch (error) {
+      const body = (error as Error).message;
+      const title = error instanceof ApiError && error.status === 400 ? 'Not a schedule' : 'nbflow';
+      await showDialog({ title, body, buttons: [Dialog.okButton()] });
+      continue;
+    }
+    const confirm = await showDialog({
+      title: `Schedule ${workflow}`,
+      body: new Widget({
+        node: h(
+          'div',
+          { class: 'jp-nbflow-schedule' },
+          h('p', {}, `${workflow} of ${path}: ${described.text}.`),
+          h('p', { class: 'jp-nbflow-muted' }, `Next: ${described.next.slice(0, 3).join(', ')}`)
+        )
+      }),
+      buttons: [Dialog.cancelButton({ label: 'Back' }), Dialog.okButton({ label: 'Schedule' })]
+    });
+    if (!confirm.button.accept) continue;
+    const body = { notebook: path, workflow, schedules: [cron], ...(timezone ? { timezone } : {}) };
+    const created = await api.createSchedule(body);
+    return String(created?.name ?? workflow);
+  }
 }

@@ -246,3 +246,40 @@ def test_make_template_from_cell_toolbar(page: Any, lab: JupyterServer) -> None:
         "%%template sum_up\ntotal = sum(range(10))",
         ["%%template sum_up\n", "total = sum(range(10))"],
     )
+
+
+def test_compile_lint_and_schedule_buttons(page: Any, lab: JupyterServer) -> None:
+    from playwright.sync_api import expect
+
+    open_lab(page, lab, "quickstart.ipynb")
+    workflow = open_sidebar(page).locator(".jp-nbflow-Workflow[data-workflow='quickstart']")
+    workflow.locator("button.jp-nbflow-compile").click()
+    manifest = page.locator(".jp-nbflow-Manifest")
+    expect(manifest.locator("pre")).to_contain_text("kind: Workflow")
+    expect(manifest.locator("pre")).to_contain_text("generateName: quickstart-")
+    tab = page.get_by_role("tab", name="quickstart.yaml")
+    expect(tab).to_have_attribute("aria-selected", "true")
+
+    workflow.locator("button.jp-nbflow-lint").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Lint: quickstart")
+    dialog.locator(".jp-mod-accept").click()
+
+    workflow.locator("button.jp-nbflow-schedule").click()
+    try:
+        lab.get("nbflow/api/schedules")
+        scheduler = True
+    except OSError:  # 404: this server has no schedules API
+        scheduler = False
+    if not scheduler:
+        expect(dialog).to_contain_text("Schedules are not available")
+        expect(dialog).to_contain_text("nbflow/api/schedules answered 404")
+        dialog.locator(".jp-mod-accept").click()
+        return
+    dialog.locator("textarea").fill("0 2 * * *\nEurope/Paris")
+    dialog.locator(".jp-mod-accept").click()
+    expect(dialog).to_contain_text("02:00")  # the server's reading, before anything is made
+    dialog.locator(".jp-mod-accept").click()
+    expect(page.locator(".Toastify__toast", has_text="Scheduled quickstart")).to_be_visible()
+    schedules = lab.get("nbflow/api/schedules")["schedules"]
+    assert [s["schedules"] for s in schedules if s["workflow"] == "quickstart"] == [["0 2 * * *"]]
