@@ -127,6 +127,7 @@ def run_workflow(
     from .model import Workflow
 
     cfg = _config(config)
+    notify = source.notify if isinstance(source, Workflow) else None
     if isinstance(source, Workflow):
         if parameters:
             source = replace(source, parameters={**source.parameters, **parameters})
@@ -134,11 +135,13 @@ def run_workflow(
         source = compile_workflow(source, config=cfg, base_dir=base_dir or workdir)
     encoded = {k: encode_value(v) for k, v in (parameters or {}).items()}
     wf = prepare(source, encoded, host_exec=host_exec)
-    settings = {
+    settings: dict[str, Any] = {
         "artifact_root": cfg.artifact_root,
         "workdir": str(Path(workdir or Path.cwd()).resolve()),
     }
     settings.update(origin or {})
+    if notify:
+        settings["notify"] = notify
     RunStore(cfg.runs_dir).create(wf, settings)
     run = _local_run(wf, settings, cfg)
     _watch(run, progress)
@@ -157,6 +160,10 @@ def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) 
     runs = RunStore(cfg.runs_dir)
     store = ArtifactStore.from_config(cfg, settings["artifact_root"])
     driver = LocalDriver(wf, settings, config=cfg, runs=runs, store=store)
+    if settings.get("notify"):  # --notify: tell its targets when this driver ends the run
+        from .notify.send import run_listener
+
+        driver.subscribe(run_listener(settings["notify"], cfg, store, runs))
     return Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
 
 

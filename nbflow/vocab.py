@@ -24,6 +24,7 @@ __all__ = [
     "CACHED_TASKS_ANNOTATION",
     "POD_NAME_FORMAT_ANNOTATION",
     "SCHEDULED_TIME_ANNOTATION",
+    "CRON_WORKFLOW_LABEL",
     "COMPLETED_LABEL",
     "ARCHIVING_STATUS_LABEL",
     "META_FILE",
@@ -117,6 +118,7 @@ CACHED_TASKS_ANNOTATION = "nbflow.io/cached-tasks"  # tasks left out of a cluste
 # Labels and annotations of Argo's.
 POD_NAME_FORMAT_ANNOTATION = "workflows.argoproj.io/pod-name-format"
 SCHEDULED_TIME_ANNOTATION = "workflows.argoproj.io/scheduled-time"
+CRON_WORKFLOW_LABEL = "workflows.argoproj.io/cron-workflow"  # a CronWorkflow's children
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 ARCHIVING_STATUS_LABEL = "workflows.argoproj.io/workflow-archiving-status"
 

@@ -152,8 +152,25 @@ def _cron_spec(
         out["suspend"] = True
     if labels:
         out["workflowMetadata"] = {"labels": labels}
-    out["workflowSpec"] = spec
+    out["workflowSpec"] = _pass_scheduled_time(spec)
     return out
+
+
+#: A workflow parameter of this name gets each run's scheduled time in a CronWorkflow.
+SCHEDULED_TIME_PARAM = "scheduled_time"
+
+
+def _pass_scheduled_time(spec: dict[str, Any]) -> dict[str, Any]:
+    """Give tasks the run's ``{{workflow.scheduledTime}}`` (RFC 3339) where they would get the
+    workflow parameter ``scheduled_time``: Argo does not substitute tags inside parameter
+    values, so the task arguments refer to the variable itself."""
+    wanted = f"{{{{workflow.parameters.{SCHEDULED_TIME_PARAM}}}}}"
+    for tmpl in spec.get("templates") or []:
+        for task in (tmpl.get("dag") or {}).get("tasks") or []:
+            for p in (task.get("arguments") or {}).get("parameters") or []:
+                if p.get("value") == wanted:
+                    p["value"] = "{{workflow.scheduledTime}}"
+    return spec
 
 
 def export(

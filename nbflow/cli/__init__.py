@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("run", nargs="?")
     stop.add_argument("--terminate", action="store_true", help="also skip the exit handlers")
     _COMMANDS.update(add_commands(sub))
+    from .schedule import add_commands as add_schedule_commands
+
+    _COMMANDS.update(add_schedule_commands(sub))
     return p
 
 

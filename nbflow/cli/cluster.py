@@ -1,4 +1,7 @@
-"""The cluster commands of ``nbflow``: ``submit``, ``schedule``, ``k8s ...``, and ``--kind``."""
+"""The cluster commands of ``nbflow``: ``submit``, ``k8s ...``, and ``--kind``.
+
+``nbflow schedule ... --backend argo`` (:mod:`.schedule`) uses the option groups and the
+configuration helper of this module."""
 
 from __future__ import annotations
 
@@ -8,17 +11,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import NbflowError
 from .options import add_no_cache, add_output, add_source
 
-__all__ = ["add_commands", "add_kind_arguments", "convert_kind"]
+__all__ = [
+    "add_commands",
+    "add_kind_arguments",
+    "convert_kind",
+    "cluster_arguments",
+    "pod_arguments",
+    "configs",
+]
 
 EXIT_OK, EXIT_FAILED = 0, 1
 Handler = Callable[[argparse.Namespace], int]
 
 
 def add_commands(sub: Any) -> dict[str, Handler]:
-    """Add ``submit``, ``schedule`` and ``k8s`` to the ``nbflow`` sub-commands.
+    """Add ``submit`` and ``k8s`` to the ``nbflow`` sub-commands.
 
     Returns the handlers by command name, for the caller's dispatch table.
     """
@@ -29,29 +38,8 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
     add_no_cache(submit, "submit")
     add_output(submit, "the Workflow object (with --wait: its final state)")
-    _add_schedule(sub)
     _add_k8s(sub)
-    return {"submit": _submit, "schedule": _schedule, "k8s": _k8s}
-
-
-def _add_schedule(sub: Any) -> None:
-    sched = sub.add_parser("schedule", help="make a CronWorkflow of a notebook's workflow")
-    add_source(sched)
-    _cluster(sched)
-    _pod(sched)
-    sched.add_argument(
-        "--cron",
-        action="append",
-        metavar="CRON",
-        help="cron schedule, repeatable (default: %%%%workflow --schedule)",
-    )
-    sched.add_argument("--timezone", help="IANA time zone of the schedule, e.g. Europe/Paris")
-    sched.add_argument("--concurrency-policy", choices=["Allow", "Forbid", "Replace"])
-    sched.add_argument("--starting-deadline", type=int, metavar="SECONDS")
-    sched.add_argument("--suspend", action="store_true", help="create it suspended")
-    sched.add_argument("--name", help="CronWorkflow name (default: the workflow's)")
-    sched.add_argument("--apply", action="store_true", help="create or update it on the cluster")
-    sched.add_argument("-o", "--output-file", help="write the YAML there (default: stdout)")
+    return {"submit": _submit, "k8s": _k8s}
 
 
 def _add_k8s(sub: Any) -> None:
@@ -174,6 +162,15 @@ def _pod(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def configs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The nbflow and cluster configurations of a command's arguments."""
+    return _configs(args)
+
+
+cluster_arguments = _cluster  # the -n/--context/--kubeconfig options, for other commands
+pod_arguments = _pod  # the pod options (--image, --service-account, ...)
+
+
 def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
     from ..cluster.options import load_cluster_config, parse_selector, parse_toleration
     from ..config import load_config
@@ -245,32 +242,6 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _report(run: Any) -> None:
     print(run.report(), file=sys.stderr)
-
-
-def _schedule(args: argparse.Namespace) -> int:
-    from ..argo.kinds import CronOptions, convert
-    from ..argo.limits import check_manifest
-    from ..cluster.submit import build_manifest
-    from ..model import Workflow
-
-    source, params, base = _load(args)
-    cfg, cluster = _configs(args)
-    default = [source.schedule] if isinstance(source, Workflow) and source.schedule else []
-    manifest, _ = build_manifest(
-        source, config=cfg, cluster=cluster, parameters=params, base_dir=base
-    )
-    cron = CronOptions(
-        tuple(args.cron or default),
-        args.timezone,
-        args.concurrency_policy,
-        args.starting_deadline,
-        args.suspend,
-    )
-    obj = convert(manifest, "cronworkflow", name=args.name, cron=cron)
-    errors = [str(p) for p in check_manifest(obj) if p.level == "error"]
-    if errors:
-        raise NbflowError("the cluster would reject this CronWorkflow:\n  " + "\n  ".join(errors))
-    return _publish(obj, args, cluster)
 
 
 def _publish(obj: dict[str, Any], args: argparse.Namespace, cluster: Any) -> int:

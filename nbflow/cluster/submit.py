@@ -31,13 +31,15 @@ def build_manifest(
     parameters: dict[str, Any] | None = None,
     base_dir: str | Path | None = None,
     prune: bool = False,
+    notify: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Problem]]:
     """The Workflow to submit: compiled, parameters set, nested, pod options, checked.
 
     With ``prune`` (and an ``s3://`` artifact root the cluster shares), the steps whose
     results are in nbflow's cache are left out (:mod:`.prune`). Returns the manifest and the
     warnings; raises :class:`ManifestError` listing every problem the API server or Argo
-    would reject, and :class:`~.prune.NothingToRun` when every step is cached.
+    would reject, and :class:`~.prune.NothingToRun` when every step is cached. ``notify``
+    (default: the workflow's ``--notify``) adds the exit handler that sends notifications.
     """
     from ..argo.compile import CompileOptions, shape_for_argo, translate
     from ..argo.limits import Problem, check_manifest
@@ -47,12 +49,17 @@ def build_manifest(
 
     image = cluster.image or config.image
     if isinstance(source, Workflow):
+        notify = notify or source.notify
         base = Path(base_dir) if base_dir else None
         source = translate(source, CompileOptions(image=image, base_dir=base))
     manifest = _set_parameters(source, {k: encode_value(v) for k, v in (parameters or {}).items()})
     if prune:
         manifest = _prune(manifest, config, cluster)
     manifest = shape_for_argo(manifest)
+    if notify:
+        from ..notify.exit import add_exit_handler
+
+        manifest = add_exit_handler(manifest, notify, image=image, config=config)
     manifest = apply_pod_options(manifest, pod_options(cluster))
     problems = check_manifest(manifest)
     errors = [str(p) for p in problems if p.level == "error"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ManifestError
 from ..model.values import parse_duration
-from ..vocab import COMPLETED, FAILED, NodeType, Phase
+from ..vocab import COMPLETED, FAILED, SCHEDULED_TIME_ANNOTATION, NodeType, Phase
 from .calls import bind_inputs, pod_request
 from .dag import execute_dag
 from .hooks import exit_handler_done, workflow_hooks
@@ -203,6 +203,9 @@ class Operator:
             "workflow.uid": self.wf["metadata"].get("uid", self.name),
             "workflow.creationTimestamp": self.status.get("startedAt", timestamp(self.now)),
         }
+        scheduled = (self.wf["metadata"].get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION)
+        if scheduled:  # a run a schedule fired (Argo: only CronWorkflow children have it)
+            out["workflow.scheduledTime"] = scheduled
         for p in (self.spec.get("arguments") or {}).get("parameters") or []:
             out[f"workflow.parameters.{p['name']}"] = str(p.get("value", ""))
         if self.status.get("exitStatus"):

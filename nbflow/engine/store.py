@@ -139,6 +139,22 @@ class RunStore:
         target.write_bytes((folder / "workflow.json").read_bytes())
         return target
 
+    def delete(self, name: str) -> None:
+        """Delete the record of run ``name`` (its folder), refusing while an engine runs it.
+
+        Its artifacts stay in the artifact store: deleting them is the retention code's job.
+        """
+        import shutil
+
+        if self.is_locked(name):
+            raise NbflowError(f"run {name} is running: stop it before deleting it")
+        folder = self.run_dir(name)
+        if folder.is_dir():
+            # renamed first, so that a reader never sees half a run
+            doomed = folder.with_name(f".deleted-{name}-{secrets.token_hex(4)}")
+            os.replace(folder, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+
     def names(self) -> list[str]:
         """Run names, oldest first."""
         if not self.root.is_dir():

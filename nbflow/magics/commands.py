@@ -20,7 +20,9 @@ COMMANDS = (
     "retry",
     "rerun",
     "stop",
+    "schedule",
 )
+SCHEDULE_ACTIONS = ("add", "list", "show", "pause", "resume", "remove", "run-now", "history")
 
 
 def _nbflow_parser(command: str) -> MagicParser:
@@ -51,6 +53,8 @@ def _nbflow_parser(command: str) -> MagicParser:
         parser.add_argument("run", metavar="RUN")
         parser.add_argument("--from", dest="task", required=True, metavar="TASK")
         parser.add_argument("--workflow", dest="name")
+    elif command == "schedule":
+        _schedule_arguments(parser)
     elif command == "lint":
         parser.add_argument("name", metavar="NAME", nargs="?")
     elif command == "status":
@@ -61,13 +65,38 @@ def _nbflow_parser(command: str) -> MagicParser:
     return parser
 
 
+def _schedule_arguments(parser: MagicParser) -> None:
+    """``%nbflow schedule ACTION [NAME] [options]``: the options of ``nbflow schedule``."""
+    parser.add_argument("action", choices=SCHEDULE_ACTIONS, metavar="ACTION")
+    parser.add_argument("name", metavar="NAME", nargs="?")
+    parser.add_argument("--notebook", help="notebook file to schedule (default: this one)")
+    parser.add_argument("-p", "--param", action="append", dest="param", default=[])
+    parser.add_argument("--cron", action="append")
+    parser.add_argument("--timezone")
+    parser.add_argument("--concurrency-policy", dest="concurrency_policy",
+                        choices=["Allow", "Forbid", "Replace"])
+    parser.add_argument("--starting-deadline", dest="starting_deadline")
+    parser.add_argument("--history")
+    parser.add_argument("--suspend", action="store_true")
+    parser.add_argument("--schedule-name", dest="schedule_name")
+    code = parser.add_mutually_exclusive_group()
+    code.add_argument("--follow", dest="code", action="store_const", const="follow")
+    code.add_argument("--snapshot", dest="code", action="store_const", const="snapshot")
+    parser.add_argument("--notify", action="append")
+    parser.add_argument("--notify-on", dest="notify_on")
+    parser.add_argument("--notify-attach", dest="notify_attach", action="store_true")
+    parser.add_argument("--replace", action="store_true")
+    parser.add_argument("--backend", choices=["local", "argo"], default="local")
+
+
 def parse_nbflow(line: str) -> tuple[str, argparse.Namespace]:
     """Parse a ``%nbflow COMMAND ...`` line; return the command and its arguments.
 
     Commands: ``run [NAME] [-p k=v ...] [--background|--wait] [--artifact-root URL]
     [--no-cache]``, ``compile [NAME] [-o FILE] [-p k=v ...]``, ``lint [NAME]``,
     ``status [RUN]``, ``logs RUN TASK``, ``resume [RUN] [--node NAME]``, ``retry [RUN]``,
-    ``rerun RUN --from TASK [--workflow NAME]``, ``stop [RUN] [--terminate]``. For ``run``
+    ``rerun RUN --from TASK [--workflow NAME]``, ``stop [RUN] [--terminate]``,
+    ``schedule add|list|show|pause|resume|remove|run-now|history ...``. For ``run``
     and ``compile`` the namespace's ``parameters`` holds the ``-p`` values as Python values.
     """
     tokens = split_line(line)

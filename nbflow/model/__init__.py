@@ -152,6 +152,8 @@ class Workflow:
         Template run after the DAG, whatever its outcome.
     schedule : str, optional
         Cron schedule for a CronWorkflow.
+    notify : dict, optional
+        Who to tell when a run ends (``--notify``; see :mod:`nbflow.notify.spec`).
     """
 
     name: str
@@ -162,6 +164,7 @@ class Workflow:
     parallelism: int | None = None
     on_exit: str | None = None
     schedule: str | None = None
+    notify: dict[str, Any] | None = None
     where: str | None = None
 
     def task(self, name: str) -> Task:

@@ -178,6 +178,7 @@ class NotebookSpec:
             parallelism=decl.options.parallelism,
             on_exit=exit_name,
             schedule=decl.options.schedule,
+            notify=decl.options.notify,
             where=where,
         )
         check(wf)

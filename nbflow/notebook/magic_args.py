@@ -47,12 +47,15 @@ class WorkflowOptions:
         Template run after the DAG, whatever its outcome.
     schedule : str, optional
         Cron schedule: five fields, or a macro such as ``@daily``.
+    notify : dict, optional
+        ``--notify TARGET [--notify-on WHEN] [--notify-attach]`` (:mod:`nbflow.notify.spec`).
     """
 
     name: str
     parallelism: int | None = None
     on_exit: str | None = None
     schedule: str | None = None
+    notify: dict[str, Any] | None = None
 
 
 class MagicParser(argparse.ArgumentParser):
@@ -338,12 +341,18 @@ def _check_schedule(text: str) -> str:
 
 
 def parse_workflow_options(line: str) -> WorkflowOptions:
-    """Parse ``%%workflow NAME [--parallelism N] [--on-exit TEMPLATE] [--schedule CRON]``."""
+    """Parse ``%%workflow NAME [--parallelism N] [--on-exit TEMPLATE] [--schedule CRON]
+    [--notify TARGET ...] [--notify-on WHEN] [--notify-attach]``."""
+    from ..notify.spec import parse_notify
+
     parser = MagicParser("%%workflow")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--parallelism")
     parser.add_argument("--on-exit")
     parser.add_argument("--schedule")
+    parser.add_argument("--notify", action="append")
+    parser.add_argument("--notify-on", dest="notify_on")
+    parser.add_argument("--notify-attach", dest="notify_attach", action="store_true")
     ns = parser.parse(split_line(line))
     if ns.on_exit is not None and not is_name(ns.on_exit):
         raise SpecError(f"--on-exit: {ns.on_exit!r} is not a valid template name")
@@ -352,4 +361,5 @@ def parse_workflow_options(line: str) -> WorkflowOptions:
         parallelism=_int(ns.parallelism, "--parallelism", 1),
         on_exit=ns.on_exit,
         schedule=None if ns.schedule is None else _check_schedule(ns.schedule),
+        notify=parse_notify(ns.notify, ns.notify_on, ns.notify_attach),
     )

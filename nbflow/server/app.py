@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int
+from traitlets import Bool, Float, Int
 
 __all__ = ["NbflowExtension"]
 
 PREFIX = "nbflow/api"
 _RUN = r"(?P<run_id>[A-Za-z0-9][-A-Za-z0-9_.]*)"
 _NODE = r"(?P<node_id>[^/]+)"
+_SCHEDULE = r"(?P<name>[a-z0-9][-a-z0-9]*)"
 
 
 class NbflowExtension(ExtensionApp):
@@ -46,6 +47,13 @@ class NbflowExtension(ExtensionApp):
 
     page_max = Int(500, help="Largest page of the run list (limit=).").tag(config=True)
 
+    run_scheduler = Bool(
+        True,
+        help="Fire the schedules of nbflow's home from this server (nbflow schedule). When "
+        "another scheduler has the home (nbflow scheduler, another server), this one stands by "
+        "and takes over when that one stops.",
+    ).tag(config=True)
+
     threads = Int(
         4,
         help="Threads doing the blocking work of requests (reading run records, starting runs, "
@@ -66,6 +74,11 @@ class NbflowExtension(ExtensionApp):
         )
         self._previous_warm = warm.install(servers) if servers is not None else None
         hub = EventHub(service, self.poll_interval_s, self.batch_interval_s)
+        self.scheduler = None
+        if self.run_scheduler:  # a thread of its own; on standby while another has the home
+            from ..schedule.scheduler import Scheduler
+
+            self.scheduler = Scheduler(service.config.home).start(standby=True)
         self.settings.update(
             nbflow_service=service,
             nbflow_hub=hub,
@@ -81,8 +94,16 @@ class NbflowExtension(ExtensionApp):
         from .nodes import GraphHandler, LogsHandler, NodeHandler, NotebookHandler, OutputsHandler
         from .notebooks import CompileHandler, LintHandler, WorkflowsHandler
         from .runs import ActionHandler, RunHandler, RunsHandler
+        from .schedules import (
+            DescribeHandler,
+            ScheduleActionHandler,
+            ScheduleHandler,
+            ScheduleHistoryHandler,
+            SchedulesHandler,
+        )
 
         run = f"{PREFIX}/runs/{_RUN}"
+        schedule = f"{PREFIX}/schedules/{_SCHEDULE}"
         self.handlers.extend(
             [
                 (rf"{PREFIX}/runs", RunsHandler),
@@ -97,6 +118,11 @@ class NbflowExtension(ExtensionApp):
                 (rf"{PREFIX}/notebooks/compile", CompileHandler),
                 (rf"{PREFIX}/notebooks/lint", LintHandler),
                 (rf"{PREFIX}/events", EventsHandler),
+                (rf"{PREFIX}/schedules/describe", DescribeHandler),
+                (rf"{PREFIX}/schedules", SchedulesHandler),
+                (rf"{schedule}", ScheduleHandler),
+                (rf"{schedule}/actions/(?P<action>[^/]+)", ScheduleActionHandler),
+                (rf"{schedule}/history", ScheduleHistoryHandler),
             ]
         )
 
@@ -109,6 +135,8 @@ class NbflowExtension(ExtensionApp):
         from ..engine import warm
 
         service = self.settings["nbflow_service"]
+        if self.scheduler is not None:  # the runs it started go on, in their own processes
+            await service.blocking(self.scheduler.stop)
         await self.settings["nbflow_hub"].stop()
         await service.blocking(service.stop_all)
         if service.warm is not None:

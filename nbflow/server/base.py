@@ -12,6 +12,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import NbflowError, RunNotFound, RunStateError, SpecError, StorageError
+from ..schedule.store import ScheduleExists, ScheduleNotFound
 from .service import PathRefused
 from .views import NodeNotFound
 
@@ -26,6 +27,8 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 # Most specific first: the first class an error is an instance of gives its status.
 _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (PathRefused, 403),
+    (ScheduleNotFound, 404),
+    (ScheduleExists, 409),
     (RunNotFound, 404),
     (NodeNotFound, 404),
     (RunStateError, 409),

@@ -168,8 +168,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self._create(plural, ns, self._body())
             if verb == "list":
                 only = query.get("fieldSelector", "").removeprefix("metadata.name=") or None
+                labels = dict(kv.split("=", 1) for kv in query.get("labelSelector", "").split(",")
+                              if "=" in kv)  # equality selectors only
                 items = [copy.deepcopy(o) for (p, n, nm), o in sorted(st.objects.items())
-                         if p == plural and n == ns and only in (None, nm)]
+                         if p == plural and n == ns and only in (None, nm)
+                         and labels.items() <= (o["metadata"].get("labels") or {}).items()]
                 return self._send(200, {"kind": "List", "items": items,
                                         "metadata": {"resourceVersion": str(next(st.rv))}})
             obj = st.objects.get((plural, ns, name or ""))

@@ -61,31 +61,6 @@ def test_submit_errors_are_one_line(make_notebook: Any, cluster_home: Path, kube
     assert "Argo Workflows is not installed in this cluster" in capsys.readouterr().err
 
 
-def test_schedule_prints_or_applies_a_cron_workflow(
-    make_notebook: Any, cluster_home: Path, kube: Any, capsys: Any, validate_manifest: Any,
-    nbflow: Any,
-) -> None:
-    nb = make_notebook(SCHEDULED)
-    assert nbflow(["schedule", str(nb)]) == 0
-    cron = yaml.safe_load(capsys.readouterr().out)
-    validate_manifest(cron)
-    assert check_manifest(cron) == []
-    assert cron["kind"] == "CronWorkflow" and cron["metadata"]["name"] == "nightly"
-    assert cron["spec"]["schedules"] == ["0 2 * * *"]  # from %%workflow --schedule
-    argv = ["schedule", str(nb), "--cron", "*/10 * * * *", "--cron", "0 3 * * 1",
-            "--timezone", "Europe/Paris", "--concurrency-policy", "Forbid", "--apply"]
-    assert nbflow(argv) == 0
-    assert "created CronWorkflow nightly in namespace team" in capsys.readouterr().err
-    stored = kube.state.objects[("cronworkflows", "team", "nightly")]["spec"]
-    assert stored["schedules"] == ["*/10 * * * *", "0 3 * * 1"]
-    assert (stored["timezone"], stored["concurrencyPolicy"]) == ("Europe/Paris", "Forbid")
-    assert stored["workflowSpec"]["securityContext"]["runAsNonRoot"] is True
-    assert nbflow(argv) == 0
-    assert "updated CronWorkflow nightly" in capsys.readouterr().err
-    assert nbflow(["schedule", str(make_notebook("chain"))]) == 2
-    assert "a CronWorkflow needs a schedule" in capsys.readouterr().err
-
-
 def test_rbac_prints_valid_objects(capsys: Any, nbflow: Any) -> None:
     assert nbflow(["k8s", "rbac", "-n", "team", "--user", "alice"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))

@@ -27,12 +27,12 @@ def test_nbflow_commands() -> None:
         (
             "",
             "%nbflow: missing command (one of run, compile, lint, status, logs, resume, retry, "
-            "rerun, stop)",
+            "rerun, stop, schedule)",
         ),
         (
             "go",
             "%nbflow: unknown command 'go' (one of run, compile, lint, status, logs, resume, "
-            "retry, rerun, stop)",
+            "retry, rerun, stop, schedule)",
         ),
         ("run w -p x", "-p: expected NAME=VALUE, got 'x'"),
         ("logs r1", "missing TASK after %nbflow logs"),

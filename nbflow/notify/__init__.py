@@ -1,0 +1,1 @@
+"""Notifications of finished runs: webhooks (JSON, Slack-compatible) and email (SMTP)."""
