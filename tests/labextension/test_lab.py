@@ -117,8 +117,17 @@ def test_failed_run_notification(page: Any, lab: JupyterServer) -> None:
     view = page.locator(f"#nbflow-run-{run_id}")
     boom = view.locator("g.nbflow-node[data-task='boom']")
     expect(boom).to_have_attribute("data-phase", "Failed")
-    expect(view.locator("button.nbflow-action-retry")).to_be_visible()
     page.screenshot(path=str(artifact("lab-failed-notification.png")))
+
+    # Retry goes through the server (no kernel): the run goes again, and fails again
+    toasts = page.locator(".Toastify__toast", has_text=f"Run {run_id} of demo")
+    shown = toasts.count()
+    view.locator("button.nbflow-action-retry").click()
+    expect(toasts).to_have_count(shown + 1, timeout=120_000)  # it failed again
+    expect(toasts.last).to_contain_text("failed")
+    expect(view.locator(".nbflow-notice")).to_have_text("")
+    attempts = lab.get(f"nbflow/api/runs/{run_id}/nodes/boom")
+    assert attempts["phase"] == "Failed", attempts
 
 
 def test_mapped_and_failed_node_details(
