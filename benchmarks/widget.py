@@ -200,8 +200,8 @@ def browser_side(cases: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]) 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in ("widget.js", "graph.js", "widget.css"):
-            shutil.copy(static / name, root / name)
+        for path in [*static.glob("*.js"), static / "widget.css"]:
+            shutil.copy(path, root / path.name)
         shutil.copy(static / "viz-standalone.mjs", root / "viz.mjs")
         (root / "index.html").write_text(HARNESS)
         handler = functools.partial(_QuietHandler, directory=str(root))

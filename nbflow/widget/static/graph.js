@@ -5,31 +5,15 @@
 // arrive whole (`set({nodes})`) or as patches of the changed nodes (`patch(nodes)`).
 // Without positions (no `dot` program where the state was computed), the DOT text is laid out
 // here with Graphviz compiled to WebAssembly, which the host loads from a static asset.
+// draw.js holds the basics, pane.js the details pane; this module re-exports what hosts use.
+import { ACTION_LABELS, clip, formatSeconds, h, nodeLines, PHASES, s } from "./draw.js";
+import { DetailsPane } from "./pane.js";
 
-const SVG = "http://www.w3.org/2000/svg";
+export { ACTION_LABELS, clip, formatSeconds, h, nodeLines, PHASES };
+
 const VIZ_PROVIDER = Symbol.for("nbflow.viz.provider");
 const VIZ_INSTANCE = Symbol.for("nbflow.viz.instance");
 let views = 0;
-
-/** Icon and word of every phase (the same table as nbflow.widget.state.PHASES). */
-export const PHASES = {
-  Pending: { icon: "○", label: "pending" },
-  Running: { icon: "◐", label: "running" },
-  Succeeded: { icon: "✔", label: "succeeded" },
-  Failed: { icon: "✖", label: "failed" },
-  Error: { icon: "⚠", label: "error" },
-  Skipped: { icon: "»", label: "skipped" },
-  Omitted: { icon: "⊘", label: "omitted" },
-};
-
-/** Labels of the action buttons, by action name. */
-export const ACTION_LABELS = {
-  stop: "■ Stop run",
-  resume: "▶ Resume suspended",
-  retry: "↻ Retry failed",
-  resume_run: "▶ Resume run",
-  rerun: "↻ Rerun from selected",
-};
 
 /** Register how this page loads Graphviz/WebAssembly (a function returning its ES module). */
 export function provideViz(load) {
@@ -56,39 +40,6 @@ export function vizInstance(fallback) {
     });
   }
   return globalThis[VIZ_INSTANCE];
-}
-
-/** An HTML element; `onclick` attributes become listeners, arrays of children are flattened. */
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "onclick") el.addEventListener("click", v);
-    else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v);
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-function s(tag, attrs = {}) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  return el;
-}
-
-/** `text` cut to `n` characters, with an ellipsis when cut. */
-export function clip(text, n) {
-  return text.length > n ? text.slice(0, n - 1) + "…" : text;
-}
-
-/** A short duration: `0s`, `42s`, `3m05s`, `2h07m` (as nbflow.widget.state.format_seconds). */
-export function formatSeconds(seconds) {
-  const sec = Math.max(0, Math.round(seconds));
-  if (sec < 60) return `${sec}s`;
-  if (sec < 3600) return `${Math.floor(sec / 60)}m${String(sec % 60).padStart(2, "0")}s`;
-  return `${Math.floor(sec / 3600)}h${String(Math.floor((sec % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 /** Graphviz JSON (json0) to the drawing's coordinates; the same reading as layout.normalize(). */
@@ -120,24 +71,6 @@ export function normalize(graph) {
     edges.push({ from: names[e.tail], to: names[e.head], path: d });
   }
   return { width, height, nodes, edges };
-}
-
-/** The text lines of a node: status (icon, word, time) and detail (items, attempts, cache). */
-export function nodeLines(st, n, phases = PHASES, now = Date.now() / 1000) {
-  const info = (ph) => phases[ph] || { icon: "?", label: ph };
-  const p = info(st.phase);
-  let time = st.duration;
-  if (!time && st.started && st.phase === "Running") time = formatSeconds(now - st.started);
-  const status = `${p.icon} ${p.label}${time ? " · " + time : ""}`;
-  let detail = "";
-  if (st.counts) {
-    detail = `${st.total} items ` + Object.entries(st.counts).map(([ph, k]) => `${info(ph).icon}${k}`).join(" ");
-  } else if (st.suspended) detail = "⏸ suspended: resume it";
-  else if (st.backoff) detail = `attempt ${st.attempt} · backoff ${st.backoff}`;
-  else if (st.attempt) detail = `attempt ${st.attempt}`;
-  else if (n && n.template !== n.label) detail = n.template;
-  if (st.cached) detail += detail ? " · cached" : "cached";
-  return { status, detail };
 }
 
 const STATE_KEYS = ["graph", "positions", "dot", "info", "actions", "notice", "selected",
@@ -175,13 +108,14 @@ export class GraphView {
       h("button", { title: "zoom in", onclick: zoom(1.25) }, "+"));
     this.graphEl = h("div", { class: "nbflow-graph" }, "laying out the graph…");
     this.graphEl.addEventListener("keydown", (ev) => this.onKey(ev));
-    this.pane = h("div", { class: "nbflow-pane", hidden: true });
-    this.pane.addEventListener("keydown", (ev) => {
+    const pane = h("div", { class: "nbflow-pane", hidden: true });
+    this.pane = new DetailsPane(pane, this);
+    pane.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape") this.host.select(null, null);
     });
     el.replaceChildren(
       h("div", { class: "nbflow-head" }, this.title, this.actionsEl, this.noticeEl, tools),
-      h("div", { class: "nbflow-body" }, this.graphEl, this.pane));
+      h("div", { class: "nbflow-body" }, this.graphEl, pane));
     this.drawHead();
   }
 
@@ -200,7 +134,7 @@ export class GraphView {
     else if (any("nodes")) this.updateNodes(this.st.nodes);
     if (any("info", "actions", "notice", "phases")) this.drawHead();
     if (any("selected")) this.highlight();
-    if (any("details", "notebook_html", "selected")) this.drawPane();
+    if (any("details", "notebook_html", "selected")) this.pane.draw();
   }
 
   /** Apply the states of the changed nodes only. */
@@ -424,98 +358,4 @@ export class GraphView {
     this.drawHead();
   }
 
-  drawPane() {
-    const d = this.st.details || {};
-    const sel = this.st.selected || {};
-    if (!sel.task) {
-      this.pane.hidden = true;
-      this.pane.replaceChildren();
-      return;
-    }
-    this.pane.hidden = false;
-    this.pane.setAttribute("data-task", sel.task);
-    if (d.task !== sel.task || (sel.node && d.node !== sel.node)) {
-      this.pane.replaceChildren(h("div", { class: "nbflow-muted" }, "loading…"));
-      return;
-    }
-    this.pane.setAttribute("data-phase", d.phase || "");
-    const p = this.phaseInfo(d.phase);
-    const select = (task, node = null) => () => this.host.select(task, node);
-    const parts = [
-      h("div", { class: "nbflow-pane-head" },
-        h("b", {}, d.title || d.task), " ",
-        h("span", { class: "nbflow-badge", "data-phase": d.phase }, `${p.icon} ${d.phase}`),
-        d.duration ? ` ${d.duration}` : "",
-        h("button", { class: "nbflow-close", title: "close (Escape)", onclick: select(null) }, "×")),
-      sel.node ? h("button", { class: "nbflow-link", onclick: select(d.task) }, `← back to ${d.task}`) : null,
-      d.message ? h("div", { class: "nbflow-message" }, d.message) : null,
-      h("div", { class: "nbflow-muted" }, `template ${d.template} · ${d.kind}`),
-      this.host.goToCell && d.template
-        ? h("button", { class: "nbflow-goto-cell", onclick: () => this.host.goToCell(d.task, d.template) }, "Go to cell")
-        : null,
-    ];
-    if (d.error) {
-      parts.push(this.section("Error", [
-        d.error.cell !== null && d.error.cell !== undefined ? h("div", { class: "nbflow-muted" }, `in cell ${d.error.cell} of the step notebook`) : null,
-        d.error.source ? h("pre", { class: "nbflow-source" }, d.error.source) : null,
-        h("pre", { class: "nbflow-traceback" }, d.error.traceback || `${d.error.ename}: ${d.error.evalue}`),
-      ]));
-    }
-    if (d.attempts && d.attempts.length) parts.push(this.section(`Attempts (${d.attempts.length})`, this.list(d.task, d.attempts)));
-    if (d.items && d.items.length) parts.push(this.section(`Items (${d.items_total})`, this.grid(d)));
-    if (d.parameters && d.parameters.length) parts.push(this.section("Parameters", this.table(["name", "value"], d.parameters.map((q) => [q.name, q.value]))));
-    for (const [title, arts] of [["Inputs", d.inputs], ["Outputs", d.outputs]]) {
-      if (!arts || !arts.length) continue;
-      parts.push(this.section(title, arts.map((a) => this.artifact(a))));
-    }
-    if (d.log_tail) parts.push(this.section("Log (last lines)", h("pre", { class: "nbflow-log" }, d.log_tail)));
-    if (d.notebook) parts.push(this.section("Executed notebook", this.notebook(d)));
-    this.pane.replaceChildren(...parts.filter(Boolean));
-  }
-
-  section(title, children) {
-    return h("details", { class: "nbflow-section", open: true }, h("summary", {}, title), children);
-  }
-
-  table(head, rows) {
-    return h("table", { class: "nbflow-kv" }, h("tr", {}, head.map((c) => h("th", {}, c))),
-      rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c)))));
-  }
-
-  list(task, entries) {
-    return h("ul", { class: "nbflow-list" }, entries.map((a) => h("li", {},
-      h("button", { class: "nbflow-link", "data-phase": a.phase, onclick: () => this.host.select(task, a.id) },
-        `${this.phaseInfo(a.phase).icon} ${a.label}`), ` ${a.phase} ${a.duration || ""} `,
-      a.message ? h("span", { class: "nbflow-muted" }, a.message) : null)));
-  }
-
-  grid(d) {
-    const cells = d.items.map((it) => h("button", {
-      class: "nbflow-cell", "data-phase": it.phase, title: `${it.label}: ${it.phase}${it.attempts > 1 ? ` (${it.attempts} attempts)` : ""}`,
-      onclick: () => this.host.select(d.task, it.id),
-    }, this.phaseInfo(it.phase).icon));
-    const note = d.items.length < d.items_total ? h("div", { class: "nbflow-muted" }, `showing ${d.items.length} of ${d.items_total}: failed and running first`) : null;
-    return [note, h("div", { class: "nbflow-grid" }, cells)];
-  }
-
-  artifact(a) {
-    const head = h("div", {}, h("b", {}, a.name), " ",
-      h("span", { class: "nbflow-muted" }, [a.type || a.format, a.size_text].filter(Boolean).join(" · ")));
-    let preview = null;
-    if (a.preview && a.preview.kind === "text") preview = h("pre", { class: "nbflow-preview" }, a.preview.text);
-    if (a.preview && a.preview.kind === "table") {
-      preview = h("div", {}, h("div", { class: "nbflow-muted" }, `${a.preview.shape[0]} rows × ${a.preview.shape[1]} columns`),
-        this.table(a.preview.columns, a.preview.rows));
-    }
-    return h("div", { class: "nbflow-artifact" }, head, preview);
-  }
-
-  notebook(d) {
-    const html = this.st.notebook_html;
-    const label = this.options.notebookLabel || (html ? "reload notebook" : "show notebook");
-    const out = [h("div", { class: "nbflow-path" }, d.notebook),
-      h("button", { class: "nbflow-open-notebook", onclick: () => this.host.openNotebook(d.node) }, label)];
-    if (html) out.push(h("iframe", { class: "nbflow-notebook", sandbox: "", srcdoc: html, title: "executed notebook" }));
-    return out;
-  }
 }
