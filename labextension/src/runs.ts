@@ -22,14 +22,19 @@ export function newerFirst(a: RunSummary, b: RunSummary): number {
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
-/** What a change of a run means to the user: it just finished well or badly, or nothing. */
+/**
+ * What a change of a run means to the user: it just finished well or badly, or nothing. A run
+ * seen final with another end time ended again (a retry or resume whose running phase fell
+ * between two batched updates); one not seen before counts when it started since `since`.
+ */
 export function outcome(
   before: RunSummary | undefined,
   after: RunSummary,
   since: number
 ): 'succeeded' | 'failed' | null {
   if (!isFinal(after.phase)) return null;
-  if (before ? isFinal(before.phase) : !startedSince(after, since)) return null;
+  if (before && isFinal(before.phase) && before.finishedAt === after.finishedAt) return null;
+  if (!before && !startedSince(after, since)) return null;
   return after.phase === 'Succeeded' ? 'succeeded' : 'failed';
 }
 

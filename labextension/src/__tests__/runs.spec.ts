@@ -94,6 +94,10 @@ describe('ordering and outcomes', () => {
     expect(outcome(undefined, done, since)).toBe('succeeded');
     expect(outcome(undefined, run('a', { phase: 'Failed', startedAt: '2025-12-01T00:00:00Z' }), since)).toBeNull();
     expect(outcome(done, done, since)).toBeNull();
+    expect(outcome(done, { ...done, progress: '4/4' }, since)).toBeNull();
+    const failed = run('a', { phase: 'Failed', finishedAt: '2026-01-01T00:01:00Z' });
+    const again = { ...failed, finishedAt: '2026-01-01T00:02:00Z' }; // retried, failed again
+    expect(outcome(failed, again, since)).toBe('failed');
     expect(outcome(undefined, run('a'), since)).toBeNull();
   });
 
