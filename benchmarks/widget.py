@@ -161,7 +161,11 @@ const state = await (await fetch("state.json")).json();
 const patches = await (await fetch("patches.json")).json();
 const handlers = {};
 const model = {
-  get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {}, send() {},
+  get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {},
+  send(msg) {  // as the kernel does: Graphviz/WebAssembly in a message, when asked
+    if (msg.type !== "viz") return;
+    fetch("viz.mjs").then((r) => r.text()).then((esm) => emit("msg:custom", { type: "viz", esm }));
+  },
   on(ev, fn) { (handlers[ev] ||= []).push(fn); }, off() {},
 };
 const emit = (ev, ...a) => (handlers[ev] || []).forEach((fn) => fn(...a));
@@ -196,8 +200,9 @@ def browser_side(cases: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]) 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in ("widget.js", "widget.css"):
-            shutil.copy(static / name, root / name)
+        for path in [*static.glob("*.js"), static / "widget.css"]:
+            shutil.copy(path, root / path.name)
+        shutil.copy(static / "viz-standalone.mjs", root / "viz.mjs")
         (root / "index.html").write_text(HARNESS)
         handler = functools.partial(_QuietHandler, directory=str(root))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -233,10 +238,9 @@ def widget_state(wf: dict[str, Any], browser_layout: bool) -> dict[str, Any]:
     source = layout.dot_source(shape)
     state = {"graph": shape.to_json(), "nodes": task_states(wf, shape), "phases": PHASES,
              "info": run_info(wf), "actions": [], "selected": {}, "details": {},
-             "notebook_html": "", "notice": "", "positions": {}, "dot": "", "viz_esm": ""}
+             "notebook_html": "", "notice": "", "positions": {}, "dot": ""}
     if browser_layout:
-        viz = REPO / "nbflow" / "widget" / "static" / "viz-standalone.mjs"
-        state.update(dot=source, viz_esm=viz.read_text(encoding="utf-8"))
+        state["dot"] = source
     else:
         state["positions"] = layout.layout_with_dot(source)
     return state

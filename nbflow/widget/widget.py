@@ -14,6 +14,7 @@ from ..errors import NbflowError
 from ..vocab import COMPLETED
 from . import layout
 from .actions import available_actions, perform
+from .bundle import VIZ_MODULE, widget_esm
 from .details import last_pod, node_details, notebook_key
 from .nbview import render_notebook
 from .state import PHASES, Shape, graph_shape, run_info, task_state, tasks_of
@@ -50,14 +51,13 @@ class RunWidget(anywidget.AnyWidget):
         end), so that a view that missed an update catches up.
     """
 
-    _esm = STATIC / "widget.js"
+    _esm = widget_esm()
     _css = STATIC / "widget.css"
 
     info = traitlets.Dict(help="The run: id, phase, message, timing.").tag(sync=True)
     graph = traitlets.Dict(help="Nodes and edges; fixed for a run.").tag(sync=True)
     positions = traitlets.Dict(help="Layout; empty until laid out.").tag(sync=True)
     dot = traitlets.Unicode(help="DOT text, sent when the browser lays out.").tag(sync=True)
-    viz_esm = traitlets.Unicode(help="Graphviz WebAssembly module, when needed.").tag(sync=True)
     nodes = traitlets.Dict(help="State of every graph node, by id.").tag(sync=True)
     phases = traitlets.Dict(PHASES, help="Icon and word of every phase.").tag(sync=True)
     selected = traitlets.Dict(help="Selected {'task': id, 'node': status node id}.").tag(
@@ -122,9 +122,9 @@ class RunWidget(anywidget.AnyWidget):
             self.positions = positions
             return
         # No dot here (pip-only install): the browser lays the same DOT text out with Graphviz
-        # compiled to WebAssembly, then sends the result back (see _on_msg "layout").
+        # compiled to WebAssembly, then sends the result back (see _on_msg "layout"). Graphviz
+        # comes from the JupyterLab extension's static files, else from a "viz" message.
         self.dot = self._dot
-        self.viz_esm = (STATIC / "viz-standalone.mjs").read_text(encoding="utf-8")
 
     def _take_layout(self, graph: dict[str, Any]) -> None:
         positions = layout.normalize(graph)
@@ -132,7 +132,6 @@ class RunWidget(anywidget.AnyWidget):
             raise NbflowError("the browser's layout does not match the graph")
         layout.remember(self._dot, positions)
         self.positions = positions
-        self.viz_esm = ""  # not needed any more: keep the saved widget state small
 
     # ------------------------------------------------------------------ live updates
 
@@ -233,6 +232,8 @@ class RunWidget(anywidget.AnyWidget):
                 self.act(str(content.get("name")), content.get("task"))
             elif kind == "notebook":
                 self.notebook_html = self.render_notebook(str(content.get("node") or ""))
+            elif kind == "viz":  # never a trait: it would be saved with the notebook
+                self.send({"type": "viz", "esm": VIZ_MODULE.read_text(encoding="utf-8")})
             elif kind == "sync":
                 with self._lock:
                     self.send_state(["nodes", "info"])

@@ -1,0 +1,17 @@
+// The actions a run view offers (when the server does not list them).
+import type { Action, RunGraph, RunSummary } from './api';
+import { isFinal } from './format';
+
+/** The actions a run offers, when the server does not say: from its summary and node states. */
+export function offeredActions(summary: RunSummary | null, graph: RunGraph | null): Action[] {
+  if (!summary) return [];
+  const final = isFinal(summary.phase);
+  const suspended = Object.values(graph?.nodes ?? {}).some((n) => n.suspended);
+  const out: Action[] = [];
+  if (summary.live && !final) out.push('stop');
+  if (suspended && summary.live) out.push('resume');
+  if (!summary.live && (summary.phase === 'Failed' || summary.phase === 'Error')) out.push('retry');
+  if (!summary.live && !final) out.push('resume_run');
+  if (!summary.live && final && summary.notebook) out.push('rerun');
+  return out;
+}
