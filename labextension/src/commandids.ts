@@ -16,4 +16,10 @@ export namespace CommandIDs {
   export const makeTemplate = 'nbflow:make-template';
   export const makeSetup = 'nbflow:make-setup';
   export const refresh = 'nbflow:refresh';
+  export const newSchedule = 'nbflow:new-schedule';
+  export const pauseSchedule = 'nbflow:pause-schedule';
+  export const resumeSchedule = 'nbflow:resume-schedule';
+  export const runScheduleNow = 'nbflow:run-schedule-now';
+  export const deleteSchedule = 'nbflow:delete-schedule';
+  export const scheduleHistory = 'nbflow:show-schedule-history';
 }

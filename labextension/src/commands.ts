@@ -79,7 +79,7 @@ export function registerCommands(nb: Nbflow, palette: ICommandPalette | null): v
   });
   add(CommandIDs.refresh, {
     label: 'Reload the pipelines and runs',
-    execute: () => Promise.all([nb.runs.reload(), nb.sidebar.reloadNotebook()])
+    execute: () => Promise.all([nb.runs.reload(), nb.sidebar.reloadNotebook(), nb.sidebar.schedules.reload()])
   });
   add(CommandIDs.openRun, {
     label: (args) => (str(args, 'id') ? `Open run ${str(args, 'id')}` : 'Open a run…'),

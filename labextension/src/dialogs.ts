@@ -1,11 +1,12 @@
 // Dialogs and small views of the notebook actions: parameters, lint problems, the compiled
-// manifest, a schedule.
+// manifest, a schedule (the schedule form of scheddialog.ts).
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { ApiError, LintProblem, NbflowApi } from './api';
+import { LintProblem, NbflowApi } from './api';
 import { button, h } from './dom';
 import { parseParameters } from './format';
+import { askSchedule } from './scheddialog';
 
 /** A dialog body with one text area; its value is the text. */
 class TextAreaBody extends Widget implements Dialog.IBodyWidget<string> {
@@ -82,69 +83,15 @@ export class ManifestView extends Widget {
 }
 
 /**
- * Schedule `workflow` of notebook `path` through the schedules API (a cron line, then
- * optionally a time zone; the server's reading of it is shown before anything is created);
- * without that API, say what is missing. The schedule's name, or null when cancelled.
+ * Schedule `workflow` of notebook `path` with the schedule form (the server reads the cron
+ * expression, in words and next times, before anything is made); without the schedules API,
+ * say what is missing. The schedule's name, or null when cancelled.
  */
 export async function scheduleWorkflow(
   api: NbflowApi,
   path: string,
   workflow: string
 ): Promise<string | null> {
-  try {
-    await api.schedules();
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
-      await showDialog({
-        title: 'Schedules are not available',
-        body:
-          'This Jupyter server has no nbflow schedules API (GET nbflow/api/schedules answered ' +
-          `${error.status}): it needs the nbflow scheduler. Meanwhile, the %%workflow line's ` +
-          '--schedule option puts a cron schedule into the compiled CronWorkflow.',
-        buttons: [Dialog.okButton()]
-      });
-      return null;
-    }
-    throw error;
-  }
-  let text = '';
-  for (;;) {
-    const result = await showDialog({
-      title: `Schedule ${workflow}`,
-      body: new TextAreaBody(
-        'A cron line (minute hour day month weekday); a time zone on a second line, if not UTC',
-        '0 2 * * *\nEurope/Paris',
-        text
-      ),
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Next' })]
-    });
-    if (!result.button.accept || !result.value?.trim()) return null;
-    text = result.value;
-    const [cron, timezone] = text.trim().split('\n').map((s) => s.trim());
-    let described: { text: string; next: string[] };
-    try {
-      described = await api.describeCron(cron, timezone || undefined);
-    } catch (error) {
-      const body = (error as Error).message;
-      const title = error instanceof ApiError && error.status === 400 ? 'Not a schedule' : 'nbflow';
-      await showDialog({ title, body, buttons: [Dialog.okButton()] });
-      continue;
-    }
-    const confirm = await showDialog({
-      title: `Schedule ${workflow}`,
-      body: new Widget({
-        node: h(
-          'div',
-          { class: 'jp-nbflow-schedule' },
-          h('p', {}, `${workflow} of ${path}: ${described.text}.`),
-          h('p', { class: 'jp-nbflow-muted' }, `Next: ${described.next.slice(0, 3).join(', ')}`)
-        )
-      }),
-      buttons: [Dialog.cancelButton({ label: 'Back' }), Dialog.okButton({ label: 'Schedule' })]
-    });
-    if (!confirm.button.accept) continue;
-    const body = { notebook: path, workflow, schedules: [cron], ...(timezone ? { timezone } : {}) };
-    const created = await api.createSchedule(body);
-    return String(created?.name ?? workflow);
-  }
+  const made = await askSchedule(api, { notebook: path, workflow, fixedTarget: true });
+  return made ? made.name : null;
 }

@@ -23,6 +23,7 @@ import { DRIVE, EXECUTED_FACTORY, ExecutedDrive } from './executed';
 import { pipelineIcon } from './icons';
 import { Nbflow } from './nbflow';
 import { RunNotifier } from './notify';
+import { registerScheduleCommands } from './schedcommands';
 
 // Graphviz compiled to WebAssembly: a static file of this extension, loaded on first use by the
 // run views and by the widget in notebooks (never part of a notebook's widget state).
@@ -105,6 +106,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     nb.sidebar.title.icon = pipelineIcon;
     nb.placeSidebar();
     registerCommands(nb, palette);
+    registerScheduleCommands(nb, palette);
     setUpExecutedNotebooks(app, nb, notebookFactory);
     const notifier = new RunNotifier(nb.events, app.commands);
     nb.runs.changed.connect(() => notifier.know(nb.runs.runs));

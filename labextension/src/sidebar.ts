@@ -8,6 +8,8 @@ import { button, h, listKeys, markPainted } from './dom';
 import { ago, basename, phaseIcon, runDuration } from './format';
 import type { RunEvents } from './events';
 import { RunList } from './runs';
+import { schedulesOf } from './schedapi';
+import { SchedulesSection } from './schedules';
 
 const PHASE_CHOICES = ['', 'Running', 'Pending', 'Succeeded', 'Failed', 'Error'];
 
@@ -22,6 +24,13 @@ export interface SidebarOptions {
 export class PipelinesSidebar extends Widget {
   constructor(private readonly opts: SidebarOptions) {
     super();
+    this.schedules = new SchedulesSection({
+      schedules: schedulesOf(opts.api),
+      events: opts.events,
+      commands: opts.commands,
+      notebookPath: () => this.path,
+      isVisible: () => this.isVisible
+    });
     this.id = 'nbflow-pipelines';
     this.addClass('jp-nbflow-Sidebar');
     this.title.caption = 'Pipelines (nbflow)';
@@ -54,6 +63,7 @@ export class PipelinesSidebar extends Widget {
     this.node.append(
       h('h2', { class: 'jp-nbflow-Sidebar-title' }, 'Pipelines'),
       this.notebookEl,
+      this.schedules.node,
       h('h3', { class: 'jp-nbflow-Sidebar-heading' }, 'Runs'),
       filters,
       this.listEl,
@@ -73,7 +83,7 @@ export class PipelinesSidebar extends Widget {
   async start(): Promise<void> {
     performance.mark('nbflow-sidebar-start');
     this.opts.events.start();
-    await this.opts.runs.reload();
+    await Promise.all([this.opts.runs.reload(), this.schedules.reload()]);
   }
 
   /** Show the workflows of the notebook at `path` (null: no notebook is open). */
@@ -109,7 +119,11 @@ export class PipelinesSidebar extends Widget {
     return this.workflows ?? [];
   }
 
+  /** The Schedules section. */
+  readonly schedules: SchedulesSection;
+
   dispose(): void {
+    this.schedules.dispose();
     window.clearInterval(this.ticker);
     super.dispose();
   }

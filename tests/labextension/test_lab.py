@@ -285,9 +285,11 @@ def test_compile_lint_and_schedule_buttons(page: Any, lab: JupyterServer) -> Non
         expect(dialog).to_contain_text("nbflow/api/schedules answered 404")
         dialog.locator(".jp-mod-accept").click()
         return
-    dialog.locator("textarea").fill("0 2 * * *\nEurope/Paris")
-    dialog.locator(".jp-mod-accept").click()
-    expect(dialog).to_contain_text("02:00")  # the server's reading, before anything is made
+    expect(dialog).to_contain_text("quickstart of quickstart.ipynb")  # the schedule form
+    dialog.locator(".jp-nbflow-sf-cron").fill("0 2 * * *")
+    dialog.locator(".jp-nbflow-sf-timezone").fill("Europe/Paris")
+    # the server's reading, before anything is made
+    expect(dialog.locator(".jp-nbflow-ScheduleForm-words")).to_contain_text("02:00")
     dialog.locator(".jp-mod-accept").click()
     expect(page.locator(".Toastify__toast", has_text="Scheduled quickstart")).to_be_visible()
     schedules = lab.get("nbflow/api/schedules")["schedules"]
