@@ -1,6 +1,7 @@
 // The schedule form in a dialog: asked again, with the server's one-line reason, until the
 // schedule is made or the user cancels.
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
 
 import { ApiError, NbflowApi } from './api';
 import { schedulesOf, ScheduleSummary } from './schedapi';
@@ -12,6 +13,26 @@ export interface AskScheduleOptions {
   workflow?: string | null;
   /** The notebook and workflow are given and not asked. */
   fixedTarget?: boolean;
+}
+
+/** The form as a dialog's body. */
+class FormBody extends Widget implements Dialog.IBodyWidget<ScheduleFormValues> {
+  constructor(private readonly form: ScheduleForm) {
+    super({ node: form.node });
+  }
+
+  getValue(): ScheduleFormValues {
+    return this.form.getValue();
+  }
+
+  dispose(): void {
+    this.form.dispose();
+    super.dispose();
+  }
+
+  protected onAfterAttach(): void {
+    this.form.focus();
+  }
 }
 
 /** Whether this server has the schedules API; says so in a dialog when it has not. */
@@ -52,9 +73,9 @@ export async function askSchedule(api: NbflowApi, opts: AskScheduleOptions = {})
     const title = opts.fixedTarget && opts.workflow ? `Schedule ${opts.workflow}` : 'New schedule';
     const result = await showDialog({
       title,
-      body: form,
+      body: new FormBody(form),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Schedule' })],
-      focusNodeSelector: opts.fixedTarget ? '.jp-nbflow-sf-cron' : '.jp-nbflow-sf-notebook'
+      focusNodeSelector: opts.fixedTarget || opts.notebook ? '.jp-nbflow-sf-cron' : '.jp-nbflow-sf-notebook'
     });
     if (!result.button.accept || !result.value) return null;
     values = result.value;

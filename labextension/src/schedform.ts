@@ -1,8 +1,7 @@
 // The schedule form: notebook and workflow, cron with the server's reading of it (words and the
 // next 5 times, as `nbflow schedule describe` gives them), time zone, policy, deadline, history
-// limits, parameters, follow-file or frozen snapshot. A dialog's body (no JupyterLab at run time).
-import { Widget } from '@lumino/widgets';
-
+// limits, parameters, follow-file or frozen snapshot. Plain DOM: scheddialog.ts puts it in a
+// dialog.
 import { h } from './dom';
 import type { Described } from './schedapi';
 import { cronList, POLICIES, ScheduleFormValues, wallTime } from './schedtext';
@@ -48,11 +47,11 @@ function zoneList(): string[] {
   }
 }
 
-/** The form (a dialog body: `getValue()` is what it holds). */
-export class ScheduleForm extends Widget {
+/** The form: its `node`, and `getValue()`, what it holds. */
+export class ScheduleForm {
+  readonly node: HTMLElement = h('div', { class: 'jp-nbflow-ScheduleForm' });
+
   constructor(private readonly opts: ScheduleFormOptions) {
-    super();
-    this.addClass('jp-nbflow-ScheduleForm');
     const v = opts.values;
     this.notebookEl = input('notebook', v.notebook, { placeholder: 'path/to/notebook.ipynb', size: 30 });
     this.workflowEl = input('workflow', v.workflow, { placeholder: 'the only one', list: 'jp-nbflow-sf-workflows' });
@@ -137,10 +136,10 @@ export class ScheduleForm extends Widget {
 
   dispose(): void {
     window.clearTimeout(this.timer);
-    super.dispose();
   }
 
-  protected onAfterAttach(): void {
+  /** Focus the first field to fill. */
+  focus(): void {
     (this.opts.fixedTarget || this.notebookEl.value ? this.cronEl : this.notebookEl).focus();
   }
 
