@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..argo.container import runs_nbflow
 from ..artifacts import ArtifactNotFound, ArtifactStore
 from ..digest import digest_path, verify_input
 from ..errors import DiskFull, NbflowError
