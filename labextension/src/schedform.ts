@@ -47,64 +47,53 @@ function zoneList(): string[] {
   }
 }
 
+/** The form's fields, filled with `v`. */
+function makeFields(v: ScheduleFormValues) {
+  const textarea = h('textarea', {
+    class: 'jp-nbflow-sf-parameters', name: 'parameters', 'aria-label': 'parameters', rows: 3, placeholder: 'n_rows=1000'
+  }) as HTMLTextAreaElement;
+  textarea.value = v.parameters;
+  const policy = h('select', { class: 'jp-nbflow-sf-policy', name: 'concurrencyPolicy', 'aria-label': 'concurrency policy' },
+    POLICIES.map((p) => h('option', { value: p }, POLICY_TEXT[p]))) as HTMLSelectElement;
+  policy.value = v.concurrencyPolicy;
+  const suspend = h('input', { type: 'checkbox', class: 'jp-nbflow-sf-suspend' }) as HTMLInputElement;
+  suspend.checked = v.suspend;
+  const code = (['follow', 'snapshot'] as const).map((value) => {
+    const el = h('input', { type: 'radio', name: 'code', value, class: `jp-nbflow-sf-code-${value}` }) as HTMLInputElement;
+    el.checked = v.code === value;
+    return el;
+  });
+  return {
+    notebook: input('notebook', v.notebook, { placeholder: 'path/to/notebook.ipynb', size: 30 }),
+    workflow: input('workflow', v.workflow, { placeholder: 'the only one', list: 'jp-nbflow-sf-workflows' }),
+    name: input('name', v.name, { placeholder: 'default: the workflow\'s name' }),
+    cron: input('cron', v.cron, { placeholder: '0 2 * * *', spellcheck: 'false', autocomplete: 'off' }),
+    timezone: input('timezone', v.timezone, { list: 'jp-nbflow-sf-zones', placeholder: 'UTC' }),
+    policy,
+    deadline: input('deadline', v.startingDeadline, {
+      placeholder: 'no limit', inputmode: 'numeric', size: 8,
+      title: 'startingDeadlineSeconds: a time missed while no scheduler ran still runs if this late at most'
+    }),
+    keepOk: input('keep-succeeded', v.keepSucceeded, { placeholder: '3', inputmode: 'numeric', size: 3 }),
+    keepBad: input('keep-failed', v.keepFailed, { placeholder: '1', inputmode: 'numeric', size: 3 }),
+    parameters: textarea,
+    code,
+    suspend
+  };
+}
+
 /** The form: its `node`, and `getValue()`, what it holds. */
 export class ScheduleForm {
   readonly node: HTMLElement = h('div', { class: 'jp-nbflow-ScheduleForm' });
 
   constructor(private readonly opts: ScheduleFormOptions) {
-    const v = opts.values;
-    this.notebookEl = input('notebook', v.notebook, { placeholder: 'path/to/notebook.ipynb', size: 30 });
-    this.workflowEl = input('workflow', v.workflow, { placeholder: 'the only one', list: 'jp-nbflow-sf-workflows' });
+    this.f = makeFields(opts.values);
     this.workflowsList = h('datalist', { id: 'jp-nbflow-sf-workflows' });
-    this.nameEl = input('name', v.name, { placeholder: 'default: the workflow\'s name' });
-    this.cronEl = input('cron', v.cron, { placeholder: '0 2 * * *', spellcheck: 'false', autocomplete: 'off' });
-    this.zoneEl = input('timezone', v.timezone, { list: 'jp-nbflow-sf-zones', placeholder: 'UTC' });
-    const zones = h('datalist', { id: 'jp-nbflow-sf-zones' }, (opts.zones ?? zoneList()).map((z) => h('option', { value: z })));
-    this.policyEl = h('select', { class: 'jp-nbflow-sf-policy', name: 'concurrencyPolicy', 'aria-label': 'concurrency policy' },
-      POLICIES.map((p) => h('option', { value: p }, POLICY_TEXT[p]))) as HTMLSelectElement;
-    this.policyEl.value = v.concurrencyPolicy;
-    this.deadlineEl = input('deadline', v.startingDeadline, {
-      placeholder: 'no limit', inputmode: 'numeric', size: 8,
-      title: 'startingDeadlineSeconds: a time missed while no scheduler ran still runs if this late at most'
-    });
-    this.keepOkEl = input('keep-succeeded', v.keepSucceeded, { placeholder: '3', inputmode: 'numeric', size: 3 });
-    this.keepBadEl = input('keep-failed', v.keepFailed, { placeholder: '1', inputmode: 'numeric', size: 3 });
-    this.paramsEl = h('textarea', { class: 'jp-nbflow-sf-parameters', name: 'parameters', 'aria-label': 'parameters', rows: 3, placeholder: 'n_rows=1000' }) as HTMLTextAreaElement;
-    this.paramsEl.value = v.parameters;
-    const radio = (value: string, label: string, title: string) => {
-      const el = h('input', { type: 'radio', name: 'code', value, class: `jp-nbflow-sf-code-${value}` }) as HTMLInputElement;
-      el.checked = v.code === value;
-      this.codeEls.push(el);
-      return h('label', { title }, el, ` ${label}`);
-    };
-    this.suspendEl = h('input', { type: 'checkbox', class: 'jp-nbflow-sf-suspend' }) as HTMLInputElement;
-    this.suspendEl.checked = v.suspend;
     this.wordsEl = h('div', { class: 'jp-nbflow-ScheduleForm-words', 'aria-live': 'polite' });
     this.nextEl = h('ol', { class: 'jp-nbflow-ScheduleForm-next' });
-    this.errorEl = h('div', { class: 'jp-nbflow-ScheduleForm-error jp-nbflow-error' }, opts.error ?? '');
-    const target = opts.fixedTarget
-      ? [h('div', { class: 'jp-nbflow-ScheduleForm-target' }, h('b', {}, v.workflow || '(the only workflow)'), ` of ${v.notebook}`)]
-      : [row('Notebook', this.notebookEl), row('Workflow', this.workflowEl, this.workflowsList)];
-    this.node.append(
-      ...target,
-      row('Name', this.nameEl),
-      row('Schedule', this.cronEl),
-      h('div', { class: 'jp-nbflow-muted jp-nbflow-ScheduleForm-hint' },
-        'minute hour day month weekday (several: separate with ;), @daily, @every 2h'),
-      row('Time zone', this.zoneEl, zones),
-      h('div', { class: 'jp-nbflow-ScheduleForm-reading' }, this.wordsEl, this.nextEl),
-      row('If a run is going', this.policyEl),
-      row('Late start up to', this.deadlineEl, ' s after a missed time'),
-      row('Runs kept', this.keepOkEl, ' succeeded ', this.keepBadEl, ' failed'),
-      row('Parameters', this.paramsEl),
-      h('fieldset', { class: 'jp-nbflow-ScheduleForm-code' }, h('legend', {}, 'Code each run uses'),
-        radio('follow', 'the notebook file as it is at each run', 'edits to the notebook apply to later runs'),
-        radio('snapshot', 'a frozen snapshot taken now', 'later edits do not change what runs')),
-      h('label', { class: 'jp-nbflow-ScheduleForm-row' }, this.suspendEl, ' start paused'),
-      this.errorEl
-    );
-    for (const el of [this.cronEl, this.zoneEl]) el.addEventListener('input', () => this.schedule());
-    this.notebookEl.addEventListener('change', () => void this.loadWorkflows());
+    this.layout();
+    for (const el of [this.f.cron, this.f.timezone]) el.addEventListener('input', () => this.schedule());
+    this.f.notebook.addEventListener('change', () => void this.loadWorkflows());
     this.ready = this.refresh();
     void this.loadWorkflows();
   }
@@ -113,19 +102,20 @@ export class ScheduleForm {
   ready: Promise<void>;
 
   getValue(): ScheduleFormValues {
+    const f = this.f;
     return {
-      notebook: this.notebookEl.value,
-      workflow: this.workflowEl.value,
-      name: this.nameEl.value,
-      cron: this.cronEl.value,
-      timezone: this.zoneEl.value,
-      concurrencyPolicy: this.policyEl.value,
-      startingDeadline: this.deadlineEl.value,
-      keepSucceeded: this.keepOkEl.value,
-      keepFailed: this.keepBadEl.value,
-      parameters: this.paramsEl.value,
-      code: (this.codeEls.find((el) => el.checked)?.value as 'follow' | 'snapshot') ?? 'follow',
-      suspend: this.suspendEl.checked
+      notebook: f.notebook.value,
+      workflow: f.workflow.value,
+      name: f.name.value,
+      cron: f.cron.value,
+      timezone: f.timezone.value,
+      concurrencyPolicy: f.policy.value,
+      startingDeadline: f.deadline.value,
+      keepSucceeded: f.keepOk.value,
+      keepFailed: f.keepBad.value,
+      parameters: f.parameters.value,
+      code: (f.code.find((el) => el.checked)?.value as 'follow' | 'snapshot') ?? 'follow',
+      suspend: f.suspend.checked
     };
   }
 
@@ -140,7 +130,35 @@ export class ScheduleForm {
 
   /** Focus the first field to fill. */
   focus(): void {
-    (this.opts.fixedTarget || this.notebookEl.value ? this.cronEl : this.notebookEl).focus();
+    (this.opts.fixedTarget || this.f.notebook.value ? this.f.cron : this.f.notebook).focus();
+  }
+
+  private layout(): void {
+    const { f, opts } = this;
+    const v = opts.values;
+    const zones = h('datalist', { id: 'jp-nbflow-sf-zones' }, (opts.zones ?? zoneList()).map((z) => h('option', { value: z })));
+    const radio = (el: HTMLInputElement, label: string, title: string) => h('label', { title }, el, ` ${label}`);
+    const target = opts.fixedTarget
+      ? [h('div', { class: 'jp-nbflow-ScheduleForm-target' }, h('b', {}, v.workflow || '(the only workflow)'), ` of ${v.notebook}`)]
+      : [row('Notebook', f.notebook), row('Workflow', f.workflow, this.workflowsList)];
+    this.node.append(
+      ...target,
+      row('Name', f.name),
+      row('Schedule', f.cron),
+      h('div', { class: 'jp-nbflow-muted jp-nbflow-ScheduleForm-hint' },
+        'minute hour day month weekday (several: separate with ;), @daily, @every 2h'),
+      row('Time zone', f.timezone, zones),
+      h('div', { class: 'jp-nbflow-ScheduleForm-reading' }, this.wordsEl, this.nextEl),
+      row('If a run is going', f.policy),
+      row('Late start up to', f.deadline, ' s after a missed time'),
+      row('Runs kept', f.keepOk, ' succeeded ', f.keepBad, ' failed'),
+      row('Parameters', f.parameters),
+      h('fieldset', { class: 'jp-nbflow-ScheduleForm-code' }, h('legend', {}, 'Code each run uses'),
+        radio(f.code[0], 'the notebook file as it is at each run', 'edits to the notebook apply to later runs'),
+        radio(f.code[1], 'a frozen snapshot taken now', 'later edits do not change what runs')),
+      h('label', { class: 'jp-nbflow-ScheduleForm-row' }, f.suspend, ' start paused'),
+      h('div', { class: 'jp-nbflow-ScheduleForm-error jp-nbflow-error' }, opts.error ?? '')
+    );
   }
 
   /** Ask the server again once typing pauses. */
@@ -153,8 +171,8 @@ export class ScheduleForm {
 
   /** Ask the server how it reads the schedule; show its words and next 5 times. */
   async refresh(): Promise<void> {
-    const crons = cronList(this.cronEl.value);
-    const zone = this.zoneEl.value.trim();
+    const crons = cronList(this.f.cron.value);
+    const zone = this.f.timezone.value.trim();
     const token = ++this.generation;
     if (!crons.length) {
       this.showReading(null, '');
@@ -174,7 +192,7 @@ export class ScheduleForm {
     this.wordsEl.classList.remove('jp-mod-pending');
     this.wordsEl.classList.toggle('jp-nbflow-error', !!problem);
     this.wordsEl.textContent = described ? described.text : problem;
-    const zone = this.zoneEl.value.trim() || 'UTC';
+    const zone = this.f.timezone.value.trim() || 'UTC';
     this.nextEl.replaceChildren(
       ...(described?.next ?? []).map((t) => h('li', { 'data-time': t, title: `${t} (UTC)` }, wallTime(t, zone)))
     );
@@ -182,13 +200,13 @@ export class ScheduleForm {
   }
 
   private async loadWorkflows(): Promise<void> {
-    const path = this.notebookEl.value.trim();
+    const path = this.f.notebook.value.trim();
     if (!this.opts.workflows || this.opts.fixedTarget || !path) return;
     try {
       const names = await this.opts.workflows(path);
-      if (path !== this.notebookEl.value.trim()) return;
+      if (path !== this.f.notebook.value.trim()) return;
       this.workflowsList.replaceChildren(...names.map((n) => h('option', { value: n })));
-      if (!this.workflowEl.value && names.length === 1) this.workflowEl.value = names[0];
+      if (!this.f.workflow.value && names.length === 1) this.f.workflow.value = names[0];
     } catch {
       this.workflowsList.replaceChildren();
     }
@@ -197,20 +215,8 @@ export class ScheduleForm {
   private generation = 0;
   private timer = 0;
   private _reading: Described | null = null;
-  private codeEls: HTMLInputElement[] = [];
-  private notebookEl: HTMLInputElement;
-  private workflowEl: HTMLInputElement;
+  private f: ReturnType<typeof makeFields>;
   private workflowsList: HTMLElement;
-  private nameEl: HTMLInputElement;
-  private cronEl: HTMLInputElement;
-  private zoneEl: HTMLInputElement;
-  private policyEl: HTMLSelectElement;
-  private deadlineEl: HTMLInputElement;
-  private keepOkEl: HTMLInputElement;
-  private keepBadEl: HTMLInputElement;
-  private paramsEl: HTMLTextAreaElement;
-  private suspendEl: HTMLInputElement;
   private wordsEl: HTMLElement;
   private nextEl: HTMLElement;
-  private errorEl: HTMLElement;
 }

@@ -53,6 +53,7 @@ export class SchedulesSection {
     opts.events.runChanged.connect((_, run) => this.runChanged(run), this);
     opts.events.runDeleted.connect((_, id) => this.runChanged({ id } as RunSummary), this);
     opts.events.reconnected.connect(() => void this.reload(), this);
+    this.loadedAt = Date.now(); // the sidebar's start() reads them first
     this.ticker = window.setInterval(() => this.tick(), 1000);
     this.render();
   }
@@ -150,18 +151,7 @@ export class SchedulesSection {
   private item(s: ScheduleSummary): HTMLElement {
     const state = scheduleState(s);
     const history = this.history(s.name);
-    const last = lastRun(history);
     const open = this.expanded.has(s.name);
-    const cmd = (id: string) => () => this.run(id, { name: s.name });
-    const next = s.nextScheduledTime
-      ? h('span', { class: 'jp-nbflow-Schedule-next', title: `${s.nextScheduledTime} (UTC)` }, 'next ',
-          wallTime(s.nextScheduledTime, s.timezone), ' (',
-          h('span', { class: 'jp-nbflow-Schedule-in', 'data-time': s.nextScheduledTime }, until(s.nextScheduledTime)), ')')
-      : h('span', { class: 'jp-nbflow-Schedule-next' }, state === 'active' ? 'no next run' : `${state}: no next run`);
-    const lastEl = last
-      ? h('span', { class: 'jp-nbflow-Schedule-last', 'data-phase': last.phase, title: last.run },
-          'last ', phaseIcon(last.phase), ' ', last.phase, last.scheduledTime ? ` · ${ago(last.scheduledTime)}` : '')
-      : h('span', { class: 'jp-nbflow-Schedule-last jp-nbflow-muted' }, 'no run yet');
     return h(
       'li',
       { class: 'jp-nbflow-Schedule', 'data-schedule': s.name, 'data-state': state },
@@ -172,19 +162,38 @@ export class SchedulesSection {
       h('div', { class: 'jp-nbflow-Schedule-target jp-nbflow-muted', title: s.notebook ?? '' },
         s.workflow ?? '', s.notebook ? ` · ${basename(s.notebook)}` : '',
         s.code ? h('span', { class: 'jp-nbflow-Schedule-code', 'data-code': s.code }, ` · ${codeText(s.code)}`) : null),
-      h('div', { class: 'jp-nbflow-Schedule-when' }, next, h('br'), lastEl),
+      this.when(s, state, lastRun(history)),
       h('div', { class: 'jp-nbflow-Schedule-options jp-nbflow-muted', title: [optionsText(s), ...s.parameters].join('\n') },
         optionsText(s), s.parameters.length ? ` · ${s.parameters.join(' ')}` : ''),
-      h('div', { class: 'jp-nbflow-Schedule-actions' },
-        s.suspended
-          ? button('Resume', 'jp-nbflow-resume-schedule', cmd(CommandIDs.resumeSchedule), { title: 'Fire at the next due time again' })
-          : button('Pause', 'jp-nbflow-pause-schedule', cmd(CommandIDs.pauseSchedule), { title: 'No run fires until resumed' }),
-        button('Run now', 'jp-nbflow-run-schedule', cmd(CommandIDs.runScheduleNow), { title: 'Start a run now, outside the schedule' }),
-        button(`${open ? '▾' : '▸'} History (${history.length})`, 'jp-nbflow-schedule-history',
-          () => this.toggleHistory(s.name), { 'aria-expanded': String(open) }),
-        button('Delete', 'jp-nbflow-delete-schedule', cmd(CommandIDs.deleteSchedule), { title: 'Remove the schedule (its runs stay)' })),
+      this.actions(s, open, history.length),
       open ? this.historyList(history) : null
     );
+  }
+
+  /** The next run (wall time of the schedule's zone, and how far) and the last run's phase. */
+  private when(s: ScheduleSummary, state: string, last: ScheduleRun | null): HTMLElement {
+    const next = s.nextScheduledTime
+      ? h('span', { class: 'jp-nbflow-Schedule-next', title: `${s.nextScheduledTime} (UTC)` }, 'next ',
+          wallTime(s.nextScheduledTime, s.timezone), ' (',
+          h('span', { class: 'jp-nbflow-Schedule-in', 'data-time': s.nextScheduledTime }, until(s.nextScheduledTime)), ')')
+      : h('span', { class: 'jp-nbflow-Schedule-next' }, state === 'active' ? 'no next run' : `${state}: no next run`);
+    const lastEl = last
+      ? h('span', { class: 'jp-nbflow-Schedule-last', 'data-phase': last.phase, title: last.run },
+          'last ', phaseIcon(last.phase), ' ', last.phase, last.scheduledTime ? ` · ${ago(last.scheduledTime)}` : '')
+      : h('span', { class: 'jp-nbflow-Schedule-last jp-nbflow-muted' }, 'no run yet');
+    return h('div', { class: 'jp-nbflow-Schedule-when' }, next, h('br'), lastEl);
+  }
+
+  private actions(s: ScheduleSummary, open: boolean, runs: number): HTMLElement {
+    const cmd = (id: string) => () => this.run(id, { name: s.name });
+    return h('div', { class: 'jp-nbflow-Schedule-actions' },
+      s.suspended
+        ? button('Resume', 'jp-nbflow-resume-schedule', cmd(CommandIDs.resumeSchedule), { title: 'Fire at the next due time again' })
+        : button('Pause', 'jp-nbflow-pause-schedule', cmd(CommandIDs.pauseSchedule), { title: 'No run fires until resumed' }),
+      button('Run now', 'jp-nbflow-run-schedule', cmd(CommandIDs.runScheduleNow), { title: 'Start a run now, outside the schedule' }),
+      button(`${open ? '▾' : '▸'} History (${runs})`, 'jp-nbflow-schedule-history',
+        () => this.toggleHistory(s.name), { 'aria-expanded': String(open) }),
+      button('Delete', 'jp-nbflow-delete-schedule', cmd(CommandIDs.deleteSchedule), { title: 'Remove the schedule (its runs stay)' }));
   }
 
   private historyList(runs: readonly ScheduleRun[]): HTMLElement {

@@ -75,7 +75,8 @@ def test_schedule_from_sidebar(page: Any, lab: JupyterServer, tmp_path: Path) ->
     form.locator(".jp-nbflow-sf-code-snapshot").check()
     page.screenshot(path=str(tmp_path / "schedule-form.png"))
     page.locator(".jp-Dialog .jp-mod-accept").click()
-    expect(page.locator(".Toastify__toast", has_text="Scheduled nightly as nightly-paris")).to_be_visible()
+    toast = page.locator(".Toastify__toast", has_text="Scheduled nightly as nightly-paris")
+    expect(toast).to_be_visible()
 
     item = section.locator(".jp-nbflow-Schedule[data-schedule='nightly-paris']")
     expect(item.locator(".jp-nbflow-Schedule-words")).to_have_text(
