@@ -153,6 +153,13 @@ export function scheduleOfRun(runId: string, names: Iterable<string>): string | 
   return null;
 }
 
+/** What changes when a schedule's history does (a fire, a run counted as finished). */
+export function historyKey(
+  s: Pick<ScheduleSummary, 'lastScheduledTime' | 'active' | 'succeeded' | 'failed'>
+): string {
+  return JSON.stringify([s.lastScheduledTime, s.active, s.succeeded, s.failed]);
+}
+
 /** The newest run of a history (newest first) that is still kept, if any. */
 export function lastRun(history: readonly ScheduleRun[] | null | undefined): ScheduleRun | null {
   return (history ?? []).find((r) => !r.deleted) ?? null;

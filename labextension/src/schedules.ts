@@ -8,9 +8,9 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type { RunSummary } from './api';
 import { CommandIDs } from './commandids';
 import { button, h, listKeys } from './dom';
-import { ago, basename, phaseIcon } from './format';
+import { ago, basename, isFinal, phaseIcon } from './format';
 import type { ScheduleApi, ScheduleRun, ScheduleSummary } from './schedapi';
-import { codeText, lastRun, optionsText, scheduleOfRun, scheduleState, until, wallTime } from './schedtext';
+import { codeText, historyKey, lastRun, optionsText, scheduleOfRun, scheduleState, until, wallTime } from './schedtext';
 
 /** The run events the section follows (RunEvents fits). */
 export interface ScheduleEvents {
@@ -66,19 +66,22 @@ export class SchedulesSection {
     return this.histories.get(name) ?? [];
   }
 
-  /** Read every schedule and its history again. */
-  async reload(): Promise<void> {
+  /**
+   * Read the schedules again, and the histories that may have changed (all of them when
+   * `full`): a history changes when the schedule fires or counts a finished run, and the run
+   * events keep its runs' phases current in between.
+   */
+  async reload(full = true): Promise<void> {
     window.clearTimeout(this.pending);
     this.pending = 0;
     const token = ++this.generation;
     try {
       const { schedules } = await this.opts.schedules.list();
-      const histories = await Promise.all(
-        schedules.map((s) => this.opts.schedules.history(s.name).then((r) => r.runs, () => []))
-      );
+      const histories = await Promise.all(schedules.map((s) => this.historyOf(s, full)));
       if (token !== this.generation) return;
       this.items = schedules;
       this.histories = new Map(schedules.map((s, i) => [s.name, histories[i]]));
+      this.keys = new Map(schedules.map((s) => [s.name, historyKey(s)]));
       this.error = '';
       this.loadedAt = Date.now();
     } catch (error) {
@@ -89,10 +92,17 @@ export class SchedulesSection {
     this.render();
   }
 
+  private async historyOf(s: ScheduleSummary, full: boolean): Promise<ScheduleRun[]> {
+    const known = this.histories.get(s.name);
+    const settled = known && this.keys.get(s.name) === historyKey(s) && known.every((r) => r.deleted || isFinal(r.phase));
+    if (settled && !full) return known;
+    return this.opts.schedules.history(s.name).then((r) => r.runs, () => known ?? []);
+  }
+
   /** Reload once several changes have come in. */
   reloadSoon(): void {
     if (this.pending) return;
-    this.pending = window.setTimeout(() => void this.reload(), this.opts.batchMs ?? 300);
+    this.pending = window.setTimeout(() => void this.reload(false), this.opts.batchMs ?? 300);
   }
 
   /** Show or hide the history of `name`. */
@@ -223,6 +233,7 @@ export class SchedulesSection {
 
   private items: ScheduleSummary[] = [];
   private histories = new Map<string, ScheduleRun[]>();
+  private keys = new Map<string, string>();
   private expanded = new Set<string>();
   private dueSeen = new Set<string>();
   private error = '';

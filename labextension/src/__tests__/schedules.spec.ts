@@ -8,6 +8,7 @@ import { SchedulesSection } from '../schedules';
 import {
   codeText,
   cronList,
+  historyKey,
   emptyForm,
   lastRun,
   optionsText,
@@ -166,6 +167,8 @@ describe('schedule text', () => {
       .toBe('policy Replace · deadline 60s · keeps 5 succeeded / 2 failed');
     expect(lastRun([fired('a-2', 'Running', { deleted: true }), fired('a-1', 'Failed')])?.run).toBe('a-1');
     expect(lastRun([])).toBeNull();
+    expect(historyKey(summary('a'))).toBe(historyKey(summary('b', { phase: 'Stopped' })));
+    expect(historyKey(summary('a'))).not.toBe(historyKey(summary('a', { failed: 1 })));
   });
 });
 
@@ -251,7 +254,10 @@ describe('SchedulesSection', () => {
   function setUp(schedules: ScheduleSummary[], histories: Record<string, ScheduleRun[]>) {
     const fake = fakeRequest({
       'GET schedules': () => ({ schedules }),
-      ...Object.fromEntries(Object.entries(histories).map(([n, runs]) => [`GET schedules/${n}/history`, () => ({ runs })]))
+      ...Object.fromEntries(Object.entries(histories).map(([n, runs]) => [
+        `GET schedules/${n}/history`,
+        () => ({ runs: runs.map((r) => ({ ...r })) })
+      ]))
     });
     const api = new ScheduleApi(fake);
     const owner = {};
@@ -315,7 +321,8 @@ describe('SchedulesSection', () => {
 
   it('follows its runs live, and reloads for a new one or a change made here', async () => {
     const history = [fired('nightly-1', 'Running')];
-    const { section, events, fake, api } = setUp([summary('nightly')], { nightly: history });
+    const schedules = [summary('nightly', { active: ['nightly-1'] })];
+    const { section, events, fake, api } = setUp(schedules, { nightly: history });
     await section.reload();
     const calls = fake.calls.length;
     const run = { id: 'nightly-1', phase: 'Succeeded', startedAt: 's', finishedAt: 'f' } as RunSummary;
@@ -327,7 +334,8 @@ describe('SchedulesSection', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(fake.calls.length).toBe(calls); // not a schedule's run
 
-    history.unshift(fired('nightly-2', 'Pending'));
+    history.unshift(fired('nightly-2', 'Pending')); // it fired: its summary says so
+    schedules[0] = summary('nightly', { active: ['nightly-2'], lastScheduledTime: '2026-12-08T01:00:00Z' });
     events.runChanged.emit({ id: 'nightly-2', phase: 'Pending' } as RunSummary);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(section.history('nightly').map((r) => r.run)).toEqual(['nightly-2', 'nightly-1']);
@@ -336,6 +344,26 @@ describe('SchedulesSection', () => {
     (api as any)._changed.emit('nightly'); // e.g. paused from the palette
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(fake.calls.length).toBeGreaterThan(before);
+    section.dispose();
+  });
+
+  it('reads again only the histories that may have changed', async () => {
+    const nightly = summary('nightly', { lastScheduledTime: '2026-12-07T01:00:00Z', succeeded: 1 });
+    const schedules = [nightly, summary('weekly')];
+    const { section, fake } = setUp(schedules, {
+      nightly: [fired('nightly-1', 'Succeeded')],
+      weekly: [fired('weekly-1', 'Running')]
+    });
+    await section.reload();
+    const asked = () => fake.calls.map((c) => c.path).filter((p) => p.endsWith('/history'));
+    expect(asked()).toEqual(['schedules/nightly/history', 'schedules/weekly/history']);
+    await section.reload(false); // nightly is settled; weekly has a run going
+    expect(asked().slice(2)).toEqual(['schedules/weekly/history']);
+    schedules[0] = { ...nightly, lastScheduledTime: '2026-12-08T01:00:00Z', active: ['nightly-2'] };
+    await section.reload(false); // nightly fired
+    expect(asked().slice(3)).toEqual(['schedules/nightly/history', 'schedules/weekly/history']);
+    await section.reload(); // everything
+    expect(asked().length).toBe(7);
     section.dispose();
   });
 
