@@ -68,6 +68,7 @@ export interface ScheduleBody {
   parameters?: Record<string, string>;
   code?: 'follow' | 'snapshot';
   suspend?: boolean;
+  notify?: { targets: string[]; on: string };
   replace?: boolean;
 }
 

@@ -4,7 +4,7 @@
 // dialog.
 import { h } from './dom';
 import type { Described } from './schedapi';
-import { cronList, POLICIES, ScheduleFormValues, wallTime } from './schedtext';
+import { cronList, NOTIFY_ON, POLICIES, ScheduleFormValues, wallTime } from './schedtext';
 
 export interface ScheduleFormOptions {
   values: ScheduleFormValues;
@@ -56,6 +56,9 @@ function makeFields(v: ScheduleFormValues) {
   const policy = h('select', { class: 'jp-nbflow-sf-policy', name: 'concurrencyPolicy', 'aria-label': 'concurrency policy' },
     POLICIES.map((p) => h('option', { value: p }, POLICY_TEXT[p]))) as HTMLSelectElement;
   policy.value = v.concurrencyPolicy;
+  const notifyOn = h('select', { class: 'jp-nbflow-sf-notify-on', 'aria-label': 'notify on' },
+    NOTIFY_ON.map((w) => h('option', { value: w }, `on ${w}`))) as HTMLSelectElement;
+  notifyOn.value = v.notifyOn;
   const suspend = h('input', { type: 'checkbox', class: 'jp-nbflow-sf-suspend' }) as HTMLInputElement;
   suspend.checked = v.suspend;
   const code = (['follow', 'snapshot'] as const).map((value) => {
@@ -78,7 +81,12 @@ function makeFields(v: ScheduleFormValues) {
     keepBad: input('keep-failed', v.keepFailed, { placeholder: '1', inputmode: 'numeric', size: 3 }),
     parameters: textarea,
     code,
-    suspend
+    suspend,
+    notify: input('notify', v.notify, {
+      placeholder: 'email:me@example.com slack:team',
+      title: 'email:ADDRESS[,ADDRESS], webhook:NAME or slack:NAME (configured channels), space-separated'
+    }),
+    notifyOn
   };
 }
 
@@ -115,7 +123,9 @@ export class ScheduleForm {
       keepFailed: f.keepBad.value,
       parameters: f.parameters.value,
       code: (f.code.find((el) => el.checked)?.value as 'follow' | 'snapshot') ?? 'follow',
-      suspend: f.suspend.checked
+      suspend: f.suspend.checked,
+      notify: f.notify.value,
+      notifyOn: f.notifyOn.value
     };
   }
 
@@ -153,6 +163,7 @@ export class ScheduleForm {
       row('Late start up to', f.deadline, ' s after a missed time'),
       row('Runs kept', f.keepOk, ' succeeded ', f.keepBad, ' failed'),
       row('Parameters', f.parameters),
+      row('Notify', f.notify, f.notifyOn),
       h('fieldset', { class: 'jp-nbflow-ScheduleForm-code' }, h('legend', {}, 'Code each run uses'),
         radio(f.code[0], 'the notebook file as it is at each run', 'edits to the notebook apply to later runs'),
         radio(f.code[1], 'a frozen snapshot taken now', 'later edits do not change what runs')),

@@ -5,6 +5,7 @@ import type { ScheduleBody, ScheduleRun, ScheduleSummary } from './schedapi';
 import { parseParameters } from './format';
 
 export const POLICIES = ['Allow', 'Forbid', 'Replace'] as const;
+export const NOTIFY_ON = ['failure', 'success', 'always'] as const;
 
 /** Argo's (and nbflow's) default history limits: succeeded runs kept, failed runs kept. */
 export const HISTORY_DEFAULTS: [number, number] = [3, 1];
@@ -25,6 +26,9 @@ export interface ScheduleFormValues {
   parameters: string;
   code: 'follow' | 'snapshot';
   suspend: boolean;
+  /** Notification targets (`email:ADDR[,ADDR]`, `webhook:NAME`, `slack:NAME`), space-separated. */
+  notify: string;
+  notifyOn: string;
 }
 
 /** An empty form for `notebook` / `workflow`, in the browser's time zone. */
@@ -41,7 +45,9 @@ export function emptyForm(notebook = '', workflow = '', timezone = browserZone()
     keepFailed: '',
     parameters: '',
     code: 'follow',
-    suspend: false
+    suspend: false,
+    notify: '',
+    notifyOn: 'failure'
   };
 }
 
@@ -100,12 +106,31 @@ export function scheduleBody(values: ScheduleFormValues): ScheduleBody {
     successfulJobsHistoryLimit: whole(values.keepSucceeded, 'succeeded runs kept'),
     failedJobsHistoryLimit: whole(values.keepFailed, 'failed runs kept'),
     parameters: Object.keys(parameters).length ? parameters : undefined,
-    suspend: values.suspend || undefined
+    suspend: values.suspend || undefined,
+    notify: notifyOf(values)
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) (body as any)[k] = v;
   }
   return body;
+}
+
+/** The `notify` of a POST schedules body (the server checks the targets), if any. */
+function notifyOf(values: ScheduleFormValues): ScheduleBody['notify'] {
+  const targets = values.notify.split(/\s+/).filter(Boolean);
+  if (!targets.length) return undefined;
+  if (!(NOTIFY_ON as readonly string[]).includes(values.notifyOn)) {
+    throw new Error(`notify on: one of ${NOTIFY_ON.join(', ')}`);
+  }
+  return { targets, on: values.notifyOn };
+}
+
+/** Who a schedule notifies, and when: `notifies slack:team, email:a@b.c on failure`. */
+export function notifyText(notify: unknown): string {
+  const n = notify as { targets?: { kind: string; to?: string[]; name?: string }[]; on?: string } | null;
+  if (!n || !n.targets?.length) return '';
+  const targets = n.targets.map((t) => `${t.kind}:${t.to ? t.to.join(',') : t.name}`);
+  return `notifies ${targets.join(', ')} on ${n.on ?? 'failure'}`;
 }
 
 const PARTS: Intl.DateTimeFormatOptions = {
@@ -187,5 +212,7 @@ export function optionsText(s: ScheduleSummary): string {
   }
   const [ok, bad] = s.history ?? HISTORY_DEFAULTS;
   parts.push(`keeps ${ok} succeeded / ${bad} failed`);
+  const notify = notifyText(s.notify);
+  if (notify) parts.push(notify);
   return parts.join(' · ');
 }

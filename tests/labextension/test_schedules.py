@@ -72,8 +72,15 @@ def test_schedule_from_sidebar(page: Any, lab: JupyterServer, tmp_path: Path) ->
     form.locator(".jp-nbflow-sf-keep-succeeded").fill("5")
     form.locator(".jp-nbflow-sf-keep-failed").fill("2")
     form.locator(".jp-nbflow-sf-parameters").fill("start=5")
+    form.locator(".jp-nbflow-sf-notify").fill("slack:hooks.example/x")
     form.locator(".jp-nbflow-sf-code-snapshot").check()
     page.screenshot(path=str(tmp_path / "schedule-form.png"))
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    # the server refuses the target: the form comes back, filled, with its one-line reason
+    expect(form.locator(".jp-nbflow-ScheduleForm-error")).to_contain_text("name a webhook")
+    expect(form.locator(".jp-nbflow-sf-cron")).to_have_value("0 2 * * *")
+    expect(form.locator(".jp-nbflow-sf-code-snapshot")).to_be_checked()
+    form.locator(".jp-nbflow-sf-notify").fill("slack:team")
     page.locator(".jp-Dialog .jp-mod-accept").click()
     toast = page.locator(".Toastify__toast", has_text="Scheduled nightly as nightly-paris")
     expect(toast).to_be_visible()
@@ -85,7 +92,8 @@ def test_schedule_from_sidebar(page: Any, lab: JupyterServer, tmp_path: Path) ->
     expect(item.locator(".jp-nbflow-Schedule-next")).to_contain_text(" 02:00 (in ")
     expect(item.locator(".jp-nbflow-Schedule-code")).to_contain_text("frozen snapshot")
     expect(item.locator(".jp-nbflow-Schedule-options")).to_contain_text(
-        "policy Forbid · deadline 600s · keeps 5 succeeded / 2 failed · start=5"
+        "policy Forbid · deadline 600s · keeps 5 succeeded / 2 failed · notifies slack:team on "
+        "failure · start=5"
     )
     made = lab.get("nbflow/api/schedules/nightly-paris")
     assert (made["workflow"], made["timezone"], made["code"]) == (
@@ -95,6 +103,8 @@ def test_schedule_from_sidebar(page: Any, lab: JupyterServer, tmp_path: Path) ->
         "Forbid", 600, [5, 2]
     )
     assert made["parameters"] == ["start=5"]
+    assert made["notify"] == {"targets": [{"kind": "slack", "name": "team"}], "on": "failure",
+                              "attach": False}
 
     # pause with the button, resume from the command palette
     item.locator("button.jp-nbflow-pause-schedule").click()

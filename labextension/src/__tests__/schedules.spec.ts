@@ -11,6 +11,7 @@ import {
   historyKey,
   emptyForm,
   lastRun,
+  notifyText,
   optionsText,
   scheduleBody,
   scheduleOfRun,
@@ -101,7 +102,9 @@ describe('schedule text', () => {
       keepFailed: '0',
       parameters: 'day=yesterday\n# a comment\nn=3',
       code: 'snapshot' as const,
-      suspend: true
+      suspend: true,
+      notify: ' email:a@b.c,d@e.f  slack:team ',
+      notifyOn: 'always'
     };
     expect(scheduleBody(full)).toEqual({
       notebook: 'nb/a.ipynb',
@@ -115,7 +118,8 @@ describe('schedule text', () => {
       failedJobsHistoryLimit: 0,
       parameters: { day: 'yesterday', n: '3' },
       code: 'snapshot',
-      suspend: true
+      suspend: true,
+      notify: { targets: ['email:a@b.c,d@e.f', 'slack:team'], on: 'always' }
     });
   });
 
@@ -128,6 +132,8 @@ describe('schedule text', () => {
     expect(() => scheduleBody({ ...ok, keepFailed: '1.5' })).toThrow(/^failed runs kept:/);
     expect(() => scheduleBody({ ...ok, parameters: 'oops' })).toThrow(/^parameters: line 1: expected name=value/);
     expect(() => scheduleBody({ ...ok, concurrencyPolicy: 'Sometimes' })).toThrow(/^concurrency policy:/);
+    expect(() => scheduleBody({ ...ok, notify: 'slack:team', notifyOn: 'never' })).toThrow(/^notify on:/);
+    expect(scheduleBody({ ...ok, notifyOn: 'never' }).notify).toBeUndefined(); // no target: no notify
   });
 
   it('shows instants as wall times of the schedule\'s zone, across DST', () => {
@@ -167,6 +173,10 @@ describe('schedule text', () => {
       .toBe('policy Replace · deadline 60s · keeps 5 succeeded / 2 failed');
     expect(lastRun([fired('a-2', 'Running', { deleted: true }), fired('a-1', 'Failed')])?.run).toBe('a-1');
     expect(lastRun([])).toBeNull();
+    const notify = { targets: [{ kind: 'email', to: ['a@b.c', 'd@e.f'] }, { kind: 'slack', name: 'team' }], on: 'failure', attach: false };
+    expect(notifyText(notify)).toBe('notifies email:a@b.c,d@e.f, slack:team on failure');
+    expect(notifyText(null)).toBe('');
+    expect(optionsText(summary('a', { notify }))).toBe('policy Allow · keeps 3 succeeded / 1 failed · ' + notifyText(notify));
     expect(historyKey(summary('a'))).toBe(historyKey(summary('b', { phase: 'Stopped' })));
     expect(historyKey(summary('a'))).not.toBe(historyKey(summary('a', { failed: 1 })));
   });
@@ -245,7 +255,9 @@ describe('ScheduleForm', () => {
     expect(form.getValue().workflow).toBe('only'); // the notebook's only workflow
     form.node.querySelector<HTMLInputElement>('.jp-nbflow-sf-code-snapshot')!.checked = true;
     form.node.querySelector<HTMLSelectElement>('.jp-nbflow-sf-policy')!.value = 'Replace';
-    expect(form.getValue()).toMatchObject({ code: 'snapshot', concurrencyPolicy: 'Replace' });
+    form.node.querySelector<HTMLInputElement>('.jp-nbflow-sf-notify')!.value = 'slack:team';
+    form.node.querySelector<HTMLSelectElement>('.jp-nbflow-sf-notify-on')!.value = 'always';
+    expect(form.getValue()).toMatchObject({ code: 'snapshot', concurrencyPolicy: 'Replace', notify: 'slack:team', notifyOn: 'always' });
     form.dispose();
   });
 });
