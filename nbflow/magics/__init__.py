@@ -21,6 +21,7 @@ from ..notebook.magic_args import (
     parse_workflow_options,
 )
 from .commands import parse_nbflow
+from .serve import wait_serving_comms
 
 __all__ = ["NbflowMagics", "load_ipython_extension", "live_spec"]
 
@@ -139,9 +140,9 @@ class NbflowMagics(Magics):
 
         Waiting is the default because a notebook executed by papermill or nbconvert (or "Run
         All") needs the cell to end with the run, and a kernel cannot tell reliably whether a
-        person is watching. While it waits, the graph updates live, but clicks on it are
-        answered once the cell ends (the kernel is busy); interrupting the kernel stops the
-        run. With ``--background`` the cell returns at once and the kernel stays usable.
+        person is watching. While it waits, the graph updates live and its buttons and clicks
+        are answered (see :mod:`nbflow.magics.serve`); interrupting the kernel stops the run.
+        With ``--background`` the cell returns at once and the kernel stays usable.
         """
         from .. import api
         from ..config import load_config
@@ -193,7 +194,10 @@ class NbflowMagics(Magics):
             graph.show()
         if not background and run.live:
             try:
-                run.wait()
+                if widget:  # the graph's buttons and clicks are answered while the cell waits
+                    wait_serving_comms(run, getattr(self._ip, "kernel", None))
+                else:
+                    run.wait()
             except KeyboardInterrupt:
                 run.stop()
                 run.wait(timeout=30)
