@@ -71,14 +71,28 @@ class CommServer:
             msg = session.deserialize(rest, content=True, copy=False)
         except Exception:
             return True  # a bad signature: dropped, as the kernel itself would
+        # Frontends send a widget's next message once the kernel said "idle" for the last
+        # one (ipywidgets' throttling); then the kernel is busy with the cell again.
+        cell = self.kernel.get_parent("shell")
+        self._status("busy", msg)
         try:
             result = handler(self.socket, idents, msg)
             if inspect.isawaitable(result):  # comm handlers are plain functions; be safe
                 _close_awaitable(result)
         except Exception:
             self.kernel.log.error("nbflow: error in a comm message handler", exc_info=True)
+        finally:
+            self._status("idle", msg)
+            if cell:
+                self._status("busy", cell)
         self.served += 1
         return True
+
+    def _status(self, state: str, parent: dict[str, Any]) -> None:
+        """Publish the kernel's execution state for the request ``parent`` on IOPub."""
+        kernel = self.kernel
+        kernel.session.send(kernel.iopub_socket, "status", {"execution_state": state},
+                            parent=parent, ident=f"kernel.{kernel.ident}.status".encode())
 
     def close(self) -> None:
         """Give the kept messages back to the kernel, in the order they came."""

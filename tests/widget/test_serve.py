@@ -15,9 +15,9 @@ pytestmark = pytest.mark.kernel
 
 SETUP = [
     "%load_ext nbflow",
-    "%%template first --outputs n\nn = 1",
-    "%%template slow --inputs n --no-run\nimport time\ntime.sleep(600)",
-    "%%workflow w\nfirst >> slow",
+    "%%template first --outputs n --param k=0\nn = k",
+    "%%template slow --no-run\nimport time\ntime.sleep(600)",
+    "%%workflow w\nfirst.map(k=[5, 7]) >> slow",
 ]
 
 
@@ -80,8 +80,10 @@ def _state_of(comm_id: str, key: str) -> Any:
     return found
 
 
-def _comm_msg(kc: Any, comm_id: str, data: dict[str, Any]) -> None:
-    kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+def _comm_msg(kc: Any, comm_id: str, data: dict[str, Any]) -> str:
+    msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+    kc.shell_channel.send(msg)
+    return str(msg["header"]["msg_id"])
 
 
 def test_stop_and_select_during_a_foreground_run(kernel: Any) -> None:
@@ -98,6 +100,30 @@ def test_stop_and_select_during_a_foreground_run(kernel: Any) -> None:
     details = _iopub_until(kc, lambda m: _state_of(comm_id, "details")(m)
                            and m["content"]["data"]["state"]["details"].get("task") == "slow")
     assert details["content"]["data"]["state"]["details"]["template"] == "slow"
+
+    # the items of a mapped task, then one item's parameters
+    def details_of(task: str, node: Any = None) -> Any:
+        def found(msg: dict[str, Any]) -> bool:
+            if not _state_of(comm_id, "details")(msg):
+                return False
+            got = msg["content"]["data"]["state"]["details"]
+            return got.get("task") == task and (node is None or got.get("node") == node)
+
+        return found
+
+    _comm_msg(kc, comm_id, {"method": "update", "state": {"selected": {"task": "first"}},
+                            "buffer_paths": []})
+    group = _iopub_until(kc, details_of("first"))["content"]["data"]["state"]["details"]
+    assert [i["label"] for i in group["items"]] == ["0: k=5", "1: k=7"]
+    item = group["items"][1]["id"]
+    sent = _comm_msg(kc, comm_id, {"method": "update", "buffer_paths": [],
+                                   "state": {"selected": {"task": "first", "node": item}}})
+    one = _iopub_until(kc, details_of("first", item))["content"]["data"]["state"]["details"]
+    assert one["parameters"] == [{"name": "k", "value": "7"}]
+    # ipywidgets sends a widget's next message once the kernel said "idle" for this one
+    _iopub_until(kc, lambda m: m["msg_type"] == "status"
+                 and m["parent_header"].get("msg_id") == sent
+                 and m["content"]["execution_state"] == "idle")
 
     # wait for the slow step to run, then press Stop
     def slow_running(msg: dict[str, Any]) -> bool:
