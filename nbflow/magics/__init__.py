@@ -182,19 +182,30 @@ class NbflowMagics(Magics):
         return self._follow(run, args.background, lambda: self.spec.workflow(args.name))
 
     def _follow(self, run: Any, background: bool, source: Callable[[], Any] | None) -> Any:
-        """Show a run's live graph (or text progress) and wait for it unless ``background``."""
-        widget = _widget_available(self._ip)
-        if widget:
-            from ..widget import graph as run_graph
+        """Show a run's live graph (or text progress) and wait for it unless ``background``.
 
-            graph = run_graph(run)
-            if source is not None:
-                # "rerun from here" in the graph recompiles the cells as they are at that moment
-                graph.workflow_source = source
+        A notebook executed without a frontend (papermill, ``nbconvert --execute``) gets the
+        static graph instead of the widget: nobody clicks it, and the file stays small.
+        """
+        from ..widget.headless import StaticGraph, live_frontend
+
+        graph: Any = None
+        live = False
+        if _widget_available(self._ip):
+            live = live_frontend(self._ip)
+            if live:
+                from ..widget import graph as run_graph
+
+                graph = run_graph(run)
+                if source is not None:
+                    # "rerun from here" in the graph recompiles the cells as they are then
+                    graph.workflow_source = source
+            else:
+                graph = StaticGraph(run)
             graph.show()
         if not background and run.live:
             try:
-                if widget:  # the graph's buttons and clicks are answered while the cell waits
+                if live:  # the graph's buttons and clicks are answered while the cell waits
                     wait_serving_comms(run, getattr(self._ip, "kernel", None))
                 else:
                     run.wait()
@@ -202,7 +213,7 @@ class NbflowMagics(Magics):
                 run.stop()
                 run.wait(timeout=30)
                 raise
-            if widget:
+            if graph is not None:
                 graph.finish()
         return run
 

@@ -240,9 +240,43 @@ def test_demo_notebook_under_papermill_keeps_the_final_graph(
     )
     nb = json.loads(out.read_text())
     outputs = [o for c in nb["cells"] for o in c.get("outputs") or []]
-    graphs = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    # executed without a frontend: the static picture, no widget (nor its code and state)
+    data = [o.get("data", {}) for o in outputs]
+    assert not [d for d in data if "application/vnd.jupyter.widget-view+json" in d]
+    assert "widgets" not in nb["metadata"]
+    graphs = [d for d in data if "nbflow-static" in "".join(d.get("text/html", ""))]
     assert len(graphs) == 2  # %nbflow run's, then nbflow.show(...)'s
-    first = "".join(graphs[0]["data"]["text/html"])
+    first = "".join(graphs[0]["text/html"])
     # updated when the run ended: the saved output shows the final phases, not "Pending"
     assert "✖ Failed" in first and "⊘ Omitted" in first and "Pending" not in first
+    assert "<svg" in first
     assert "run ended: Failed" in json.dumps(outputs)
+
+
+def test_a_20_task_graph_costs_little_in_an_executed_notebook(
+    make_notebook: Any, nbflow_home: Path, tmp_path: Path
+) -> None:
+    """``nbconvert --execute``: under 50 KB for the graph; its HTML export shows the SVG."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    templates = [f"%%template t{i}\nx{i} = {i}" for i in range(20)]
+    chain = "\n".join(f"t{i} >> t{i + 1}" for i in range(19))
+    base = make_notebook(["%load_ext nbflow", *templates], name="base.ipynb")
+    full = make_notebook(["%load_ext nbflow", *templates, f"%%workflow w\n{chain}",
+                          "run = %nbflow run w"], name="full.ipynb")
+    sizes = {}
+    for path in (base, full):
+        nb = nbformat.read(path, as_version=4)
+        resources = {"metadata": {"path": str(tmp_path)}}
+        ExecutePreprocessor(kernel_name="python3").preprocess(nb, resources)
+        nbformat.write(nb, path)
+        sizes[path.name] = path.stat().st_size
+        executed = nb
+    cost = sizes["full.ipynb"] - sizes["base.ipynb"]
+    assert 0 < cost < 50_000, sizes
+    page, _ = HTMLExporter().from_notebook_node(executed)
+    assert page.count('class="nbflow-static"') == 1
+    static = page[page.index('class="nbflow-static"'):]
+    assert "<svg" in static[:2000] and "✔ Succeeded" in static
