@@ -14,7 +14,7 @@ from ..errors import NbflowError
 from ..vocab import COMPLETED
 from . import layout
 from .actions import available_actions, perform
-from .bundle import VIZ_MODULE, widget_esm
+from .bundle import VIZ_MODULE, widget_css, widget_esm
 from .details import last_pod, node_details, notebook_key
 from .nbview import render_notebook
 from .state import PHASES, Shape, graph_shape, run_info, task_state, tasks_of
@@ -52,7 +52,7 @@ class RunWidget(anywidget.AnyWidget):
     """
 
     _esm = widget_esm()
-    _css = STATIC / "widget.css"
+    _css = widget_css()
 
     info = traitlets.Dict(help="The run: id, phase, message, timing.").tag(sync=True)
     graph = traitlets.Dict(help="Nodes and edges; fixed for a run.").tag(sync=True)
