@@ -37,8 +37,8 @@ PHASES: dict[str, dict[str, str]] = {
 }
 _ORDER = tuple(PHASES)
 _TASK_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
-_BACKOFF = re.compile(r"^Backoff for (\S+)")
-_NODE_REF = re.compile(r"'([a-z0-9][-a-z0-9.]*-\d+)'")
+_BACKOFF = re.compile(r"^Backoff for (\S+)(?: (second|minute|hour)s?\b)?")
+_NODE_REF = re.compile(r"'([A-Za-z0-9][-\w.]*-\d+)'")
 MESSAGE_MAX = 300
 
 
@@ -178,7 +178,7 @@ def task_state(workflow: dict[str, Any], gnode: GraphNode, now: float | None = N
     state["phase"] = node.get("phase", "Pending")
     state["message"] = (node.get("message") or "")[:MESSAGE_MAX]
     state.update(_attempts(nodes, node, gnode.retry_limit))
-    state["cached"] = _memo_hit(node)
+    state["cached"] = _cached(nodes, node)
     state["suspended"] = node.get("type") == NodeType.SUSPEND and state["phase"] == "Running"
     if node.get("type") == NodeType.TASK_GROUP:
         kids = [nodes[k] for k in node.get("children") or [] if k in nodes]
@@ -189,7 +189,7 @@ def task_state(workflow: dict[str, Any], gnode: GraphNode, now: float | None = N
         counts["Pending"] += total - len(kids)
         state["counts"] = {k: v for k, v in counts.items() if v}
         state["total"] = total
-        state["cached"] = sum(_memo_hit(k) for k in kids)
+        state["cached"] = sum(_cached(nodes, k) for k in kids)
         retried = sum(1 for k in kids if k.get("type") == NodeType.RETRY and len(k["children"]) > 1)
         state["attempt"] = f"{retried} retried" if retried else ""
     return state
@@ -212,13 +212,23 @@ def _attempts(nodes: dict[str, Node], node: Node, limit: int | None) -> dict[str
     match = _BACKOFF.match(node.get("message") or "")
     last_done = bool(kids) and kids[-1].get("phase") not in ("Pending", "Running")
     if match and node.get("phase") == "Running" and last_done:
-        backoff = match.group(1)
+        backoff = match.group(1) + (match.group(2) or "second")[0]  # "4 seconds": "4s"
         attempt = f"{len(kids) + 1}/{of}"  # the attempt it waits to start
     return {"attempt": attempt, "backoff": backoff}
 
 
 def _memo_hit(node: Node) -> int:
     return 1 if (node.get("memoizationStatus") or {}).get("hit") else 0
+
+
+def _cached(nodes: dict[str, Node], node: Node) -> int:
+    """1 when ``node``'s result came from the cache: its own hit, or (a task with retries)
+    its last attempt's."""
+    if _memo_hit(node):
+        return 1
+    if node.get("type") == NodeType.RETRY and node.get("children"):
+        return _memo_hit(nodes.get(node["children"][-1]) or {})
+    return 0
 
 
 def _epoch(text: str | None) -> float | None:

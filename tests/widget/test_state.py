@@ -40,7 +40,7 @@ def test_states_phases_retries_backoff_groups_and_cache(running_workflow: dict) 
     # waiting out the backoff before its third attempt (of 1 + limit 3)
     assert states["train"]["phase"] == "Running"
     assert states["train"]["attempt"] == "3/4"
-    assert states["train"]["backoff"] == "4"
+    assert states["train"]["backoff"] == "4s"  # from "Backoff for 4 seconds", with its unit
     assert states["train"]["duration"] == ""  # not finished
     group = states["score"]
     assert group["counts"] == {"Running": 1, "Succeeded": 1, "Failed": 1}
@@ -178,3 +178,41 @@ def test_table_escapes_messages() -> None:
     shape = graph_shape(wf)
     html = table_html(shape, task_states(wf, shape))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_task_with_retries_shows_its_cached_result() -> None:
+    hit = {"hit": True, "key": "k", "cacheName": "c"}
+    attempt = node("train(0)", "Pod", "Succeeded", memoizationStatus=hit)
+    retry = node("train", "Retry", "Succeeded", children=[attempt["id"]])
+    states = task_states(workflow([retry, attempt]), graph_shape(workflow([])))
+    assert states["train"]["cached"] == 1
+    assert states["extract"]["cached"] == 0
+
+
+def test_run_info_names_the_failed_child_of_a_run_with_underscores() -> None:
+    wf = workflow([], phase="Failed")
+    wf["metadata"]["name"] = "diabetes_broken-s72hf"
+    child = {"id": "diabetes_broken-s72hf-3799764769", "displayName": "train", "phase": "Failed"}
+    wf["status"]["nodes"] = {child["id"]: child}
+    wf["status"]["message"] = "child 'diabetes_broken-s72hf-3799764769' failed"
+    assert run_info(wf)["message"] == "child 'train' failed"
+
+
+def test_item_names_read_as_the_user_wrote_them() -> None:
+    from nbflow.engine.nodes import readable_name
+
+    assert readable_name("summarize(0:_i:0,shard:0)") == "summarize(shard=0)"
+    assert readable_name("w.fit(3:_i:3,a:1,b:x)(1)") == "w.fit(a=1, b=x)(1)"
+    assert readable_name("fan(2:7)") == "fan(2:7)" and readable_name("train(1)") == "train(1)"
+
+
+def test_notebook_view_shows_papermills_error_banner_as_text() -> None:
+    from nbflow.widget.nbview import render_notebook
+
+    banner = ('<span style="color:red; font-size:2em;">An Exception was encountered at '
+              "'<a href=\"#papermill-error-cell\">In [4]</a>'.</span>")
+    nb = {"cells": [{"cell_type": "markdown", "source": banner,
+                     "metadata": {"tags": ["papermill-error-cell-tag"]}}]}
+    page = render_notebook(json.dumps(nb))
+    assert "An Exception was encountered at &#x27;In [4]&#x27;." in page
+    assert "&lt;span" not in page and "<span" not in page

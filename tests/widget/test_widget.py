@@ -121,7 +121,7 @@ def test_backoff_was_shown_while_waiting(live_run: Any) -> None:
     _, _, recorder = live_run
     waits = [p["flaky"] for p in recorder.patches if p.get("flaky", {}).get("backoff")]
     assert waits, "the 1 s backoff before the second attempt was never shown"
-    assert waits[0]["backoff"] == "1" and waits[0]["attempt"] == "2/3"
+    assert waits[0]["backoff"] == "1s" and waits[0]["attempt"] == "2/3"
     assert waits[0]["phase"] == "Running"
 
 
@@ -143,6 +143,10 @@ def test_details_of_the_failed_node(live_run: Any, viewer: RunWidget) -> None:
     assert error["ename"] == "ZeroDivisionError"
     assert "ZeroDivisionError" in error["traceback"] and "1 / 0" in error["traceback"]
     assert error["source"].strip() == "x = 1 / 0"
+    # one number for the failing cell: the message's, the pane's and the traceback's
+    cell = error["cell"]
+    assert details["message"].endswith(f"(cell {cell})")
+    assert f"Cell In[{cell}]" in error["traceback"]
     assert Path(details["notebook"]).is_file()
     assert details["notebook"] == run.notebook("boom")
     assert "ZeroDivisionError" in details["log_tail"]
