@@ -235,3 +235,8 @@ def test_retry_and_rerun_magics_use_the_kernels_cells(shell: Any, nbflow_home: P
     assert run(shell, f"r3 = %nbflow rerun {shell.user_ns['r'].id} --from b").success
     assert shell.user_ns["r3"].outputs("b") == {"y": 101}
     assert shell.user_ns["r3"].id == shell.user_ns["r"].id
+    # with two workflows, the run says which one to rerun (no --workflow needed)
+    run(shell, "%%workflow other\nb")
+    run(shell, "%%template b --inputs x --outputs y --no-run\ny = x + 7")
+    assert run(shell, f"r4 = %nbflow rerun {shell.user_ns['r'].id} --from b").success
+    assert shell.user_ns["r4"].outputs("b") == {"y": 8}

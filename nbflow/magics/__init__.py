@@ -238,7 +238,10 @@ class NbflowMagics(Magics):
         from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
-        workflow = self.spec.workflow(args.name)
+        name = args.name
+        if name is None and len(self.spec.workflows) > 1:  # the run says which one
+            name = _workflow_of(api.get_run(args.run))
+        workflow = self.spec.workflow(name)
         run = api.rerun_from(args.run, args.task, workflow=workflow, progress=progress, wait=False)
         return self._follow(run, False, None)
 
@@ -352,6 +355,15 @@ class NbflowMagics(Magics):
         from .. import api
 
         print(api.task_logs(args.run, args.task))
+
+
+def _workflow_of(run: Any) -> str | None:
+    """The name of the notebook workflow ``run`` ran (its label), if it says."""
+    from ..vocab import LABEL_WORKFLOW
+
+    labels = (run.workflow.get("metadata") or {}).get("labels") or {}
+    name = labels.get(LABEL_WORKFLOW)
+    return str(name) if name else None
 
 
 def _session_notebook(shell: Any) -> str | None:
