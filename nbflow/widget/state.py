@@ -21,6 +21,8 @@ __all__ = [
     "tasks_of",
     "format_seconds",
     "item_label",
+    "readable_when",
+    "STOPPED",
 ]
 
 Node = dict[str, Any]
@@ -40,6 +42,8 @@ _TASK_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
 _BACKOFF = re.compile(r"^Backoff for (\S+)(?: (second|minute|hour)s?\b)?")
 _NODE_REF = re.compile(r"'([A-Za-z0-9][-\w.]*-\d+)'")
 MESSAGE_MAX = 300
+#: How the message of a step that a stop or terminate ended begins (Argo's words).
+STOPPED = "Stopped with strategy"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class GraphNode:
     kind: str
     node_name: str
     retry_limit: int | None = None
+    when: str = ""  # its condition (``.when(...)``), readable
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,8 @@ class Shape:
         """The shape as JSON for the frontend."""
         return {
             "nodes": [
-                {"id": n.id, "label": n.id, "template": n.template, "kind": n.kind}
+                {"id": n.id, "label": n.id, "template": n.template, "kind": n.kind,
+                 **({"when": n.when} if n.when else {})}
                 for n in self.nodes
             ],
             "edges": [{"from": a, "to": b, "kind": k} for a, b, k in self.edges],
@@ -100,6 +106,7 @@ def graph_shape(workflow: dict[str, Any]) -> Shape:
                 "group" if mapped else "task",
                 f"{run}.{task['name']}",
                 _limit(templates.get(tmpl)),
+                readable_when(str(task.get("when") or "")),
             )
         )
         for dep in _dependencies(task):
@@ -110,6 +117,23 @@ def graph_shape(workflow: dict[str, Any]) -> Shape:
         nodes.append(GraphNode("onExit", spec["onExit"], "exit", f"{run}.onExit"))
         edges += [(leaf, "onExit", "exit") for leaf in leaves]
     return Shape(tuple(nodes), tuple(edges))
+
+
+_REF = re.compile(r"\{\{\s*(?:tasks\.([\w-]+)\.outputs\.(?:parameters\.)?([\w-]+)"
+                  r"|(?:workflow\.parameters|inputs\.parameters)\.([\w-]+)"
+                  r"|tasks\.([\w-]+)\.status)\s*\}\}")
+
+
+def readable_when(expr: str) -> str:
+    """A ``when`` condition with its references as the user named them:
+    ``{{tasks.check.outputs.parameters.ok}} == true`` reads ``check.ok == true``."""
+
+    def ref(m: re.Match[str]) -> str:
+        if m.group(1):
+            return f"{m.group(1)}.{m.group(2)}"
+        return m.group(3) or f"{m.group(4)}.status"
+
+    return _REF.sub(ref, expr).strip()
 
 
 def _template_name(task: dict[str, Any]) -> str:
@@ -173,13 +197,15 @@ def task_state(workflow: dict[str, Any], gnode: GraphNode, now: float | None = N
     node = nodes.get(node_id(run, gnode.node_name))
     if node is None:
         return {"phase": "Pending", "message": "", "started": None, "finished": None,
-                "duration": "", "attempt": "", "backoff": "", "cached": 0, "suspended": False}
+                "duration": "", "attempt": "", "backoff": "", "cached": 0, "suspended": False,
+                "stopped": False}
     state = _timing(node)
     state["phase"] = node.get("phase", "Pending")
     state["message"] = (node.get("message") or "")[:MESSAGE_MAX]
     state.update(_attempts(nodes, node, gnode.retry_limit))
     state["cached"] = _cached(nodes, node)
     state["suspended"] = node.get("type") == NodeType.SUSPEND and state["phase"] == "Running"
+    state["stopped"] = _stopped(nodes, node)
     if node.get("type") == NodeType.TASK_GROUP:
         kids = [nodes[k] for k in node.get("children") or [] if k in nodes]
         total = max(len(kids), len(node.get("nbflowItems") or []))
@@ -217,6 +243,16 @@ def _attempts(nodes: dict[str, Node], node: Node, limit: int | None) -> dict[str
     return {"attempt": attempt, "backoff": backoff}
 
 
+def _stopped(nodes: dict[str, Node], node: Node) -> bool:
+    """Whether a stop or terminate ended ``node`` (Failed, "Stopped with strategy ...")."""
+    if node.get("phase") not in ("Failed", "Error"):
+        return False
+    if (node.get("message") or "").startswith(STOPPED):
+        return True
+    kids = [nodes[k] for k in node.get("children") or [] if k in nodes]
+    return node.get("type") == NodeType.RETRY and bool(kids) and _stopped(nodes, kids[-1])
+
+
 def _memo_hit(node: Node) -> int:
     return 1 if (node.get("memoizationStatus") or {}).get("hit") else 0
 
@@ -251,6 +287,8 @@ def run_info(workflow: dict[str, Any]) -> dict[str, Any]:
         id=workflow["metadata"]["name"],
         phase=status.get("phase") or "Pending",
         message=message[:MESSAGE_MAX],
+        stopped=bool((workflow.get("spec") or {}).get("shutdown"))
+        and status.get("phase") in ("Failed", "Error"),
     )
     return info
 

@@ -216,3 +216,26 @@ def test_notebook_view_shows_papermills_error_banner_as_text() -> None:
     page = render_notebook(json.dumps(nb))
     assert "An Exception was encountered at &#x27;In [4]&#x27;." in page
     assert "&lt;span" not in page and "<span" not in page
+
+
+def test_a_stopped_step_and_run_read_stopped() -> None:
+    stopped = node("extract", "Pod", "Failed", message="Stopped with strategy 'Stop'")
+    wf = workflow([stopped], phase="Failed")
+    wf["spec"]["shutdown"] = "Stop"
+    states = task_states(wf, graph_shape(wf))
+    assert states["extract"]["stopped"] and not states["train"]["stopped"]
+    assert run_info(wf)["stopped"]
+    assert "■ stopped" in static_html(wf)  # the static picture (dot is installed here)
+    failed = workflow([node("extract", "Pod", "Failed", message="boom")], phase="Failed")
+    assert not task_states(failed, graph_shape(failed))["extract"]["stopped"]
+    assert not run_info(failed)["stopped"]
+
+
+def test_when_conditions_are_on_the_graph() -> None:
+    from nbflow.widget.state import readable_when
+
+    wf = workflow([])
+    assert graph_shape(wf).to_json()["nodes"][4] == {
+        "id": "notify", "label": "notify", "template": "notify", "kind": "task", "when": "false"}
+    expr = "{{tasks.check.outputs.parameters.ok}} == true && {{workflow.parameters.mode}} != x"
+    assert readable_when(expr) == "check.ok == true && mode != x"

@@ -186,6 +186,10 @@ describe('pure helpers', () => {
       detail: 'attempt 2/4 · backoff 4s'
     });
     expect(nodeLines({ phase: 'Succeeded', duration: '3s', cached: 1 }, { ...n, label: 'fit2' }).detail).toBe('fit · cached');
+    // a step that a stop ended reads "stopped"; a condition shows until the task runs
+    expect(nodeLines({ phase: 'Failed', duration: '2s', stopped: true }, n).status).toBe('■ stopped · 2s');
+    expect(nodeLines({ phase: 'Pending' }, { ...n, when: 'check.ok == true' }).detail).toBe('if check.ok == true');
+    expect(nodeLines({ phase: 'Succeeded' }, { ...n, when: 'check.ok == true' }).detail).not.toContain('if ');
   });
 });
 
