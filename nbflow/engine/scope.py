@@ -160,10 +160,10 @@ def aggregate_outputs(nodes: Mapping[str, Node], group: Node) -> dict[str, Any]:
         outputs = node.get("outputs") or {}
         if node["phase"] != "Succeeded" or not outputs:
             continue
-        params = {p["name"]: str(p.get("value", "")) for p in outputs.get("parameters") or []
-                  if not p["name"].startswith("nbflow-")}
-        if params:
-            maps.append(params)
+        params = {p["name"]: str(p.get("value", "")) for p in outputs.get("parameters") or []}
+        own = {k: v for k, v in params.items() if not k.startswith("nbflow-")}
+        if own:  # nbflow's own (nbflow-digests) are aggregated by name, not in the maps
+            maps.append(own)
         for name, value in params.items():
             values.setdefault(name, []).append(value)
         if "result" in outputs:
