@@ -128,7 +128,7 @@ class NbflowMagics(Magics):
         ``%nbflow run [NAME] [-p k=v ...] [--background | --wait] [--artifact-root URL]
         [--no-cache]``, ``%nbflow compile [NAME] [-o FILE] [-p k=v ...]``,
         ``%nbflow lint [NAME]``, ``%nbflow status [RUN]``, ``%nbflow logs RUN TASK``,
-        ``%nbflow resume [RUN] [--node NAME]``, ``%nbflow retry [RUN]``,
+        ``%nbflow resume [RUN] [--node NAME] [--no-cache]``, ``%nbflow retry [RUN] [--no-cache]``,
         ``%nbflow rerun RUN --from TASK`` (with the cells as they are now),
         ``%nbflow stop [RUN] [--terminate]``.
         """
@@ -221,7 +221,8 @@ class NbflowMagics(Magics):
         from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
-        run = api.resume_run(args.run, nodes=args.nodes or None, progress=progress, wait=False)
+        run = api.resume_run(args.run, nodes=args.nodes or None, progress=progress, wait=False,
+                             config=_cache_config(args))
         if not run.live:
             print(f"asked run {run.id} to resume")
             return run
@@ -231,7 +232,8 @@ class NbflowMagics(Magics):
         from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
-        return self._follow(api.retry_run(args.run, progress=progress, wait=False), False, None)
+        run = api.retry_run(args.run, progress=progress, wait=False, config=_cache_config(args))
+        return self._follow(run, False, None)
 
     def _cmd_rerun(self, args: Any) -> Any:
         """Rerun a task and its descendants with the cells as they are in this kernel now."""
@@ -355,6 +357,13 @@ class NbflowMagics(Magics):
         from .. import api
 
         print(api.task_logs(args.run, args.task))
+
+
+def _cache_config(args: Any) -> Any:
+    """The configuration with ``--no-cache`` applied, when given."""
+    from ..config import load_config
+
+    return load_config(cache=False) if getattr(args, "no_cache", False) else None
 
 
 def _workflow_of(run: Any) -> str | None:
