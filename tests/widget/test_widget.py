@@ -284,3 +284,29 @@ def test_a_20_task_graph_costs_little_in_an_executed_notebook(
     assert page.count('class="nbflow-static"') == 1
     static = page[page.index('class="nbflow-static"'):]
     assert "<svg" in static[:2000] and "✔ Succeeded" in static
+
+
+def test_log_tail_separates_the_executions_of_a_retried_step(
+    make_notebook: Any, nbflow_home: Path, tmp_path: Path
+) -> None:
+    path = make_notebook([
+        "%%template flaky --outputs n\nfrom pathlib import Path\nprint('attempt')\n"
+        "if Path('broken').exists():\n    raise RuntimeError('broken')\nn = 1",
+        "%%workflow w\nflaky",
+    ])
+    (tmp_path / "broken").write_text("")
+    wf = read_notebook(path).workflow("w")
+    run = api.run_workflow(wf, workdir=tmp_path, base_dir=tmp_path)
+    assert run.phase == "Failed"
+    (tmp_path / "broken").unlink()
+    run = api.retry_run(run.id)
+    assert run.phase == "Succeeded"
+    widget = RunWidget(run)
+    try:
+        widget.selected = {"task": "flaky", "node": None}
+        tail = widget.details["log_tail"]
+        first, _, second = tail.partition("──── run again · ")
+        assert "RuntimeError" in first and "attempt" in first
+        assert second and "attempt" in second and "RuntimeError" not in second
+    finally:
+        widget.close()
