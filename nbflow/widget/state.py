@@ -8,7 +8,7 @@ from typing import Any
 
 from ..argo.depends import depends_tasks
 from ..engine.nodes import node_id, parse_timestamp
-from ..vocab import NodeType
+from ..vocab import GROUP_TYPES, NodeType
 
 __all__ = [
     "GraphNode",
@@ -22,6 +22,7 @@ __all__ = [
     "format_seconds",
     "item_label",
     "readable_when",
+    "active_seconds",
     "STOPPED",
 ]
 
@@ -276,6 +277,8 @@ def run_info(workflow: dict[str, Any]) -> dict[str, Any]:
     status = workflow.get("status") or {}
     info = _timing(status)
     nodes = status.get("nodes") or {}
+    if info["duration"]:  # the time it was running: not the idle time between reruns
+        info["duration"] = format_seconds(active_seconds(nodes.values()))
     # "child 'wf-123' failed" reads better with the node's name
     message = _NODE_REF.sub(
         lambda m: f"'{nodes[m.group(1)].get('displayName', m.group(1))}'"
@@ -291,6 +294,24 @@ def run_info(workflow: dict[str, Any]) -> dict[str, Any]:
         and status.get("phase") in ("Failed", "Error"),
     )
     return info
+
+
+def active_seconds(nodes: Any) -> float:
+    """Seconds during which some step (pod, retry, suspend, ...) of ``nodes`` was going on:
+    the union of their intervals, so that the idle time between a run's end and its retry,
+    resume or rerun does not count."""
+    spans = sorted(
+        (parse_timestamp(n["startedAt"]).timestamp(), parse_timestamp(n["finishedAt"]).timestamp())
+        for n in nodes
+        if n.get("type") not in GROUP_TYPES and n.get("startedAt") and n.get("finishedAt")
+    )
+    total, end = 0.0, float("-inf")
+    for start, finish in spans:
+        if finish <= end:
+            continue
+        total += finish - max(start, end)
+        end = finish
+    return total
 
 
 def item_label(node: Node) -> str:

@@ -239,3 +239,15 @@ def test_when_conditions_are_on_the_graph() -> None:
         "id": "notify", "label": "notify", "template": "notify", "kind": "task", "when": "false"}
     expr = "{{tasks.check.outputs.parameters.ok}} == true && {{workflow.parameters.mode}} != x"
     assert readable_when(expr) == "check.ok == true && mode != x"
+
+
+def test_run_duration_leaves_out_the_idle_time_before_a_retry() -> None:
+    first = node("extract", "Pod", "Succeeded", finishedAt="2026-01-01T00:00:10Z")
+    again = node("train", "Pod", "Succeeded", startedAt="2026-01-01T05:00:00Z",
+                 finishedAt="2026-01-01T05:00:20Z")
+    overlapping = node("score", "Pod", "Succeeded", startedAt="2026-01-01T05:00:05Z",
+                       finishedAt="2026-01-01T05:00:25Z")
+    root = node("", "DAG", "Succeeded", finishedAt="2026-01-01T05:00:25Z")
+    wf = workflow([root, first, again, overlapping], phase="Succeeded",
+                  finishedAt="2026-01-01T05:00:25Z")
+    assert run_info(wf)["duration"] == "35s"  # 10 s, then 25 s five hours later
