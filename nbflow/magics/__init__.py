@@ -232,8 +232,24 @@ class NbflowMagics(Magics):
         from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
+        note = self._retry_note(args.run)
+        if note:
+            print(f"nbflow: {note}")
         run = api.retry_run(args.run, progress=progress, wait=False, config=_cache_config(args))
         return self._follow(run, False, None)
+
+    def _retry_note(self, run_id: str | None) -> str:
+        """What a retry of ``run_id`` will say about its code (the cells were edited since)."""
+        from .. import api
+        from ..widget.actions import edited_since, retry_note
+
+        if not self.spec.workflows:
+            return ""
+        run = api.get_run(run_id)
+        name = _workflow_of(run)
+        if name not in self.spec.workflows:
+            return ""
+        return retry_note(edited_since(run, self.spec.workflow(name)))
 
     def _cmd_rerun(self, args: Any) -> Any:
         """Rerun a task and its descendants with the cells as they are in this kernel now."""

@@ -199,7 +199,15 @@ def test_retry_action_reruns_the_failed_task_and_is_followed(tmp_path: Path) -> 
         assert widget.nodes["boom"]["phase"] == "Failed"
         assert widget.actions == ["retry"]  # ended: no stop; a failed local run can be retried
         first_engine = run.driver.engine
+        # the cells as the kernel has them now: boom's was fixed
+        import nbformat
+
+        nb = nbformat.read(tmp_path / "pipeline.ipynb", as_version=4)
+        nb.cells[1].source = "%%template boom --inputs n --outputs x\nx = n"
+        nbformat.write(nb, tmp_path / "edited.ipynb")
+        widget.workflow_source = lambda: read_notebook(tmp_path / "edited.ipynb").workflow()
         widget.act("retry")
+        assert "the cells of boom changed since" in widget.notice  # it runs the old code
         assert widget.run is run and run.driver.engine is not first_engine  # a new engine goes on
         widget.run.wait(timeout=60)
         widget.flush()
