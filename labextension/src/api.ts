@@ -143,18 +143,6 @@ export class NbflowApi {
     return this.post('notebooks/lint', { path, workflow });
   }
 
-  schedules(): Promise<any> {
-    return this.request('schedules');
-  }
-
-  createSchedule(body: Record<string, unknown>): Promise<any> {
-    return this.post('schedules', body);
-  }
-
-  describeCron(cron: string, timezone?: string): Promise<{ text: string; next: string[] }> {
-    return this.request(withQuery('schedules/describe', { cron, timezone }));
-  }
-
   /** The WebSocket URL of the live updates. */
   eventsUrl(): string {
     const url = URLExt.join(this.settings.wsUrl, API_PREFIX, 'events');
