@@ -312,62 +312,13 @@ class NbflowMagics(Magics):
 
         print(api.get_run(args.run).summary())
 
-    def _cmd_schedule(self, args: Any) -> Any:
-        """``%nbflow schedule ACTION ...``: the actions of ``nbflow schedule``.
+    def _cmd_schedule(self, args: Any) -> None:
+        """``%nbflow schedule ACTION ...``: the actions of ``nbflow schedule``."""
+        from .schedule import schedule_command
 
-        ``add [WORKFLOW]`` schedules this notebook's file (``__session__``, or ``--notebook``;
-        ``--follow``, the default, compiles it at each tick); without a known file, a snapshot
-        of the workflow as the cells define it now.
-        """
-        from ..cli.schedule import render_history, render_list, render_show
-        from ..schedule import actions
-
-        if args.action == "list":
-            print(render_list(actions.list_schedules()))
-            return None
-        if args.action == "add":
-            return self._schedule_add(args)
-        if not args.name:
-            raise UsageError(f"%nbflow schedule {args.action} NAME: which schedule?")
-        if args.action == "show":
-            print(render_show(actions.get_schedule(args.name)))
-        elif args.action == "history":
-            print(render_history(actions.schedule_history(args.name)))
-        elif args.action == "run-now":
-            print(f"started {actions.run_now(args.name)}")
-        else:
-            fn = {"pause": actions.pause_schedule, "resume": actions.resume_schedule,
-                  "remove": actions.remove_schedule}[args.action]
-            fn(args.name)
-            print(f"schedule {args.name} {args.action}d")
-        return None
-
-    def _schedule_add(self, args: Any) -> Any:
-        from ..cli.schedule import code_line, schedule_options
-        from ..schedule.actions import add_schedule
-
-        fields = {k: getattr(args, k) for k in (
-            "cron", "timezone", "concurrency_policy", "starting_deadline", "history", "suspend",
-            "code", "notify", "notify_on", "notify_attach")}
-        options = schedule_options(name=args.schedule_name, **fields)
-        notebook = args.notebook or _session_notebook(self._ip)
-        if notebook is None:
-            if args.code == "follow":
-                raise UsageError("--follow needs the notebook's file: give --notebook PATH")
-            from dataclasses import replace
-
-            source: Any = self.spec.workflow(args.name, _parameters(args.param))
-            options = replace(options, code="snapshot")
-        else:
-            source = notebook
-        out = add_schedule(source, workflow=args.name, parameters=args.param, options=options,
-                           replace=args.replace, backend=args.backend)
-        if out["backend"] == "argo":
-            print(f"CronWorkflow {out['name']} applied in namespace {out['namespace']}")
-            return None
-        print(f"schedule {out['name']}: {out['description']}; next run "
-              f"{out['nextScheduledTime']}\n  code: {code_line(out)}")
-        return None
+        notebook = _session_notebook(self._ip)
+        schedule_command(args, notebook, lambda: self.spec.workflow(args.name,
+                                                                    _parameters(args.param)))
 
     def _cmd_logs(self, args: Any) -> None:
         from .. import api
