@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
-from ..graph import order as graph_order
-from ..graph import unknown
-from ..vocab import COMPLETED, FAILED, FULFILLED, NodeType, Phase
+from ..vocab import FAILED, FULFILLED, NodeType, Phase
 from .calls import arguments, expansion
 from .calls import items as call_items
+from .dagplan import DagPlan, branch_phase, continues_on
 from .hooks import hooks_done, run_hooks
 from .nodes import Node, item_description, outbound, settled
 from .outputs import export_globals, template_outputs
@@ -326,7 +324,7 @@ def _dag_has_failure(op: Operator, prefix: str, plan: DagPlan) -> bool:
         suffix = "Failed" if n["phase"] == "Failed" else "Errored"
         name = re.escape(t["name"])
         pattern = re.compile(rf"(?<![-\w]){name}\.({suffix}|AllFailed|AnySucceeded)\b")
-        handled = _continues(t, n["phase"]) or any(
+        handled = continues_on(t, n["phase"]) or any(
             pattern.search(expr) for expr, _ in plan.depends.values()
         )
         if not handled:
@@ -353,8 +351,8 @@ def _assess_dag(
         return
     phase, culprit = Phase.SUCCEEDED, None
     for target in targets:
-        branch, who = _branch_phase(target, task_nodes, plan)
-        handled = _continues(by_name[target], branch)
+        branch, who = branch_phase(target, task_nodes, plan)
+        handled = continues_on(by_name[target], branch)
         if branch in FAILED and not handled and phase == Phase.SUCCEEDED:
             phase, culprit = Phase(branch), who
     out: list[str] = []
@@ -375,75 +373,3 @@ def _assess_dag(
         export_globals(op, node, tmpl)
         return
     op.mark(node, phase, f"child '{culprit}' failed" if culprit else None)
-
-
-@dataclass
-class DagPlan:
-    """What a DAG template implies, computed once: order, depends, targets."""
-
-    tasks: list[dict[str, Any]]
-    by_name: dict[str, dict[str, Any]]
-    depends: dict[str, tuple[str, list[str]]]
-    targets: list[str]
-    fail_fast: bool
-    target_text: str = ""
-
-    @classmethod
-    def of(cls, tmpl: dict[str, Any]) -> DagPlan:
-        """Analyse a DAG template; raise ManifestError on cycles or unknown tasks."""
-        from ..argo.depends import dependencies_to_depends, depends_tasks, expand_depends
-
-        dag = tmpl["dag"]
-        tasks = dag.get("tasks") or []
-        by_name = {t["name"]: t for t in tasks}
-        cont = {
-            n: (
-                bool((t.get("continueOn") or {}).get("failed")),
-                bool((t.get("continueOn") or {}).get("error")),
-            )
-            for n, t in by_name.items()
-        }
-        depends: dict[str, tuple[str, list[str]]] = {}
-        for t in tasks:
-            if t.get("depends"):
-                expr = expand_depends(t["depends"], cont)
-            elif t.get("dependencies"):
-                expr = dependencies_to_depends(t["dependencies"], cont)
-            else:
-                expr = ""
-            depends[t["name"]] = (expr, depends_tasks(expr) if expr else [])
-        used = {d for _, deps in depends.values() for d in deps}
-        text = str(dag.get("target") or "")
-        leaves = sorted(n for n in by_name if n not in used)
-        targets = leaves if "{{" in text else text.split() or leaves
-        graph = {n: d for n, (_, d) in depends.items()}
-        where = f"template {tmpl['name']}"
-        for name, missing in unknown(graph):
-            raise ManifestError(f"task {name!r} depends on unknown task {missing!r}", where)
-        order = [by_name[n] for n in graph_order(graph, where=where)]
-        return cls(order, by_name, depends, targets, dag.get("failFast", True), text)
-
-
-def _continues(task: dict[str, Any], phase: str) -> bool:
-    cont = task.get("continueOn") or {}
-    return bool(cont.get("failed")) if phase == "Failed" else bool(cont.get("error"))
-
-
-def _branch_phase(
-    target: str, nodes: dict[str, Node | None], plan: DagPlan
-) -> tuple[str, str | None]:
-    """A target's phase; for a Skipped/Omitted/unstarted target, its ancestors' (Failed first)."""
-    node = nodes.get(target)
-    if node is not None and node["phase"] in COMPLETED:
-        return node["phase"], node["id"]
-    frontier, seen = [target], set()
-    while frontier:
-        name = frontier.pop(0)
-        if name in seen:
-            continue
-        seen.add(name)
-        n = nodes.get(name)
-        if n is not None and n["phase"] in FAILED and name != target:
-            return n["phase"], n["id"]
-        frontier += plan.depends[name][1]
-    return "Succeeded", None

@@ -301,7 +301,7 @@ class LocalDriver(Subscribers):
     def rerun(self, task: str, manifest: dict[str, Any]) -> None:
         """Rerun ``task`` and everything downstream of it with ``manifest``'s spec; every other
         task keeps its results. The run's workflow parameters keep their values."""
-        from .dag import DagPlan
+        from .dagplan import DagPlan
         from .recovery import rerun_plan
 
         def plan(wf: dict[str, Any]) -> None:

@@ -436,7 +436,7 @@ def test_with_sequence_counts_and_formats() -> None:
 
 
 def test_a_cycle_in_a_hand_written_dag_is_named_like_lint_names_it() -> None:
-    from nbflow.engine.dag import DagPlan
+    from nbflow.engine.dagplan import DagPlan
     from nbflow.errors import CycleError
 
     tmpl = {"name": "main", "dag": {"tasks": [task("a", depends="b"), task("b", depends="a")]}}
