@@ -160,10 +160,12 @@ def aggregate_outputs(nodes: Mapping[str, Node], group: Node) -> dict[str, Any]:
         outputs = node.get("outputs") or {}
         if node["phase"] != "Succeeded" or not outputs:
             continue
-        params = {p["name"]: str(p.get("value", "")) for p in outputs.get("parameters") or []
-                  if not p["name"].startswith("nbflow-")}
-        if params:
-            maps.append(params)
+        params = {p["name"]: str(p.get("value", "")) for p in outputs.get("parameters") or []}
+        # nbflow's own parameters stay out of the items' maps, but a fan-in reads their list
+        # (tasks.X.outputs.parameters.nbflow-digests: what each item recorded)
+        shown = {k: v for k, v in params.items() if not k.startswith("nbflow-")}
+        if shown:
+            maps.append(shown)
         for name, value in params.items():
             values.setdefault(name, []).append(value)
         if "result" in outputs:
