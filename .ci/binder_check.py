@@ -32,6 +32,8 @@ GALLERY = {
     "quickstart": 1, "etl": 2, "ml": 1, "parameters": 2, "approval": 1, "caching": 3,
     "scheduling": 1, "cluster": 1, "s3": 1,
 }
+SHOTS = REPO / "test-output" / "binder"  # git-ignored; the docs show some
+STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 URLPATH = "lab/tree/notebooks/quickstart.ipynb"  # the README's Binder badge opens this
 
 
@@ -111,8 +113,7 @@ def run_notebook(page: Any, url: str, name: str, home: Path) -> None:
         text = (last.text_content() or "").strip()
         if text[1:-2].isdigit():
             break
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                              has_text="Traceback")
+        errors = page.locator(STDERR, has_text="Traceback")
         if errors.count() and all((p.text_content() or "").strip() != "[*]:"
                                   for p in prompts.all()):
             fail(f"{name}.ipynb: a cell failed:\n{errors.first.text_content()[-2000:]}")
@@ -147,6 +148,11 @@ def main() -> int:
                 for name in names:
                     t0 = time.monotonic()
                     run_notebook(page, url, name, home)
+                    SHOTS.mkdir(parents=True, exist_ok=True)
+                    graphs = page.locator(".jp-Notebook .nbflow")
+                    if graphs.count():
+                        graphs.first.scroll_into_view_if_needed()
+                    page.screenshot(path=str(SHOTS / f"{name}.png"))
                     print(f"binder-check: {name}.ipynb ran in Lab ({time.monotonic() - t0:.1f} s)")
                 browser.close()
         finally:

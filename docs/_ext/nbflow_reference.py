@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,8 +157,54 @@ def generate(outdir: Path) -> list[Path]:
     return written
 
 
+SCREENSHOTS = {  # what the browser tests leave in test-output/, and what each shows
+    "labextension/lab-run-from-sidebar.png": "The Pipelines sidebar, and the run view of a run "
+    "started from it (JupyterLab).",
+    "labextension/lab-node-details.png": "A node's details in the run view: phase, parameters, "
+    "outputs, log tail, the failing cell's traceback.",
+    "labextension/lab-cell-badges.png": "Cell badges: the phase of each template's task in the "
+    "notebook's latest run.",
+    "labextension/lab-executed-notebook.png": "An executed step notebook, opened read-only.",
+    "labextension/lab-failed-notification.png": "The notification of a failed run.",
+    "labextension/notebook7-notebook-run-view.png": "The run view beside a notebook in "
+    "Notebook 7.",
+    "binder/etl.png": "The ETL tutorial run in JupyterLab, as on Binder (.ci/binder-check).",
+    "binder/ml.png": "The ML tutorial run in JupyterLab, as on Binder (.ci/binder-check).",
+}
+
+
+def screenshots_page(srcdir: Path, shots: Path) -> str:
+    """``screenshots.md``: the screenshots the browser tests took (copied into ``_static``);
+    the page says how to make them when there are none."""
+    target = srcdir / "_static" / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    out = [
+        "# Screenshots\n",
+        "Taken by the browser tests (`pytest tests/labextension`, `.ci/binder-check`) on a real "
+        "JupyterLab in Chromium, and copied here when the documentation is built, so they show "
+        "the current code.\n",
+    ]
+    found = 0
+    for name, caption in SCREENSHOTS.items():
+        source = shots / name
+        if source.is_file():
+            flat = name.replace("/", "-")
+            shutil.copy2(source, target / flat)
+            figure = f"_static/screenshots/{flat}\n:width: 100%\n\n{caption}"
+            out.append(f"```{{figure}} {figure}\n```\n")
+            found += 1
+    if not found:
+        out.append("No screenshots yet: run the browser tests first, then build again.\n")
+    return "\n".join(out)
+
+
 def _on_builder_inited(app: Any) -> None:
-    generate(Path(app.srcdir) / "reference")
+    srcdir = Path(app.srcdir)
+    generate(srcdir / "reference")
+    page = screenshots_page(srcdir, srcdir.parent / "test-output")
+    path = srcdir / "screenshots.md"
+    if not path.exists() or path.read_text() != page:
+        path.write_text(page)
 
 
 def setup(app: Any) -> dict[str, Any]:
