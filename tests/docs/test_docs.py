@@ -82,7 +82,7 @@ def test_config_reference_has_every_trait(built: Path) -> None:
 @pytest.mark.kernel
 def test_pages_are_built_and_executed(built: Path) -> None:
     for page in ("index", "concepts", "howto/s3", "howto/kubernetes", "howto/schedules",
-                 "howto/jupyterlab", "reference/api", "reference/argo"):
+                 "howto/jupyterlab", "reference/api", "reference/argo", "screenshots"):
         assert (built / f"{page}.html").is_file(), page
     for name in ("quickstart", "etl", "ml", "parameters", "approval", "caching",
                  "scheduling", "cluster", "s3"):
