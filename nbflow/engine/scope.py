@@ -161,11 +161,9 @@ def aggregate_outputs(nodes: Mapping[str, Node], group: Node) -> dict[str, Any]:
         if node["phase"] != "Succeeded" or not outputs:
             continue
         params = {p["name"]: str(p.get("value", "")) for p in outputs.get("parameters") or []}
-        # nbflow's own parameters stay out of the items' maps, but a fan-in reads their list
-        # (tasks.X.outputs.parameters.nbflow-digests: what each item recorded)
-        shown = {k: v for k, v in params.items() if not k.startswith("nbflow-")}
-        if shown:
-            maps.append(shown)
+        own = {k: v for k, v in params.items() if not k.startswith("nbflow-")}
+        if own:  # nbflow's own (nbflow-digests) are aggregated by name, not in the maps
+            maps.append(own)
         for name, value in params.items():
             values.setdefault(name, []).append(value)
         if "result" in outputs:
