@@ -148,8 +148,9 @@ def run_batch(context: Any, url: str, names: list[str], home: Path) -> None:
                 check_runs(name, home)
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 graphs = pages[name].locator(".jp-Notebook .nbflow")
-                if graphs.count():
+                if graphs.count():  # the live graph of its first run, alone too
                     graphs.first.scroll_into_view_if_needed()
+                    graphs.first.screenshot(path=str(SHOTS / f"{name}-graph.png"))
                 pages[name].screenshot(path=str(SHOTS / f"{name}.png"))
                 print(f"binder-check: {name}.ipynb ran in Lab "
                       f"({time.monotonic() - started:.1f} s after its batch started)")

@@ -168,6 +168,8 @@ SCREENSHOTS = {  # what the browser tests leave in test-output/, and what each s
     "labextension/lab-failed-notification.png": "The notification of a failed run.",
     "labextension/notebook7-notebook-run-view.png": "The run view beside a notebook in "
     "Notebook 7.",
+    "binder/etl-graph.png": "The live graph of the ETL tutorial's run: a fan-out, its fan-in, "
+    "a quality gate.",
     "binder/etl.png": "The ETL tutorial run in JupyterLab, as on Binder (.ci/binder-check).",
     "binder/ml.png": "The ML tutorial run in JupyterLab, as on Binder (.ci/binder-check).",
 }
