@@ -87,12 +87,17 @@ def _execute(name: str, base: Path) -> Executed:
 
 
 @pytest.fixture(scope="session")
-def kernel_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Executed]]]:
-    """Every gallery notebook executing in a kernel, a few at a time, by name."""
+def kernel_runs(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Future[Executed]]]:
+    """The gallery notebooks whose kernel test is selected, executing in kernels a few at a
+    time (from the first test of the module on, so that they overlap the terminal tests)."""
+    selected = {item.name[len("test_"):-len("_kernel")] for item in request.session.items
+                if item.name.startswith("test_") and item.name.endswith("_kernel")}
     pool = ThreadPoolExecutor(max_workers=PARALLEL)
     futures = {
         name: pool.submit(_execute, name, tmp_path_factory.mktemp(f"kernel-{name}"))
-        for name in GALLERY
+        for name in GALLERY if name in selected
     }
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
