@@ -169,14 +169,20 @@ def _execute(
     try:
         # the kernel's own output (what its cells' subprocesses print) goes to the log too
         with capped_output() if engine is None else contextlib.nullcontext():
-            papermill.execute_notebook(
-                str(source),
-                str(target),
-                parameters=parameters,
-                kernel_name=kernel,
-                progress_bar=False,
-                **options,
-            )
+            try:
+                papermill.execute_notebook(
+                    str(source),
+                    str(target),
+                    parameters=parameters,
+                    kernel_name=kernel,
+                    progress_bar=False,
+                    **options,
+                )
+            finally:  # what the cells started ends with them, before their output is flushed
+                if engine is None:
+                    from ._linux import kill_tree
+
+                    kill_tree(os.getpid(), include_self=False)
     except PapermillExecutionError as exc:
         traceback = "\n".join(_ANSI.sub("", line) for line in exc.traceback or [])
         print(traceback, file=sys.stderr)

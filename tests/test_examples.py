@@ -24,6 +24,7 @@ def _examples() -> Path:
     spec = importlib.util.spec_from_file_location("conformance", HARNESS)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return Path(module.default_examples())
 

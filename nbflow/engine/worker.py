@@ -173,10 +173,11 @@ class LocalPod:
                 target.write_text(art["raw"].get("data", ""), encoding="utf-8")
             elif (art.get("s3") or {}).get("key"):
                 key = art["s3"]["key"]
-                if art.get("subPath"):  # a file or folder inside the artifact
-                    key = key.rstrip("/") + "/" + os.path.normpath(art["subPath"]).lstrip("/")
                 try:
-                    self.store.download(key, target)
+                    if art.get("subPath"):
+                        self._stage_part(art, key, target)
+                    else:
+                        self.store.download(key, target)
                 except ArtifactNotFound:
                     if art.get("optional"):
                         continue
@@ -187,6 +188,23 @@ class LocalPod:
                     f"input artifact {art['name']!r} has no source the local engine can read"
                 )
         self._expect_inputs()
+
+    def _stage_part(self, art: dict[str, Any], key: str, target: Path) -> None:
+        """Stage a file or folder inside an artifact (``subPath``). When its producer recorded
+        the artifact's digest, the whole is downloaded and checked first, then the part kept."""
+        part = os.path.normpath(art["subPath"]).lstrip("/")
+        expect = self.expect.pop(art["name"], None)
+        if expect is None:
+            self.store.download(key.rstrip("/") + "/" + part, target)
+            return
+        whole = self.local(STEP_DIR) / "whole" / art["name"]
+        self.store.download(key, whole)
+        verify_input(whole, art["name"], expect)
+        source = whole / part
+        if not source.exists():
+            raise ArtifactNotFound(key.rstrip("/") + "/" + part)
+        shutil.move(str(source), str(target))
+        shutil.rmtree(whole, ignore_errors=True)
 
     def _expect_inputs(self) -> None:
         """Hand the step its inputs' recorded digests: ``nbflow.runner`` checks them before it

@@ -291,15 +291,13 @@ def test_a_stream_flushed_after_its_notebook_ended_writes_nothing(tmp_path: Path
         os.write(fd, b"from C code\n")
         stream.flush()
         capture.close()
-        start = time.monotonic()
         del stream  # what the collector does after the notebook: IOBase.__del__ flushes
         gc.collect()
-        waited = time.monotonic() - start
     finally:
         os.close(fd)
     assert cells[0]["outputs"][0]["text"] == "from C code\n"
     assert log.read_bytes() == b""  # no sync marker left in the step's log
-    assert waited < capture.SYNC_TIMEOUT_S  # and no wait for a marker nobody reads
+    assert not capture.broken  # a sync that waited for a marker nobody reads would time out
 
 
 def test_the_server_learns_what_a_running_step_imports(server: ForkServer) -> None:

@@ -267,3 +267,44 @@ def test_an_init_container_that_fails_fails_the_pod(nbflow_home: Path, tmp_path:
     r = run(manifest([step]), tmp_path)
     assert r.nodes[r.id]["phase"] == "Failed"
     assert r.nodes[r.id]["message"] == "init container prep failed: Error (exit code 3)"
+
+
+def _subpath_workflow() -> dict[str, Any]:
+    make = sh("make", "mkdir -p /tmp/d; echo one > /tmp/d/a.txt; echo two > /tmp/d/b.txt",
+              outputs={"artifacts": [{"name": "d", "path": "/tmp/d", "archive": {"none": {}}}]})
+    use = {"name": "use", "inputs": {"artifacts": [{"name": "m", "path": "/tmp/m"}]},
+           "container": {"image": "alpine", "command": ["cat", "/tmp/m"]}}
+    arg = {"name": "m", "from": "{{steps.make.outputs.artifacts.d}}", "subPath": "a.txt"}
+    main = {"name": "main", "steps": [
+        [{"name": "make", "template": "make"}],
+        [{"name": "wait", "template": "wait"}],
+        [{"name": "use", "template": "use", "arguments": {"artifacts": [arg]}}],
+    ]}
+    return manifest([main, make, {"name": "wait", "suspend": {}}, use])
+
+
+def test_a_subpath_input_is_checked_against_the_whole_artifact(
+    nbflow_home: Path, tmp_path: Path, eventually: Any
+) -> None:
+    def suspended(r: Any) -> bool:
+        return any(n["type"] == "Suspend" and n["phase"] == "Running"
+                   for n in r.driver.nodes.values())
+
+    intact = api.run_workflow(_subpath_workflow(), config=load_config(cache=False),
+                              workdir=tmp_path, host_exec=True, wait=False)
+    eventually(lambda: suspended(intact), 60, "the run to reach its suspend node")
+    intact.driver.resume(["wait"])
+    intact.driver.wait(120)
+    assert intact.driver.phase == "Succeeded"
+    assert results(api.get_run(intact.id))["use"] == "one"
+
+    tampered = api.run_workflow(_subpath_workflow(), config=load_config(cache=False),
+                                workdir=tmp_path, host_exec=True, wait=False)
+    eventually(lambda: suspended(tampered), 60, "the run to reach its suspend node")
+    (other,) = (nbflow_home / "artifacts").rglob(f"*{tampered.id}*/d/b.txt")
+    other.write_text("planted\n")  # not the part the step reads, but part of what was written
+    tampered.driver.resume(["wait"])
+    tampered.driver.wait(120)
+    use = [n for n in api.get_run(tampered.id).nodes.values() if n["displayName"] == "use"]
+    assert use[0]["phase"] == "Error"
+    assert "input 'm'" in use[0]["message"] and "changed after it was written" in use[0]["message"]
