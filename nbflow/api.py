@@ -167,6 +167,8 @@ def run_workflow(
         "workdir": str(Path(workdir or Path.cwd()).resolve()),
     }
     settings.update(_host_settings(cfg, load))
+    if not cfg.cache:  # --no-cache: so do its resume, retry and rerun
+        settings["cache"] = False
     host = HostOptions.from_settings(settings, Path(cfg.home), cfg.host_exec_uid)
     wf = with_step_env(prepare(source, encoded, host_exec=host_exec, host=host), step_env(cfg))
     settings.update(origin or {})
@@ -203,6 +205,8 @@ def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) 
 
     runs = RunStore(cfg.runs_dir)
     store = ArtifactStore.from_config(cfg, settings["artifact_root"])
+    if settings.get("cache") is False and cfg.cache:  # the run was started with --no-cache
+        cfg = _without_cache(cfg)
     driver = LocalDriver(wf, settings, config=cfg, runs=runs, store=store)
     if settings.get("notify"):  # --notify: tell its targets when this driver ends the run
         from .notify.send import run_listener
@@ -211,6 +215,15 @@ def _local_run(wf: dict[str, Any], settings: dict[str, Any], cfg: NbflowConfig) 
     run = Run(wf, store, runs.run_dir(wf["metadata"]["name"]), driver)
     run.allow_pickle = cfg.allow_pickle
     return run
+
+
+def _without_cache(cfg: NbflowConfig) -> NbflowConfig:
+    """A copy of ``cfg`` that reuses no cached result."""
+    copy = type(cfg)(config=cfg.config)
+    for name in cfg.trait_names(config=True):
+        setattr(copy, name, getattr(cfg, name))
+    copy.cache = False
+    return copy
 
 
 def _watch(run: Run, progress: TextIO | None) -> None:

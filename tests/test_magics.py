@@ -235,3 +235,28 @@ def test_retry_and_rerun_magics_use_the_kernels_cells(shell: Any, nbflow_home: P
     assert run(shell, f"r3 = %nbflow rerun {shell.user_ns['r'].id} --from b").success
     assert shell.user_ns["r3"].outputs("b") == {"y": 101}
     assert shell.user_ns["r3"].id == shell.user_ns["r"].id
+    # with two workflows, the run says which one to rerun (no --workflow needed)
+    run(shell, "%%workflow other\nb")
+    run(shell, "%%template b --inputs x --outputs y --no-run\ny = x + 7")
+    assert run(shell, f"r4 = %nbflow rerun {shell.user_ns['r'].id} --from b").success
+    assert shell.user_ns["r4"].outputs("b") == {"y": 8}
+
+
+@pytest.mark.kernel
+def test_retry_after_an_edit_says_which_code_it_runs(
+    shell: Any, nbflow_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(shell, "%%template a --outputs x --no-run\nraise RuntimeError('old code')")
+    run(shell, "%%template b --inputs x\nprint(x)")
+    run(shell, "%%workflow w\na >> b")
+    assert run(shell, "r = %nbflow run w").success and shell.user_ns["r"].phase == "Failed"
+    run(shell, "%%template a --outputs x --no-run\nx = 1")  # fixed in the cell
+    capsys.readouterr()
+    assert run(shell, "r2 = %nbflow retry").success
+    said = capsys.readouterr().out
+    assert "retry runs the code the run started with; the cells of a changed since" in said
+    assert "rerun from a" in said
+    assert shell.user_ns["r2"].phase == "Failed"  # the old code, as it said
+    capsys.readouterr()
+    assert run(shell, f"%nbflow rerun {shell.user_ns['r'].id} --from a").success
+    assert "changed since" not in capsys.readouterr().out

@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=text)
         sp.add_argument("run", nargs="?", help="run name (default: the most recent run)")
         add_output(sp, "the final Workflow object")
+        add_no_cache(sp, "run")
         if name == "resume":
             sp.add_argument(
                 "--node",

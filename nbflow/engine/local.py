@@ -333,7 +333,7 @@ class LocalEngine:
                 req,
                 self.store,
                 run_dir / "pods" / req.node_id,
-                self.runs.log_path(self.name, req.node_id),
+                self.runs.separate_log(self.name, req.node_id, "run again"),
                 self.workdir,
                 pid_file=run_dir / "pids" / req.node_id,
                 discard=self.trash.discard if self.trash is not None else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +14,7 @@ __all__ = [
     "fnv32a",
     "node_id",
     "item_description",
+    "readable_name",
     "new_node",
     "timestamp",
     "parse_timestamp",
@@ -52,6 +54,25 @@ def item_description(item: Any) -> str:
     else:
         desc = _plain(item)
     return desc.replace("(", "").replace(")", "")
+
+
+_ITEM = re.compile(r"\((\d+):([^()]*)\)")
+
+
+def readable_name(name: str) -> str:
+    """A node name as the user wrote the items: ``summarize(0:_i:0,shard:0)`` reads
+    ``summarize(shard=0)``; nbflow's own ``_i`` (the item index) is left out.
+
+    Items that are not key/value pairs (``fan(2:7)``) keep Argo's form.
+    """
+
+    def item(match: re.Match[str]) -> str:
+        pairs = [p for p in match.group(2).split(",") if ":" in p and not p.startswith("_i:")]
+        if not pairs:
+            return match.group(0)
+        return "(" + ", ".join(p.replace(":", "=", 1) for p in pairs) + ")"
+
+    return _ITEM.sub(item, name)
 
 
 def _plain(value: Any) -> str:

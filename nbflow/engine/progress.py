@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from ..vocab import COMPLETED, NodeType
+from .nodes import readable_name
 
 __all__ = ["ProgressPrinter"]
 
@@ -29,7 +30,7 @@ class ProgressPrinter:
             if node.get("type") not in _SHOWN or self._last.get(node["id"]) == node["phase"]:
                 continue
             self._last[node["id"]] = node["phase"]
-            label = node["name"].removeprefix(name + ".")
+            label = readable_name(node["name"].removeprefix(name + "."))
             msg = (
                 f"  {node['message']}" if node.get("message") and node["phase"] != "Running" else ""
             )

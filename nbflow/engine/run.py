@@ -16,7 +16,7 @@ from ..artifacts import ArtifactStore
 from ..errors import NbflowError
 from ..vocab import COMPLETED, EXECUTED_NOTEBOOK, FAILED, NodeType
 from .index import recorded_digests, task_of
-from .nodes import Node, parse_timestamp
+from .nodes import Node, parse_timestamp, readable_name
 
 if TYPE_CHECKING:
     from .driver import Listener, RunDriver
@@ -241,7 +241,7 @@ class Run:
         for pod in self.pods(task):
             path = self.run_dir / "logs" / f"{pod['id']}.log"
             text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-            parts.append(f"==> {pod['displayName']} ({pod['phase']}) <==\n{text}")
+            parts.append(f"==> {readable_name(pod['displayName'])} ({pod['phase']}) <==\n{text}")
         return "\n".join(parts)
 
     # ------------------------------------------------------------------ outputs
@@ -367,7 +367,8 @@ def _notebook_error(data: bytes) -> dict[str, Any] | None:
                     "ename": out.get("ename"),
                     "evalue": out.get("evalue"),
                     "traceback": tb,
-                    "cell": index,
+                    # the number the traceback shows ("Cell In[4]"), as the runner's message
+                    "cell": cell.get("execution_count") or index,
                 }
     return None
 

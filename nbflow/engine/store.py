@@ -46,6 +46,18 @@ class RunStore:
         """The log file of one pod."""
         return self.root / name / "logs" / f"{node_id}.log"
 
+    def separate_log(self, name: str, node_id: str, what: str) -> Path:
+        """The log file of one pod, about to be written again (a retry, resume or rerun of
+        the run): a line that says so first ends what the earlier execution wrote."""
+        from datetime import datetime, timezone
+
+        path = self.log_path(name, node_id)
+        if path.is_file() and path.stat().st_size:
+            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(f"\n──── {what} · {stamp} ────\n")
+        return path
+
     def create(self, workflow: dict[str, Any], settings: dict[str, Any]) -> Path:
         """Register a new run; ``settings`` records how to reach its artifacts and where it ran."""
         folder = self.run_dir(workflow["metadata"]["name"])

@@ -21,6 +21,7 @@ from ..notebook.magic_args import (
     parse_workflow_options,
 )
 from .commands import parse_nbflow
+from .serve import wait_serving_comms
 
 __all__ = ["NbflowMagics", "load_ipython_extension", "live_spec"]
 
@@ -127,7 +128,7 @@ class NbflowMagics(Magics):
         ``%nbflow run [NAME] [-p k=v ...] [--background | --wait] [--artifact-root URL]
         [--no-cache]``, ``%nbflow compile [NAME] [-o FILE] [-p k=v ...]``,
         ``%nbflow lint [NAME]``, ``%nbflow status [RUN]``, ``%nbflow logs RUN TASK``,
-        ``%nbflow resume [RUN] [--node NAME]``, ``%nbflow retry [RUN]``,
+        ``%nbflow resume [RUN] [--node NAME] [--no-cache]``, ``%nbflow retry [RUN] [--no-cache]``,
         ``%nbflow rerun RUN --from TASK`` (with the cells as they are now),
         ``%nbflow stop [RUN] [--terminate]``.
         """
@@ -139,9 +140,9 @@ class NbflowMagics(Magics):
 
         Waiting is the default because a notebook executed by papermill or nbconvert (or "Run
         All") needs the cell to end with the run, and a kernel cannot tell reliably whether a
-        person is watching. While it waits, the graph updates live, but clicks on it are
-        answered once the cell ends (the kernel is busy); interrupting the kernel stops the
-        run. With ``--background`` the cell returns at once and the kernel stays usable.
+        person is watching. While it waits, the graph updates live and its buttons and clicks
+        are answered (see :mod:`nbflow.magics.serve`); interrupting the kernel stops the run.
+        With ``--background`` the cell returns at once and the kernel stays usable.
         """
         from .. import api
         from ..config import load_config
@@ -181,24 +182,38 @@ class NbflowMagics(Magics):
         return self._follow(run, args.background, lambda: self.spec.workflow(args.name))
 
     def _follow(self, run: Any, background: bool, source: Callable[[], Any] | None) -> Any:
-        """Show a run's live graph (or text progress) and wait for it unless ``background``."""
-        widget = _widget_available(self._ip)
-        if widget:
-            from ..widget import graph as run_graph
+        """Show a run's live graph (or text progress) and wait for it unless ``background``.
 
-            graph = run_graph(run)
-            if source is not None:
-                # "rerun from here" in the graph recompiles the cells as they are at that moment
-                graph.workflow_source = source
+        A notebook executed without a frontend (papermill, ``nbconvert --execute``) gets the
+        static graph instead of the widget: nobody clicks it, and the file stays small.
+        """
+        from ..widget.headless import StaticGraph, live_frontend
+
+        graph: Any = None
+        live = False
+        if _widget_available(self._ip):
+            live = live_frontend(self._ip)
+            if live:
+                from ..widget import graph as run_graph
+
+                graph = run_graph(run)
+                if source is not None:
+                    # "rerun from here" in the graph recompiles the cells as they are then
+                    graph.workflow_source = source
+            else:
+                graph = StaticGraph(run)
             graph.show()
         if not background and run.live:
             try:
-                run.wait()
+                if live:  # the graph's buttons and clicks are answered while the cell waits
+                    wait_serving_comms(run, getattr(self._ip, "kernel", None))
+                else:
+                    run.wait()
             except KeyboardInterrupt:
                 run.stop()
                 run.wait(timeout=30)
                 raise
-            if widget:
+            if graph is not None:
                 graph.finish()
         return run
 
@@ -206,7 +221,8 @@ class NbflowMagics(Magics):
         from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
-        run = api.resume_run(args.run, nodes=args.nodes or None, progress=progress, wait=False)
+        run = api.resume_run(args.run, nodes=args.nodes or None, progress=progress, wait=False,
+                             config=_cache_config(args))
         if not run.live:
             print(f"asked run {run.id} to resume")
             return run
@@ -216,14 +232,34 @@ class NbflowMagics(Magics):
         from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
-        return self._follow(api.retry_run(args.run, progress=progress, wait=False), False, None)
+        note = self._retry_note(args.run)
+        if note:
+            print(f"nbflow: {note}")
+        run = api.retry_run(args.run, progress=progress, wait=False, config=_cache_config(args))
+        return self._follow(run, False, None)
+
+    def _retry_note(self, run_id: str | None) -> str:
+        """What a retry of ``run_id`` will say about its code (the cells were edited since)."""
+        from .. import api
+        from ..widget.actions import edited_since, retry_note
+
+        if not self.spec.workflows:
+            return ""
+        run = api.get_run(run_id)
+        name = _workflow_of(run)
+        if name not in self.spec.workflows:
+            return ""
+        return retry_note(edited_since(run, self.spec.workflow(name)))
 
     def _cmd_rerun(self, args: Any) -> Any:
         """Rerun a task and its descendants with the cells as they are in this kernel now."""
         from .. import api
 
         progress = None if _widget_available(self._ip) else sys.stdout
-        workflow = self.spec.workflow(args.name)
+        name = args.name
+        if name is None and len(self.spec.workflows) > 1:  # the run says which one
+            name = _workflow_of(api.get_run(args.run))
+        workflow = self.spec.workflow(name)
         run = api.rerun_from(args.run, args.task, workflow=workflow, progress=progress, wait=False)
         return self._follow(run, False, None)
 
@@ -337,6 +373,22 @@ class NbflowMagics(Magics):
         from .. import api
 
         print(api.task_logs(args.run, args.task))
+
+
+def _cache_config(args: Any) -> Any:
+    """The configuration with ``--no-cache`` applied, when given."""
+    from ..config import load_config
+
+    return load_config(cache=False) if getattr(args, "no_cache", False) else None
+
+
+def _workflow_of(run: Any) -> str | None:
+    """The name of the notebook workflow ``run`` ran (its label), if it says."""
+    from ..vocab import LABEL_WORKFLOW
+
+    labels = (run.workflow.get("metadata") or {}).get("labels") or {}
+    name = labels.get(LABEL_WORKFLOW)
+    return str(name) if name else None
 
 
 def _session_notebook(shell: Any) -> str | None:

@@ -46,6 +46,8 @@ def nbflow_parser(command: str) -> MagicParser:
             parser.add_argument("--no-cache", dest="no_cache", action="store_true")
     elif command in ("resume", "retry", "stop"):
         parser.add_argument("run", metavar="RUN", nargs="?")
+        if command in ("resume", "retry"):
+            parser.add_argument("--no-cache", dest="no_cache", action="store_true")
         if command == "resume":
             parser.add_argument("--node", action="append", default=[], dest="nodes")
         if command == "stop":
@@ -95,7 +97,8 @@ def parse_nbflow(line: str) -> tuple[str, argparse.Namespace]:
 
     Commands: ``run [NAME] [-p k=v ...] [--background|--wait] [--artifact-root URL]
     [--no-cache]``, ``compile [NAME] [-o FILE] [-p k=v ...]``, ``lint [NAME]``,
-    ``status [RUN]``, ``logs RUN TASK``, ``resume [RUN] [--node NAME]``, ``retry [RUN]``,
+    ``status [RUN]``, ``logs RUN TASK``, ``resume [RUN] [--node NAME] [--no-cache]``,
+    ``retry [RUN] [--no-cache]``,
     ``rerun RUN --from TASK [--workflow NAME]``, ``stop [RUN] [--terminate]``,
     ``schedule add|list|show|pause|resume|remove|run-now|history ...``. For ``run``
     and ``compile`` the namespace's ``parameters`` holds the ``-p`` values as Python values.

@@ -27,13 +27,9 @@ def graph(run: Run | str | None = None, **options: Any) -> RunWidget:
     every time for one run object; ``options`` (``layout_engine``, ``rankdir``, ...; see
     :class:`RunWidget`) make a new one.
     """
-    from ..engine.run import Run
     from .widget import RunWidget
 
-    if not isinstance(run, Run):
-        from ..api import get_run
-
-        run = get_run(run)
+    run = _resolve(run)
     if options:
         return RunWidget(run, **options)
     widget = _WIDGETS.get(run)
@@ -43,8 +39,30 @@ def graph(run: Run | str | None = None, **options: Any) -> RunWidget:
     return widget
 
 
+def _resolve(run: Run | str | None) -> Run:
+    from ..engine.run import Run
+
+    if isinstance(run, Run):
+        return run
+    from ..api import get_run
+
+    return get_run(run)
+
+
 def show(run: Run | str | None = None, **options: Any) -> None:
-    """Display the interactive graph of ``run`` (a run object, a run id, or the latest run)."""
+    """Display the interactive graph of ``run`` (a run object, a run id, or the latest run).
+
+    In a notebook executed without a frontend (papermill, ``nbconvert --execute``), its
+    static graph instead (see :mod:`nbflow.widget.headless`).
+    """
+    from IPython import get_ipython
+
+    from .headless import StaticGraph, live_frontend
+
+    shell = get_ipython()
+    if getattr(shell, "kernel", None) is not None and not live_frontend(shell):
+        StaticGraph(_resolve(run)).show()
+        return
     graph(run, **options).show()
 
 

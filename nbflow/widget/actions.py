@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NbflowError
 from ..vocab import FAILED, NodeType
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..engine.run import Run
     from ..model import Workflow
 
-__all__ = ["ACTIONS", "available_actions", "suspended", "perform"]
+__all__ = ["ACTIONS", "available_actions", "suspended", "perform", "edited_since", "retry_note"]
 
 #: Every action, in the order of the buttons.
 ACTIONS = ("stop", "resume", "retry", "resume_run", "rerun")
@@ -88,3 +88,46 @@ def perform(
         api.rerun_from(run, task, wait=False, workflow=source)
     else:
         raise NbflowError(f"unknown action {name!r} (one of {', '.join(ACTIONS)})")
+
+
+def _step_code(manifest: dict[str, Any]) -> dict[str, str]:
+    """The step notebook (the code) of each template of ``manifest``, by template name."""
+    from ..vocab import STEP_NOTEBOOK
+
+    out = {}
+    for tmpl in (manifest.get("spec") or {}).get("templates") or []:
+        for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
+            if art.get("name") == STEP_NOTEBOOK and "raw" in art:
+                out[tmpl["name"]] = str(art["raw"].get("data"))
+    return out
+
+
+def edited_since(run: Run, workflow: Workflow) -> list[str]:
+    """The failed tasks of ``run`` whose template's code is not what ``workflow`` (the cells
+    as they are now) compiles to: a retry would run their old code."""
+    import os
+
+    from .. import api
+
+    fresh = _step_code(api.compile_workflow(workflow, base_dir=os.getcwd()))
+    old = _step_code(run.workflow)
+    spec = run.workflow.get("spec") or {}
+    templates = spec.get("templates") or []
+    entry: dict[str, Any] = next(
+        (t for t in templates if t["name"] == spec.get("entrypoint")), {}
+    )
+    tasks = (entry.get("dag") or {}).get("tasks") or []
+    template_of = {t["name"]: t.get("template") for t in tasks}
+    failed = [task for task, phase in run.tasks().items() if phase in FAILED]
+    return [t for t in failed
+            if template_of.get(t) in old and old[template_of[t]] != fresh.get(template_of[t])]
+
+
+def retry_note(edited: list[str]) -> str:
+    """What a retry of a run whose failed tasks' cells were edited says about its code."""
+    if not edited:
+        return ""
+    names = ", ".join(edited)
+    return (f"retry runs the code the run started with; the cells of {names} changed since: "
+            f"to run them as they are now, rerun from {edited[0]} (select it, then "
+            "↻ Rerun from selected, or %nbflow rerun RUN --from TASK)")

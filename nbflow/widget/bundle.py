@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import NbflowError
 
-__all__ = ["STATIC", "VIZ_MODULE", "widget_esm"]
+__all__ = ["STATIC", "VIZ_MODULE", "widget_esm", "widget_css", "slim"]
 
 STATIC = Path(__file__).parent / "static"
 #: Graphviz compiled to WebAssembly (from npm's ``@viz-js/viz``), for layouts without ``dot``.
@@ -32,7 +32,36 @@ def widget_esm() -> str:
     done: list[str] = []
     parts = [_inline(name, done) for name in _imports(_read("widget.js"))]
     own = _IMPORT.sub("", _read("widget.js"))
-    return "".join(parts) + own
+    return slim("".join(parts) + own)
+
+
+@lru_cache(maxsize=1)
+def widget_css() -> str:
+    """``widget.css`` without its comments and indentation."""
+    text = re.sub(r"/\*.*?\*/", "", _read("widget.css"), flags=re.S)
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip()) + "\n"
+
+
+def slim(source: str) -> str:
+    """``source`` without comment lines, doc comments and indentation: a notebook saved with
+    the widget carries this text. The inlining markers (``// ---- name``) stay.
+
+    Only whole lines go: the renderer has no multi-line strings or template literals.
+    """
+    out = []
+    in_doc = False
+    for raw in source.splitlines():
+        line = raw.strip()
+        if in_doc:
+            in_doc = "*/" not in line
+            continue
+        if line.startswith("/*"):
+            in_doc = "*/" not in line
+            continue
+        if not line or (line.startswith("//") and not line.startswith("// ---- ")):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def _read(name: str) -> str:

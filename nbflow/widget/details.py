@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..engine.nodes import node_id
+from ..engine.nodes import node_id, readable_name
 from ..vocab import (
     BOUNDARY_TYPES,
     DIGESTS,
@@ -66,7 +66,7 @@ def node_details(run: Run, task: str, node: str | None = None) -> dict[str, Any]
     if record is None:
         return out
     out.update(
-        title=record.get("displayName") or task,
+        title=readable_name(record.get("displayName") or task),
         kind=_KINDS.get(record.get("type", ""), "dag"),
         phase=record.get("phase", "Pending"),
         message=record.get("message") or "",
@@ -134,7 +134,7 @@ def _duration(node: Node) -> str:
 def _brief(node: Node) -> dict[str, Any]:
     return {
         "id": node["id"],
-        "label": node.get("displayName") or node["name"],
+        "label": readable_name(node.get("displayName") or node["name"]),
         "phase": node.get("phase", "Pending"),
         "message": (node.get("message") or "")[:300],
         "duration": _duration(node),
@@ -328,7 +328,8 @@ def _notebook_error(nb: dict[str, Any]) -> dict[str, Any] | None:
                     "ename": out.get("ename") or "",
                     "evalue": out.get("evalue") or "",
                     "traceback": "\n".join(_ANSI.sub("", t) for t in out.get("traceback") or []),
-                    "cell": index,
+                    # the number its traceback shows ("Cell In[4]"), as the step's message
+                    "cell": cell.get("execution_count") or index,
                     "source": "".join(source) if isinstance(source, list) else source,
                 }
     return None

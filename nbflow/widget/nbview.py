@@ -22,7 +22,11 @@ white-space:pre-wrap;font:12px/1.35 ui-monospace,monospace;margin:0}
 .md{white-space:pre-wrap;color:#333}.out{white-space:pre-wrap;font:12px/1.35 ui-monospace,
 monospace;margin:2px 0 0;padding:2px 6px}.err{background:#fdecea;border-left:3px solid #d55e00}
 .tag{color:#777;font-size:11px}img{max-width:100%}
+.banner{color:#b00020;font-weight:600;margin:0 0 10px}
 """
+#: The tag of the cells papermill adds around an error (their text is HTML).
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+_TAGS = re.compile(r"<[^>]*>")
 
 
 def _text(value: Any) -> str:
@@ -58,6 +62,10 @@ def render_notebook(data: bytes | str, title: str = "") -> str:
              f"<style>{_STYLE}</style>"]
     for cell in nb.get("cells") or []:
         tags = (cell.get("metadata") or {}).get("tags") or []
+        if PAPERMILL_ERROR_TAG in tags:  # its banner, as text (never the user's HTML)
+            text = html.unescape(_TAGS.sub("", _text(cell.get("source")))).strip()
+            parts.append(f'<div class="cell banner">{html.escape(text)}</div>')
+            continue
         tag = f'<div class="tag">{html.escape(", ".join(tags))}</div>' if tags else ""
         source = html.escape(_text(cell.get("source")))
         if cell.get("cell_type") == "code":

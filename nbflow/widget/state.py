@@ -8,7 +8,7 @@ from typing import Any
 
 from ..argo.depends import depends_tasks
 from ..engine.nodes import node_id, parse_timestamp
-from ..vocab import NodeType
+from ..vocab import GROUP_TYPES, NodeType
 
 __all__ = [
     "GraphNode",
@@ -21,6 +21,9 @@ __all__ = [
     "tasks_of",
     "format_seconds",
     "item_label",
+    "readable_when",
+    "active_seconds",
+    "STOPPED",
 ]
 
 Node = dict[str, Any]
@@ -37,9 +40,11 @@ PHASES: dict[str, dict[str, str]] = {
 }
 _ORDER = tuple(PHASES)
 _TASK_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
-_BACKOFF = re.compile(r"^Backoff for (\S+)")
-_NODE_REF = re.compile(r"'([a-z0-9][-a-z0-9.]*-\d+)'")
+_BACKOFF = re.compile(r"^Backoff for (\S+)(?: (second|minute|hour)s?\b)?")
+_NODE_REF = re.compile(r"'([A-Za-z0-9][-\w.]*-\d+)'")
 MESSAGE_MAX = 300
+#: How the message of a step that a stop or terminate ended begins (Argo's words).
+STOPPED = "Stopped with strategy"
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class GraphNode:
     kind: str
     node_name: str
     retry_limit: int | None = None
+    when: str = ""  # its condition (``.when(...)``), readable
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,8 @@ class Shape:
         """The shape as JSON for the frontend."""
         return {
             "nodes": [
-                {"id": n.id, "label": n.id, "template": n.template, "kind": n.kind}
+                {"id": n.id, "label": n.id, "template": n.template, "kind": n.kind,
+                 **({"when": n.when} if n.when else {})}
                 for n in self.nodes
             ],
             "edges": [{"from": a, "to": b, "kind": k} for a, b, k in self.edges],
@@ -100,6 +107,7 @@ def graph_shape(workflow: dict[str, Any]) -> Shape:
                 "group" if mapped else "task",
                 f"{run}.{task['name']}",
                 _limit(templates.get(tmpl)),
+                readable_when(str(task.get("when") or "")),
             )
         )
         for dep in _dependencies(task):
@@ -110,6 +118,23 @@ def graph_shape(workflow: dict[str, Any]) -> Shape:
         nodes.append(GraphNode("onExit", spec["onExit"], "exit", f"{run}.onExit"))
         edges += [(leaf, "onExit", "exit") for leaf in leaves]
     return Shape(tuple(nodes), tuple(edges))
+
+
+_REF = re.compile(r"\{\{\s*(?:tasks\.([\w-]+)\.outputs\.(?:parameters\.)?([\w-]+)"
+                  r"|(?:workflow\.parameters|inputs\.parameters)\.([\w-]+)"
+                  r"|tasks\.([\w-]+)\.status)\s*\}\}")
+
+
+def readable_when(expr: str) -> str:
+    """A ``when`` condition with its references as the user named them:
+    ``{{tasks.check.outputs.parameters.ok}} == true`` reads ``check.ok == true``."""
+
+    def ref(m: re.Match[str]) -> str:
+        if m.group(1):
+            return f"{m.group(1)}.{m.group(2)}"
+        return m.group(3) or f"{m.group(4)}.status"
+
+    return _REF.sub(ref, expr).strip()
 
 
 def _template_name(task: dict[str, Any]) -> str:
@@ -173,13 +198,15 @@ def task_state(workflow: dict[str, Any], gnode: GraphNode, now: float | None = N
     node = nodes.get(node_id(run, gnode.node_name))
     if node is None:
         return {"phase": "Pending", "message": "", "started": None, "finished": None,
-                "duration": "", "attempt": "", "backoff": "", "cached": 0, "suspended": False}
+                "duration": "", "attempt": "", "backoff": "", "cached": 0, "suspended": False,
+                "stopped": False}
     state = _timing(node)
     state["phase"] = node.get("phase", "Pending")
     state["message"] = (node.get("message") or "")[:MESSAGE_MAX]
     state.update(_attempts(nodes, node, gnode.retry_limit))
-    state["cached"] = _memo_hit(node)
+    state["cached"] = _cached(nodes, node)
     state["suspended"] = node.get("type") == NodeType.SUSPEND and state["phase"] == "Running"
+    state["stopped"] = _stopped(nodes, node)
     if node.get("type") == NodeType.TASK_GROUP:
         kids = [nodes[k] for k in node.get("children") or [] if k in nodes]
         total = max(len(kids), len(node.get("nbflowItems") or []))
@@ -189,7 +216,7 @@ def task_state(workflow: dict[str, Any], gnode: GraphNode, now: float | None = N
         counts["Pending"] += total - len(kids)
         state["counts"] = {k: v for k, v in counts.items() if v}
         state["total"] = total
-        state["cached"] = sum(_memo_hit(k) for k in kids)
+        state["cached"] = sum(_cached(nodes, k) for k in kids)
         retried = sum(1 for k in kids if k.get("type") == NodeType.RETRY and len(k["children"]) > 1)
         state["attempt"] = f"{retried} retried" if retried else ""
     return state
@@ -212,13 +239,33 @@ def _attempts(nodes: dict[str, Node], node: Node, limit: int | None) -> dict[str
     match = _BACKOFF.match(node.get("message") or "")
     last_done = bool(kids) and kids[-1].get("phase") not in ("Pending", "Running")
     if match and node.get("phase") == "Running" and last_done:
-        backoff = match.group(1)
+        backoff = match.group(1) + (match.group(2) or "second")[0]  # "4 seconds": "4s"
         attempt = f"{len(kids) + 1}/{of}"  # the attempt it waits to start
     return {"attempt": attempt, "backoff": backoff}
 
 
+def _stopped(nodes: dict[str, Node], node: Node) -> bool:
+    """Whether a stop or terminate ended ``node`` (Failed, "Stopped with strategy ...")."""
+    if node.get("phase") not in ("Failed", "Error"):
+        return False
+    if (node.get("message") or "").startswith(STOPPED):
+        return True
+    kids = [nodes[k] for k in node.get("children") or [] if k in nodes]
+    return node.get("type") == NodeType.RETRY and bool(kids) and _stopped(nodes, kids[-1])
+
+
 def _memo_hit(node: Node) -> int:
     return 1 if (node.get("memoizationStatus") or {}).get("hit") else 0
+
+
+def _cached(nodes: dict[str, Node], node: Node) -> int:
+    """1 when ``node``'s result came from the cache: its own hit, or (a task with retries)
+    its last attempt's."""
+    if _memo_hit(node):
+        return 1
+    if node.get("type") == NodeType.RETRY and node.get("children"):
+        return _memo_hit(nodes.get(node["children"][-1]) or {})
+    return 0
 
 
 def _epoch(text: str | None) -> float | None:
@@ -230,6 +277,8 @@ def run_info(workflow: dict[str, Any]) -> dict[str, Any]:
     status = workflow.get("status") or {}
     info = _timing(status)
     nodes = status.get("nodes") or {}
+    if info["duration"]:  # the time it was running: not the idle time between reruns
+        info["duration"] = format_seconds(active_seconds(nodes.values()))
     # "child 'wf-123' failed" reads better with the node's name
     message = _NODE_REF.sub(
         lambda m: f"'{nodes[m.group(1)].get('displayName', m.group(1))}'"
@@ -241,8 +290,28 @@ def run_info(workflow: dict[str, Any]) -> dict[str, Any]:
         id=workflow["metadata"]["name"],
         phase=status.get("phase") or "Pending",
         message=message[:MESSAGE_MAX],
+        stopped=bool((workflow.get("spec") or {}).get("shutdown"))
+        and status.get("phase") in ("Failed", "Error"),
     )
     return info
+
+
+def active_seconds(nodes: Any) -> float:
+    """Seconds during which some step (pod, retry, suspend, ...) of ``nodes`` was going on:
+    the union of their intervals, so that the idle time between a run's end and its retry,
+    resume or rerun does not count."""
+    spans = sorted(
+        (parse_timestamp(n["startedAt"]).timestamp(), parse_timestamp(n["finishedAt"]).timestamp())
+        for n in nodes
+        if n.get("type") not in GROUP_TYPES and n.get("startedAt") and n.get("finishedAt")
+    )
+    total, end = 0.0, float("-inf")
+    for start, finish in spans:
+        if finish <= end:
+            continue
+        total += finish - max(start, end)
+        end = finish
+    return total
 
 
 def item_label(node: Node) -> str:

@@ -34,7 +34,8 @@ SVG_MAX_NODES = 400  # beyond, the static SVG is too large to be useful: a table
 
 def _status_line(state: dict[str, Any]) -> str:
     phase = state["phase"]
-    parts = [f"{PHASES.get(phase, PHASES['Pending'])['icon']} {phase}"]
+    parts = ["■ stopped" if state.get("stopped") else
+             f"{PHASES.get(phase, PHASES['Pending'])['icon']} {phase}"]
     if state.get("duration"):
         parts.append(state["duration"])
     return " · ".join(parts)
@@ -88,6 +89,8 @@ def _dot_node(node: GraphNode, state: dict[str, Any]) -> str:
     width, height = NODE_SIZE_IN[node.kind]
     rows = [f"<b>{html.escape(node.id)}</b>", html.escape(_status_line(state))]
     detail = _detail_line(state)
+    if not detail and node.when and state["phase"] in ("Pending", "Skipped"):
+        detail = f"if {node.when}"
     if detail:
         rows.append(f'<font point-size="9">{html.escape(detail)}</font>')
     label = "<" + "<br/>".join(rows) + ">"

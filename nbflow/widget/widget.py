@@ -13,8 +13,8 @@ import traitlets
 from ..errors import NbflowError
 from ..vocab import COMPLETED
 from . import layout
-from .actions import available_actions, perform
-from .bundle import VIZ_MODULE, widget_esm
+from .actions import available_actions, edited_since, perform, retry_note
+from .bundle import VIZ_MODULE, widget_css, widget_esm
 from .details import last_pod, node_details, notebook_key
 from .nbview import render_notebook
 from .state import PHASES, Shape, graph_shape, run_info, task_state, tasks_of
@@ -52,7 +52,7 @@ class RunWidget(anywidget.AnyWidget):
     """
 
     _esm = widget_esm()
-    _css = STATIC / "widget.css"
+    _css = widget_css()
 
     info = traitlets.Dict(help="The run: id, phase, message, timing.").tag(sync=True)
     graph = traitlets.Dict(help="Nodes and edges; fixed for a run.").tag(sync=True)
@@ -270,8 +270,12 @@ class RunWidget(anywidget.AnyWidget):
         if name not in self.actions:
             raise NbflowError(f"action {name!r} is not available now")
         self.notice = ""
+        note = ""
+        if name == "retry" and self.workflow_source is not None:
+            note = retry_note(edited_since(self.run, self.workflow_source()))
         perform(self.run, name, task, self.workflow_source)
         self.follow(self.run)
+        self.notice = note
 
     def follow(self, run: Run) -> None:
         """Show ``run`` from now on (also the same run going on, after an action: a rerun with

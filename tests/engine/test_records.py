@@ -212,7 +212,7 @@ def test_a_full_disk_is_one_line_and_resume_goes_on(
         echo "RECORD $({cli} status | sed -n 1p)"
         rm {home}/filler
         {cli} resume; echo "RESUME-EXIT $?"
-        python3 -c "from nbflow import api; print('OUTPUT', api.get_run().outputs('size'))"
+        {sys.executable} -c "from nbflow import api; print('OUTPUT', api.get_run().outputs('size'))"
     """
     proc = subprocess.run(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", script],

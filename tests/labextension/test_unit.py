@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 LABEXTENSION = Path(__file__).resolve().parent.parent.parent / "labextension"
 
 
 def test_typescript_unit_tests_pass() -> None:
-    jlpm = shutil.which("jlpm")
+    # the environment's own, whether or not it is activated
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    jlpm = shutil.which("jlpm", path=path)
     assert jlpm, "jlpm (from jupyter-builder, a dependency of jupyterlab) is not on the PATH"
     assert (LABEXTENSION / "node_modules" / ".bin" / "jest").exists(), (
         "labextension/node_modules is missing: `pip install -e .` installs it (jlpm install)"

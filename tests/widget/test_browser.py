@@ -193,3 +193,62 @@ def test_graph_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
             assert shot.stat().st_size > 10_000
         finally:
             browser.close()
+
+
+STOPPABLE = [
+    "%load_ext nbflow",
+    "%%template first --outputs n --param k=0\nn = k",
+    "%%template slow --no-run\nimport time\ntime.sleep(600)",
+    "%%workflow w\nfirst.map(k=[5, 7]) >> slow",
+    "run = %nbflow run w",
+    "print('run ended:', run.phase, run.workflow['spec'].get('shutdown'))",
+]
+
+
+def test_stop_a_foreground_run_from_the_widget(lab: tuple[str, Path], tmp_path: Path) -> None:
+    """While ``%nbflow run`` executes, a mapped node's details open and Stop stops the run."""
+    import nbformat
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in STOPPABLE]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, root / "stop.ipynb")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.set_default_timeout(TIMEOUT_MS)
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{url}/lab/tree/stop.ipynb")
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            _run_all_cells(page)
+            graph = page.locator(".nbflow").first
+            slow = graph.locator("g.nbflow-node[data-task='slow']")
+            expect(slow).to_have_attribute("data-phase", "Running", timeout=90_000)
+            run_prompt = page.locator(".jp-Cell").nth(4).locator(".jp-InputPrompt")
+            expect(run_prompt).to_have_text("[*]:")  # the cell is still executing
+
+            # a mapped task (with --param): its items, then one item's parameters
+            graph.locator("g.nbflow-node[data-task='first']").click()
+            pane = graph.locator(".nbflow-pane[data-task='first']")
+            expect(pane.locator("button.nbflow-cell")).to_have_count(2)
+            pane.locator("button.nbflow-cell").nth(1).click()
+            expect(pane.locator("table.nbflow-kv")).to_contain_text("7")
+
+            graph.locator("button.nbflow-action-stop").click()
+            ended = page.locator(".jp-OutputArea-output", has_text="run ended:")
+            ended.wait_for(timeout=90_000)
+            expect(ended).to_have_text("run ended: Failed Stop")
+            expect(slow).to_have_attribute("data-phase", "Failed")
+            expect(graph.locator(".nbflow-notice")).to_have_text("")
+            shot = tmp_path / "stopped.png"
+            graph.scroll_into_view_if_needed()
+            page.screenshot(path=str(shot), full_page=False)
+            assert shot.stat().st_size > 10_000
+            assert not [e for e in errors if "nbflow" in e or "Spread" in e], errors
+        finally:
+            browser.close()

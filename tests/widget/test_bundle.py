@@ -35,3 +35,12 @@ def test_the_bundle_is_one_valid_module_with_only_the_widget_exports() -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout) == {"exports": ["default"], "api": ["initialize", "render"]}
+
+
+def test_the_bundle_carries_no_comments_or_indentation() -> None:
+    text = widget_esm()
+    lines = text.splitlines()
+    assert all(line == line.strip() and line for line in lines)
+    comments = [x for x in lines if x.startswith(("//", "/*", "*")) and "---- " not in x]
+    assert not comments
+    assert len(text) < 0.85 * sum(len(p.read_text()) for p in STATIC.glob("*.js"))

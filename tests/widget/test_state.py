@@ -40,7 +40,7 @@ def test_states_phases_retries_backoff_groups_and_cache(running_workflow: dict) 
     # waiting out the backoff before its third attempt (of 1 + limit 3)
     assert states["train"]["phase"] == "Running"
     assert states["train"]["attempt"] == "3/4"
-    assert states["train"]["backoff"] == "4"
+    assert states["train"]["backoff"] == "4s"  # from "Backoff for 4 seconds", with its unit
     assert states["train"]["duration"] == ""  # not finished
     group = states["score"]
     assert group["counts"] == {"Running": 1, "Succeeded": 1, "Failed": 1}
@@ -178,3 +178,76 @@ def test_table_escapes_messages() -> None:
     shape = graph_shape(wf)
     html = table_html(shape, task_states(wf, shape))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_task_with_retries_shows_its_cached_result() -> None:
+    hit = {"hit": True, "key": "k", "cacheName": "c"}
+    attempt = node("train(0)", "Pod", "Succeeded", memoizationStatus=hit)
+    retry = node("train", "Retry", "Succeeded", children=[attempt["id"]])
+    states = task_states(workflow([retry, attempt]), graph_shape(workflow([])))
+    assert states["train"]["cached"] == 1
+    assert states["extract"]["cached"] == 0
+
+
+def test_run_info_names_the_failed_child_of_a_run_with_underscores() -> None:
+    wf = workflow([], phase="Failed")
+    wf["metadata"]["name"] = "diabetes_broken-s72hf"
+    child = {"id": "diabetes_broken-s72hf-3799764769", "displayName": "train", "phase": "Failed"}
+    wf["status"]["nodes"] = {child["id"]: child}
+    wf["status"]["message"] = "child 'diabetes_broken-s72hf-3799764769' failed"
+    assert run_info(wf)["message"] == "child 'train' failed"
+
+
+def test_item_names_read_as_the_user_wrote_them() -> None:
+    from nbflow.engine.nodes import readable_name
+
+    assert readable_name("summarize(0:_i:0,shard:0)") == "summarize(shard=0)"
+    assert readable_name("w.fit(3:_i:3,a:1,b:x)(1)") == "w.fit(a=1, b=x)(1)"
+    assert readable_name("fan(2:7)") == "fan(2:7)" and readable_name("train(1)") == "train(1)"
+
+
+def test_notebook_view_shows_papermills_error_banner_as_text() -> None:
+    from nbflow.widget.nbview import render_notebook
+
+    banner = ('<span style="color:red; font-size:2em;">An Exception was encountered at '
+              "'<a href=\"#papermill-error-cell\">In [4]</a>'.</span>")
+    nb = {"cells": [{"cell_type": "markdown", "source": banner,
+                     "metadata": {"tags": ["papermill-error-cell-tag"]}}]}
+    page = render_notebook(json.dumps(nb))
+    assert "An Exception was encountered at &#x27;In [4]&#x27;." in page
+    assert "&lt;span" not in page and "<span" not in page
+
+
+def test_a_stopped_step_and_run_read_stopped() -> None:
+    stopped = node("extract", "Pod", "Failed", message="Stopped with strategy 'Stop'")
+    wf = workflow([stopped], phase="Failed")
+    wf["spec"]["shutdown"] = "Stop"
+    states = task_states(wf, graph_shape(wf))
+    assert states["extract"]["stopped"] and not states["train"]["stopped"]
+    assert run_info(wf)["stopped"]
+    assert "■ stopped" in static_html(wf)  # the static picture (dot is installed here)
+    failed = workflow([node("extract", "Pod", "Failed", message="boom")], phase="Failed")
+    assert not task_states(failed, graph_shape(failed))["extract"]["stopped"]
+    assert not run_info(failed)["stopped"]
+
+
+def test_when_conditions_are_on_the_graph() -> None:
+    from nbflow.widget.state import readable_when
+
+    wf = workflow([])
+    assert graph_shape(wf).to_json()["nodes"][4] == {
+        "id": "notify", "label": "notify", "template": "notify", "kind": "task", "when": "false"}
+    expr = "{{tasks.check.outputs.parameters.ok}} == true && {{workflow.parameters.mode}} != x"
+    assert readable_when(expr) == "check.ok == true && mode != x"
+
+
+def test_run_duration_leaves_out_the_idle_time_before_a_retry() -> None:
+    first = node("extract", "Pod", "Succeeded", finishedAt="2026-01-01T00:00:10Z")
+    again = node("train", "Pod", "Succeeded", startedAt="2026-01-01T05:00:00Z",
+                 finishedAt="2026-01-01T05:00:20Z")
+    overlapping = node("score", "Pod", "Succeeded", startedAt="2026-01-01T05:00:05Z",
+                       finishedAt="2026-01-01T05:00:25Z")
+    root = node("", "DAG", "Succeeded", finishedAt="2026-01-01T05:00:25Z")
+    wf = workflow([root, first, again, overlapping], phase="Succeeded",
+                  finishedAt="2026-01-01T05:00:25Z")
+    assert run_info(wf)["duration"] == "35s"  # 10 s, then 25 s five hours later

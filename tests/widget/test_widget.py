@@ -121,7 +121,7 @@ def test_backoff_was_shown_while_waiting(live_run: Any) -> None:
     _, _, recorder = live_run
     waits = [p["flaky"] for p in recorder.patches if p.get("flaky", {}).get("backoff")]
     assert waits, "the 1 s backoff before the second attempt was never shown"
-    assert waits[0]["backoff"] == "1" and waits[0]["attempt"] == "2/3"
+    assert waits[0]["backoff"] == "1s" and waits[0]["attempt"] == "2/3"
     assert waits[0]["phase"] == "Running"
 
 
@@ -143,6 +143,10 @@ def test_details_of_the_failed_node(live_run: Any, viewer: RunWidget) -> None:
     assert error["ename"] == "ZeroDivisionError"
     assert "ZeroDivisionError" in error["traceback"] and "1 / 0" in error["traceback"]
     assert error["source"].strip() == "x = 1 / 0"
+    # one number for the failing cell: the message's, the pane's and the traceback's
+    cell = error["cell"]
+    assert details["message"].endswith(f"(cell {cell})")
+    assert f"Cell In[{cell}]" in error["traceback"]
     assert Path(details["notebook"]).is_file()
     assert details["notebook"] == run.notebook("boom")
     assert "ZeroDivisionError" in details["log_tail"]
@@ -195,7 +199,15 @@ def test_retry_action_reruns_the_failed_task_and_is_followed(tmp_path: Path) -> 
         assert widget.nodes["boom"]["phase"] == "Failed"
         assert widget.actions == ["retry"]  # ended: no stop; a failed local run can be retried
         first_engine = run.driver.engine
+        # the cells as the kernel has them now: boom's was fixed
+        import nbformat
+
+        nb = nbformat.read(tmp_path / "pipeline.ipynb", as_version=4)
+        nb.cells[1].source = "%%template boom --inputs n --outputs x\nx = n"
+        nbformat.write(nb, tmp_path / "edited.ipynb")
+        widget.workflow_source = lambda: read_notebook(tmp_path / "edited.ipynb").workflow()
         widget.act("retry")
+        assert "the cells of boom changed since" in widget.notice  # it runs the old code
         assert widget.run is run and run.driver.engine is not first_engine  # a new engine goes on
         widget.run.wait(timeout=60)
         widget.flush()
@@ -240,9 +252,69 @@ def test_demo_notebook_under_papermill_keeps_the_final_graph(
     )
     nb = json.loads(out.read_text())
     outputs = [o for c in nb["cells"] for o in c.get("outputs") or []]
-    graphs = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    # executed without a frontend: the static picture, no widget (nor its code and state)
+    data = [o.get("data", {}) for o in outputs]
+    assert not [d for d in data if "application/vnd.jupyter.widget-view+json" in d]
+    assert "widgets" not in nb["metadata"]
+    graphs = [d for d in data if "nbflow-static" in "".join(d.get("text/html", ""))]
     assert len(graphs) == 2  # %nbflow run's, then nbflow.show(...)'s
-    first = "".join(graphs[0]["data"]["text/html"])
+    first = "".join(graphs[0]["text/html"])
     # updated when the run ended: the saved output shows the final phases, not "Pending"
     assert "✖ Failed" in first and "⊘ Omitted" in first and "Pending" not in first
+    assert "<svg" in first
     assert "run ended: Failed" in json.dumps(outputs)
+
+
+def test_a_20_task_graph_costs_little_in_an_executed_notebook(
+    make_notebook: Any, nbflow_home: Path, tmp_path: Path
+) -> None:
+    """``nbconvert --execute``: under 50 KB for the graph; its HTML export shows the SVG."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    templates = [f"%%template t{i}\nx{i} = {i}" for i in range(20)]
+    chain = "\n".join(f"t{i} >> t{i + 1}" for i in range(19))
+    base = make_notebook(["%load_ext nbflow", *templates], name="base.ipynb")
+    full = make_notebook(["%load_ext nbflow", *templates, f"%%workflow w\n{chain}",
+                          "run = %nbflow run w"], name="full.ipynb")
+    sizes = {}
+    for path in (base, full):
+        nb = nbformat.read(path, as_version=4)
+        resources = {"metadata": {"path": str(tmp_path)}}
+        ExecutePreprocessor(kernel_name="python3").preprocess(nb, resources)
+        nbformat.write(nb, path)
+        sizes[path.name] = path.stat().st_size
+        executed = nb
+    cost = sizes["full.ipynb"] - sizes["base.ipynb"]
+    assert 0 < cost < 50_000, sizes
+    page, _ = HTMLExporter().from_notebook_node(executed)
+    assert page.count('class="nbflow-static"') == 1
+    static = page[page.index('class="nbflow-static"'):]
+    assert "<svg" in static[:2000] and "✔ Succeeded" in static
+
+
+def test_log_tail_separates_the_executions_of_a_retried_step(
+    make_notebook: Any, nbflow_home: Path, tmp_path: Path
+) -> None:
+    path = make_notebook([
+        "%%template flaky --outputs n\nfrom pathlib import Path\nprint('attempt')\n"
+        "if Path('broken').exists():\n    raise RuntimeError('broken')\nn = 1",
+        "%%workflow w\nflaky",
+    ])
+    (tmp_path / "broken").write_text("")
+    wf = read_notebook(path).workflow("w")
+    run = api.run_workflow(wf, workdir=tmp_path, base_dir=tmp_path)
+    assert run.phase == "Failed"
+    (tmp_path / "broken").unlink()
+    run = api.retry_run(run.id)
+    assert run.phase == "Succeeded"
+    widget = RunWidget(run)
+    try:
+        widget.selected = {"task": "flaky", "node": None}
+        tail = widget.details["log_tail"]
+        first, _, second = tail.partition("──── run again · ")
+        assert "RuntimeError" in first and "attempt" in first
+        assert second and "attempt" in second and "RuntimeError" not in second
+    finally:
+        widget.close()

@@ -186,6 +186,10 @@ describe('pure helpers', () => {
       detail: 'attempt 2/4 · backoff 4s'
     });
     expect(nodeLines({ phase: 'Succeeded', duration: '3s', cached: 1 }, { ...n, label: 'fit2' }).detail).toBe('fit · cached');
+    // a step that a stop ended reads "stopped"; a condition shows until the task runs
+    expect(nodeLines({ phase: 'Failed', duration: '2s', stopped: true }, n).status).toBe('■ stopped · 2s');
+    expect(nodeLines({ phase: 'Pending' }, { ...n, when: 'check.ok == true' }).detail).toBe('if check.ok == true');
+    expect(nodeLines({ phase: 'Succeeded' }, { ...n, when: 'check.ok == true' }).detail).not.toContain('if ');
   });
 });
 
@@ -221,6 +225,37 @@ describe('widget.js (anywidget adapter)', () => {
     expect(m.save_changes).toHaveBeenCalled();
     cleanups.forEach((c: any) => c());
     expect((m.handlers['change:info'] || []).length).toBe(0);
+  });
+
+  it('stops a run through the nbflow server when the page has one, else through the kernel', async () => {
+    const config = document.createElement('script');
+    config.id = 'jupyter-config-data';
+    config.type = 'application/json'; // as Jupyter's pages have it (never evaluated)
+    config.textContent = JSON.stringify({ baseUrl: '/base/' });
+    document.body.append(config);
+    document.cookie = '_xsrf=tok1';
+    const fetchMock = jest.fn(async () => ({ ok: true }));
+    (globalThis as any).fetch = fetchMock;
+    try {
+      const m = model({ graph, positions, nodes: {}, info: { id: 'r1', phase: 'Running' }, selected: {}, actions: ['stop'] });
+      const el = document.createElement('div');
+      widget.render({ model: m, el });
+      (el.querySelector('button.nbflow-action-stop') as HTMLButtonElement).click();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(fetchMock).toHaveBeenCalledTimes(1);
+      const [url, init] = (fetchMock.mock.calls[0] as any[]);
+      expect(url).toBe('/base/nbflow/api/runs/r1/actions/stop');
+      expect(init.method).toBe('POST');
+      expect(init.headers['X-XSRFToken']).toBe('tok1');
+      expect(m.sent).not.toContainEqual(expect.objectContaining({ type: 'action' }));
+
+      fetchMock.mockImplementation(async () => ({ ok: false })); // e.g. no nbflow server here
+      (el.querySelector('button.nbflow-action-stop') as HTMLButtonElement).click();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(m.sent).toContainEqual({ type: 'action', name: 'stop', task: null });
+    } finally {
+      delete (globalThis as any).fetch;
+    }
   });
 
   it('asks the kernel for Graphviz only when the page has none', async () => {

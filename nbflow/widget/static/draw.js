@@ -14,6 +14,9 @@ export const PHASES = {
   Omitted: { icon: "⊘", label: "omitted" },
 };
 
+/** Icon and word of a step or run that a stop ended (its phase stays Failed). */
+export const STOPPED = { icon: "■", label: "stopped" };
+
 /** Labels of the action buttons, by action name. */
 export const ACTION_LABELS = {
   stop: "■ Stop run",
@@ -60,7 +63,8 @@ export function formatSeconds(seconds) {
 /** The text lines of a node: status (icon, word, time) and detail (items, attempts, cache). */
 export function nodeLines(st, n, phases = PHASES, now = Date.now() / 1000) {
   const info = (ph) => phases[ph] || { icon: "?", label: ph };
-  const p = info(st.phase);
+  // a step that a stop ended is Failed for Argo, but reads "stopped"
+  const p = st.stopped ? STOPPED : info(st.phase);
   let time = st.duration;
   if (!time && st.started && st.phase === "Running") time = formatSeconds(now - st.started);
   const status = `${p.icon} ${p.label}${time ? " · " + time : ""}`;
@@ -70,6 +74,7 @@ export function nodeLines(st, n, phases = PHASES, now = Date.now() / 1000) {
   } else if (st.suspended) detail = "⏸ suspended: resume it";
   else if (st.backoff) detail = `attempt ${st.attempt} · backoff ${st.backoff}`;
   else if (st.attempt) detail = `attempt ${st.attempt}`;
+  else if (n && n.when && (!st.phase || ["Pending", "Skipped"].includes(st.phase))) detail = `if ${n.when}`;
   else if (n && n.template !== n.label) detail = n.template;
   if (st.cached) detail += detail ? " · cached" : "cached";
   return { status, detail };

@@ -6,7 +6,7 @@
 // Without positions (no `dot` program where the state was computed), the DOT text is laid out
 // here with Graphviz compiled to WebAssembly, which the host loads from a static asset.
 // draw.js holds the basics, pane.js the details pane; this module re-exports what hosts use.
-import { ACTION_LABELS, clip, formatSeconds, h, nodeLines, PHASES, s } from "./draw.js";
+import { ACTION_LABELS, clip, formatSeconds, h, nodeLines, PHASES, s, STOPPED } from "./draw.js";
 import { DetailsPane } from "./pane.js";
 
 export { ACTION_LABELS, clip, formatSeconds, h, nodeLines, PHASES };
@@ -155,10 +155,11 @@ export class GraphView {
 
   drawHead() {
     const info = this.st.info || {};
-    const p = this.phaseInfo(info.phase);
+    const p = info.stopped ? STOPPED : this.phaseInfo(info.phase);
+    const word = info.stopped ? STOPPED.label : info.phase;
     this.title.replaceChildren(
       h("b", {}, `run ${info.id || ""}`), " ",
-      info.phase ? h("span", { class: "nbflow-badge", "data-phase": info.phase }, `${p.icon} ${info.phase}`) : "",
+      info.phase ? h("span", { class: "nbflow-badge", "data-phase": info.phase }, `${p.icon} ${word}`) : "",
       info.duration ? ` ${info.duration}` : "",
       info.message && info.phase !== "Succeeded" ? h("span", { class: "nbflow-msg" }, ` ${info.message}`) : "");
     const selected = (this.st.selected || {}).task;
@@ -327,7 +328,9 @@ export class GraphView {
     item.status.textContent = status;
     if (st.counts) this.paintBar(item, st);
     item.detail.textContent = clip(detail, 34);
-    item.tip.textContent = `${item.n.label}: ${st.phase}${st.message ? "\n" + st.message : ""}`;
+    const when = item.n.when ? `\nwhen ${item.n.when}` : "";
+    item.g.toggleAttribute("data-stopped", Boolean(st.stopped));
+    item.tip.textContent = `${item.n.label}: ${st.stopped ? "stopped" : st.phase}${when}${st.message ? "\n" + st.message : ""}`;
   }
 
   paintBar(item, st) {

@@ -50,6 +50,45 @@ function vizFromKernel(model, store) {
   });
 }
 
+// Stop and resume go through the nbflow server when the page has one (JupyterLab or Notebook
+// with nbflow installed): they then work even while the kernel is busy or dead. Elsewhere (or
+// when the server refuses), the kernel does them, answering while a cell waits for the run.
+const SERVER_ACTIONS = new Set(["stop", "resume"]);
+
+function pageConfig() {
+  const el = typeof document !== "undefined" ? document.getElementById("jupyter-config-data") : null;
+  if (!el) return null;
+  try {
+    return JSON.parse(el.textContent || "{}");
+  } catch (err) {
+    return null;
+  }
+}
+
+function xsrfToken() {
+  const found = (typeof document !== "undefined" ? document.cookie : "").match(/(?:^|;\s*)_xsrf=([^;]*)/);
+  return found ? decodeURIComponent(found[1]) : "";
+}
+
+/** Ask the nbflow server to do action `name` on run `run`; whether it did. */
+async function actThroughServer(run, name, task) {
+  const config = pageConfig();
+  if (!config || !config.baseUrl || !run || typeof fetch !== "function") return false;
+  const base = config.baseUrl.endsWith("/") ? config.baseUrl : `${config.baseUrl}/`;
+  const url = `${base}nbflow/api/runs/${encodeURIComponent(run)}/actions/${name}`;
+  const headers = { "Content-Type": "application/json" };
+  const xsrf = xsrfToken();
+  if (xsrf) headers["X-XSRFToken"] = xsrf;
+  if (config.token) headers.Authorization = `token ${config.token}`;
+  try {
+    const body = JSON.stringify(task ? { task } : {});
+    const resp = await fetch(url, { method: "POST", credentials: "same-origin", headers, body });
+    return resp.ok;
+  } catch (err) {
+    return false;
+  }
+}
+
 function stateOf(model, store) {
   const state = { nodes: store.nodes };
   for (const key of TRAITS) state[key] = model.get(key);
@@ -72,7 +111,11 @@ export default {
         model.set("selected", { task, node });
         model.save_changes();
       },
-      act: (name, task) => model.send({ type: "action", name, task }),
+      act: async (name, task) => {
+        const run = (model.get("info") || {}).id;
+        if (SERVER_ACTIONS.has(name) && (await actThroughServer(run, name, task))) return;
+        model.send({ type: "action", name, task });
+      },
       openNotebook: (node) => model.send({ type: "notebook", node }),
       layout: (graph) => model.send({ type: "layout", graph }), // kept by the kernel for other views
       loadViz: () => vizFromKernel(model, store),
