@@ -8,7 +8,7 @@ from ..argo.kinds import KINDS
 from ..errors import SpecError
 from ..notebook.magic_args import MagicParser, parse_assignments, split_line
 
-__all__ = ["COMMANDS", "parse_nbflow"]
+__all__ = ["COMMANDS", "nbflow_parser", "parse_nbflow"]
 
 COMMANDS = (
     "run",
@@ -25,7 +25,8 @@ COMMANDS = (
 SCHEDULE_ACTIONS = ("add", "list", "show", "pause", "resume", "remove", "run-now", "history")
 
 
-def _nbflow_parser(command: str) -> MagicParser:
+def nbflow_parser(command: str) -> MagicParser:
+    """The parser of ``%nbflow COMMAND``'s arguments (the reference docs are made from it)."""
     parser = MagicParser(f"%nbflow {command}")
     if command in ("run", "compile"):
         parser.add_argument("name", metavar="NAME", nargs="?")
@@ -110,7 +111,7 @@ def parse_nbflow(line: str) -> tuple[str, argparse.Namespace]:
         raise SpecError(
             f"%nbflow: unknown command {command!r} (one of {', '.join(COMMANDS)})"
         )
-    ns = _nbflow_parser(command).parse(tokens[1:])
+    ns = nbflow_parser(command).parse(tokens[1:])
     if command in ("run", "compile"):
         ns.parameters = parse_assignments(ns.param, "-p")
         del ns.param

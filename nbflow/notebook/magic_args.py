@@ -26,6 +26,10 @@ __all__ = [
     "parse_template",
     "parse_workflow_options",
     "split_line",
+    "template_parser",
+    "notebook_template_parser",
+    "setup_parser",
+    "workflow_parser",
 ]
 
 _QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
@@ -236,6 +240,42 @@ def _template_fields(ns: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def template_parser() -> MagicParser:
+    """The parser of ``%%template``'s arguments."""
+    parser = MagicParser("%%template")
+    _add_step_options(parser)
+    parser.add_argument("--no-run", action="store_true")
+    return parser
+
+
+def notebook_template_parser() -> MagicParser:
+    """The parser of ``%template NAME --notebook PATH``'s arguments."""
+    parser = MagicParser("%template")
+    _add_step_options(parser)
+    parser.add_argument("--notebook")
+    return parser
+
+
+def setup_parser() -> MagicParser:
+    """The parser of ``%%setup``'s arguments."""
+    parser = MagicParser("%%setup")
+    parser.add_argument("name", metavar="NAME", nargs="?")
+    return parser
+
+
+def workflow_parser() -> MagicParser:
+    """The parser of ``%%workflow``'s arguments."""
+    parser = MagicParser("%%workflow")
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("--parallelism")
+    parser.add_argument("--on-exit")
+    parser.add_argument("--schedule")
+    parser.add_argument("--notify", action="append")
+    parser.add_argument("--notify-on", dest="notify_on")
+    parser.add_argument("--notify-attach", dest="notify_attach", action="store_true")
+    return parser
+
+
 def parse_template(line: str, source: str, *, cell: int | None = None) -> tuple[Template, bool]:
     """Parse a ``%%template NAME [options]`` line and the cell's code.
 
@@ -253,10 +293,7 @@ def parse_template(line: str, source: str, *, cell: int | None = None) -> tuple[
     (Template, bool)
         The template, and whether ``--no-run`` asks not to run the cell live.
     """
-    parser = MagicParser("%%template")
-    _add_step_options(parser)
-    parser.add_argument("--no-run", action="store_true")
-    ns = parser.parse(split_line(line))
+    ns = template_parser().parse(split_line(line))
     return Template(source=source, cell=cell, **_template_fields(ns)), bool(ns.no_run)
 
 
@@ -278,10 +315,7 @@ def parse_notebook_template(
     cell : int, optional
         0-based index of the cell, stored on the template for messages.
     """
-    parser = MagicParser("%template")
-    _add_step_options(parser)
-    parser.add_argument("--notebook")
-    ns = parser.parse(split_line(line))
+    ns = notebook_template_parser().parse(split_line(line))
     if ns.notebook is None:
         raise SpecError("%template: --notebook PATH is required (use %%template for a cell)")
     from .extract import NotLiteral, read_parameters_cell  # extract imports this module
@@ -309,9 +343,7 @@ def parse_notebook_template(
 
 def parse_setup(line: str) -> str | None:
     """Parse ``%%setup [NAME]``; return the name or ``None``."""
-    parser = MagicParser("%%setup")
-    parser.add_argument("name", metavar="NAME", nargs="?")
-    name: str | None = parser.parse(split_line(line)).name
+    name: str | None = setup_parser().parse(split_line(line)).name
     return name
 
 
@@ -345,15 +377,7 @@ def parse_workflow_options(line: str) -> WorkflowOptions:
     [--notify TARGET ...] [--notify-on WHEN] [--notify-attach]``."""
     from ..notify.spec import parse_notify
 
-    parser = MagicParser("%%workflow")
-    parser.add_argument("name", metavar="NAME")
-    parser.add_argument("--parallelism")
-    parser.add_argument("--on-exit")
-    parser.add_argument("--schedule")
-    parser.add_argument("--notify", action="append")
-    parser.add_argument("--notify-on", dest="notify_on")
-    parser.add_argument("--notify-attach", dest="notify_attach", action="store_true")
-    ns = parser.parse(split_line(line))
+    ns = workflow_parser().parse(split_line(line))
     if ns.on_exit is not None and not is_name(ns.on_exit):
         raise SpecError(f"--on-exit: {ns.on_exit!r} is not a valid template name")
     return WorkflowOptions(
