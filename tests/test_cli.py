@@ -57,6 +57,10 @@ def test_run_failure_exit_1_names_error_and_notebook(make_notebook: Any, nbflow_
     assert "Traceback" not in proc.stderr
     logs = nbflow("logs", "-", "boom")
     assert "x = 1 / 0" in logs.stdout and "ZeroDivisionError: division by zero" in logs.stdout
+    status = nbflow("status", "-")
+    assert status.returncode == 0 and "boom" in status.stdout, status.stderr
+    retry = nbflow("retry", "-")
+    assert retry.returncode == 1 and "boom failed: ZeroDivisionError" in retry.stderr
 
 
 @pytest.mark.kernel

@@ -121,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nbflow`` console script."""
     args = _parser().parse_args(argv)
+    if getattr(args, "run", None) == "-" and args.command != "delete":
+        args.run = None  # '-': the most recent run, for every command but a destructive one
     try:
         handler = getattr(args, "handler", None) or _COMMANDS[args.command]
         return int(handler(args))
@@ -241,8 +243,7 @@ def _retry(args: argparse.Namespace) -> int:
 def _rerun(args: argparse.Namespace) -> int:
     from .. import api
 
-    run_id = None if args.run == "-" else args.run
-    run = api.rerun_from(run_id, args.task, config=_config(args), progress=sys.stderr, wait=False)
+    run = api.rerun_from(args.run, args.task, config=_config(args), progress=sys.stderr, wait=False)
     return _follow(run, args)
 
 
@@ -301,7 +302,7 @@ def _logs(args: argparse.Namespace) -> int:
     from .. import api
 
     print(
-        api.task_logs(None if args.run == "-" else args.run, args.task, config=_config(args)),
+        api.task_logs(args.run, args.task, config=_config(args)),
         end="",
     )
     return EXIT_OK
