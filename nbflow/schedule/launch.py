@@ -8,6 +8,7 @@ pid under ``<home>/schedules/pids/`` so that a restarted scheduler still sees it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -133,6 +134,12 @@ class ProcessLauncher:
             del self.children[run]
 
     def delete(self, run: str) -> None:
-        """Delete the record of finished run ``run`` (its folder in the run store)."""
-        self.runs.delete(run)
+        """Delete finished run ``run`` as ``nbflow delete`` does: its record, logs and the
+        artifacts that no other run reads and no cache entry points at."""
+        from ..cleanup import delete_runs
+        from ..config import load_config
+        from ..errors import RunNotFound
+
+        with contextlib.suppress(RunNotFound):  # gone already
+            delete_runs([run], config=load_config(home=str(self.home)))
         (self.logs / f"{run}.log").unlink(missing_ok=True)

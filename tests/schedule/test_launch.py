@@ -131,3 +131,21 @@ def test_a_broken_notebook_ends_as_an_error_run(make_notebook: Any, nbflow_home:
     (body,) = bodies  # the schedule's targets hear that the tick could not start, and why
     assert (body["run"], body["phase"], body["schedule"]) == (run, "Error", "w")
     assert "--parallelism" in body["message"]
+
+
+def test_history_limits_delete_a_run_with_its_artifacts(make_notebook: Any,
+                                                        nbflow_home: Path) -> None:
+    from nbflow.config import load_config
+    from nbflow.notebook.extract import read_notebook
+    from nbflow.schedule.launch import ProcessLauncher
+
+    path = make_notebook(["%%template a --outputs x\nx = 1", "%%workflow one\na"])
+    wf = read_notebook(path).workflow()
+    old, kept = (api.run_workflow(wf, config=load_config(cache=False), workdir=path.parent)
+                 for _ in range(2))
+    artifacts = nbflow_home / "artifacts" / "one"
+    assert (artifacts / old.id).is_dir() and (artifacts / kept.id).is_dir()
+    ProcessLauncher(nbflow_home).delete(old.id)
+    assert not (artifacts / old.id).exists()
+    assert not (nbflow_home / "runs" / old.id).exists()
+    assert (artifacts / kept.id).is_dir() and api.get_run(kept.id).phase == "Succeeded"
