@@ -30,7 +30,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``sphinx-build -W`` of docs/ into a temporary folder; the tutorials are not executed
     here (tests/gallery executes them), the other executable pages are."""
     out = tmp_path_factory.mktemp("docs")
-    env = dict(os.environ, NBFLOW_DOCS_EXECUTE="pages")
+    # the pages run `!nbflow ...`: this environment's, whether or not it is activated
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = dict(os.environ, NBFLOW_DOCS_EXECUTE="pages", PATH=path)
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
          "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
