@@ -1,27 +1,15 @@
 // The extension's commands: what the sidebar, the run view, the cell toolbar, the palette and
 // the keyboard shortcuts call.
 import { ICommandPalette, InputDialog, Notification, showErrorMessage } from '@jupyterlab/apputils';
-import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import type { Action } from './api';
+import { Args, CATEGORY, failed, str } from './cmdutil';
 import { CommandIDs } from './commandids';
 import { askParameters, ManifestView, scheduleWorkflow, showLint } from './dialogs';
 import { setupIcon, templateIcon } from './icons';
 import { cellMagic, suggestName, withMagic } from './magic';
 import { Nbflow } from './nbflow';
 
-const CATEGORY = 'nbflow';
-type Args = ReadonlyPartialJSONObject;
-
-const str = (args: Args, key: string): string | null =>
-  typeof args[key] === 'string' && args[key] ? (args[key] as string) : null;
-
-/** Report a failed command as a notification (one line). */
-function failed(what: string) {
-  return (error: unknown) => {
-    Notification.error(`${what}: ${(error as Error).message ?? error}`, { autoClose: 8000 });
-  };
-}
 
 /** The notebook and workflow a notebook command is about: from its args, else the open one. */
 async function target(nb: Nbflow, args: Args): Promise<{ path: string; workflow: string } | null> {

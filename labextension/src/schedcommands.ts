@@ -1,24 +1,13 @@
 // The commands of schedules (the Schedules section's buttons and the command palette): new,
 // pause, resume, run now, delete (confirmed), show history.
 import { Dialog, ICommandPalette, InputDialog, Notification, showDialog } from '@jupyterlab/apputils';
-import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { Args, CATEGORY, failed, str } from './cmdutil';
 import { CommandIDs } from './commandids';
 import { Nbflow } from './nbflow';
 import { schedulesOf, ScheduleSummary } from './schedapi';
 import { askSchedule } from './scheddialog';
 
-const CATEGORY = 'nbflow';
-type Args = ReadonlyPartialJSONObject;
-
-const str = (args: Args, key: string): string | null =>
-  typeof args[key] === 'string' && args[key] ? (args[key] as string) : null;
-
-function failed(what: string) {
-  return (error: unknown) => {
-    Notification.error(`${what}: ${(error as Error).message ?? error}`, { autoClose: 8000 });
-  };
-}
 
 /** The schedule a command is about: its `name` argument, else one the user picks. */
 async function pick(nb: Nbflow, args: Args, title: string, fits: (s: ScheduleSummary) => boolean = () => true) {
