@@ -229,11 +229,14 @@ def test_sidecars_daemons_init_containers_and_container_sets(
     client = sh("client", f"curl -s -o /dev/null -w '%{{http_code}}' "
                           f"http://{{{{inputs.parameters.ip}}}}:{port}/",
                 inputs={"parameters": [{"name": "ip"}]})
-    side = sh("side", f"until curl -s -o /dev/null http://127.0.0.1:{port}/; do sleep 0.1; "
+    web = _free_port()  # the daemon still serves on `port` while its steps template goes on
+    side = sh("side", f"until curl -s -o /dev/null http://127.0.0.1:{web}/; do sleep 0.1; "
                       "done; cat /shared/init; echo main")
     side["container"]["command"][-1] = side["container"]["command"][-1]
     side["container"]["volumeMounts"] = [{"name": "w", "mountPath": "/shared"}]
-    side["sidecars"] = [{"name": "web", "image": "x", "command": server}]
+    side["sidecars"] = [{"name": "web", "image": "x",
+                         "command": ["python3", "-m", "http.server", str(web), "--bind",
+                                     "127.0.0.1"]}]
     side["initContainers"] = [{"name": "init", "image": "x", "mirrorVolumeMounts": True,
                                "command": ["sh", "-c", "echo from-init > /shared/init"]}]
     side["volumes"] = [{"name": "w", "emptyDir": {}}]
