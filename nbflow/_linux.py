@@ -130,10 +130,23 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def _has_children() -> bool:
+    """Whether this process has a child still running (finished ones are reaped meanwhile)."""
+    while True:
+        try:
+            child, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if child == 0:
+            return True
+
+
 def kill_tree(pid: int, *, include_self: bool = True) -> int:
     """SIGKILL ``pid`` and every descendant, whatever their session or process group; repeat
     until none is left (a process may fork while the tree is being killed). Return how many
     processes were signalled."""
+    if pid == os.getpid() and not include_self and not _has_children():
+        return 0  # no child, so no descendant: a subreaper adopts its orphans (no /proc scan)
     killed = 0
     for _ in range(20):
         targets = descendants(pid)
