@@ -39,7 +39,15 @@ def test_a_run_whose_process_died_goes_on(make_notebook: Any, nbflow_home: Path,
     actions.add_schedule(make_notebook(SLOW), options=ScheduleOptions(schedules=("@daily",)))
     scheduler, run = fire_now(nbflow_home, "slow")
     runs = RunStore(nbflow_home / "runs")
-    eventually(lambda: runs.is_locked(run), timeout_s=60, what="the run to start")
+
+    def step_running() -> bool:
+        try:
+            nodes = (runs.load(run)[0].get("status") or {}).get("nodes") or {}
+        except Exception:  # not created yet
+            return False
+        return any(n["type"] == "Pod" and n["phase"] == "Running" for n in nodes.values())
+
+    eventually(step_running, timeout_s=60, what="the run's first step to start")
     child = scheduler.launcher.children[run]  # type: ignore[attr-defined]
     os.killpg(child.pid, signal.SIGKILL)  # the run's process and its steps die mid-run
     child.wait()
