@@ -8,7 +8,6 @@ import http.cookiejar
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,12 +31,6 @@ NOTEBOOKS = {
     "demo.ipynb": REPO / "tests" / "widget" / "notebooks" / "demo.ipynb",
 }
 FINAL = ("Succeeded", "Failed", "Error")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -91,18 +84,26 @@ class JupyterServer:
         pytest.fail(f"run {run_id} did not end in {timeout_s}s:\n{self.log.read_text()[-3000:]}")
 
 
-def _wait_http(server: JupyterServer, timeout_s: float) -> None:
+def _wait_url(proc: subprocess.Popen[bytes], runtime: Path, log: Path, timeout_s: float) -> str:
+    """The URL of the server ``proc`` once it answers: read from the file that it writes in
+    its runtime folder (it chose its port: a port chosen here could be taken meanwhile)."""
     deadline = time.monotonic() + timeout_s
+    url = None
     while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            log = server.log.read_text()[-3000:]
-            pytest.fail(f"jupyter exited ({server.proc.returncode}):\n{log}")
-        try:
-            server.get("api/status")
-            return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"jupyter did not answer in {timeout_s}s:\n{server.log.read_text()[-3000:]}")
+        if proc.poll() is not None:
+            pytest.fail(f"jupyter exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        if url is None:
+            found = runtime / f"jpserver-{proc.pid}.json"
+            if found.exists():
+                url = json.loads(found.read_text())["url"].rstrip("/")
+        if url is not None:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
+                    return url
+            except OSError:
+                pass
+        time.sleep(0.3)
+    pytest.fail(f"jupyter did not answer in {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
 def start_jupyter(app: str, tmp: Path, disabled: tuple[str, ...] = ()) -> JupyterServer:
@@ -133,21 +134,19 @@ def start_jupyter(app: str, tmp: Path, disabled: tuple[str, ...] = ()) -> Jupyte
         JUPYTER_CONFIG_DIR=str(tmp / "config"),
     )
     env.pop("NBFLOW_ARTIFACT_ROOT", None)
-    port = _free_port()
     log = tmp / f"{app}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
-                f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
+                "--port=0", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
                 "--ServerApp.password=", f"--ServerApp.root_dir={root}",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             ],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
         )
-    server = JupyterServer(f"http://127.0.0.1:{port}", root, home, log, proc)
-    _wait_http(server, 60)
-    return server
+    url = _wait_url(proc, tmp / "runtime", log, 60)
+    return JupyterServer(url, root, home, log, proc)
 
 
 def stop_jupyter(server: JupyterServer) -> None:

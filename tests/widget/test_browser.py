@@ -2,98 +2,32 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..labextension.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    TIMEOUT_MS,
+    start_jupyter,
+    stop_jupyter,
+)
+
 pytestmark = pytest.mark.kernel
-
-HERE = Path(__file__).parent
-REPO = HERE.parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 60_000
-
-
-def _wait_server(runtime: Path, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> str:
-    """The URL of the server ``proc`` once it answers: read from the file that it writes in
-    its runtime folder (it chose its port: a port chosen here could be taken meanwhile)."""
-    deadline = time.monotonic() + timeout_s
-    url = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        if url is None:
-            found = list(runtime.glob(f"jpserver-{proc.pid}.json"))
-            if found:
-                url = json.loads(found[0].read_text())["url"].rstrip("/")
-        if url is not None:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as resp:
-                    if resp.status == 200:
-                        return url
-            except OSError:
-                pass
-        time.sleep(0.3)
-    pytest.fail(f"jupyter lab did not answer in {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture()
-def lab(tmp_path: Path, nbflow_home: Path) -> Iterator[tuple[str, Path]]:
-    """A jupyter lab server on loopback, without token, rooted in a temporary folder."""
-    root = tmp_path / "root"
-    root.mkdir()
-    shutil.copy(HERE / "notebooks" / "demo.ipynb", root / "demo.ipynb")
-    env = dict(os.environ)
-    settings = tmp_path / "lab-settings"
-    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text('{"fetchNews": "false"}')  # no "Jupyter news?" toast over the page
-    env.update(
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-    )
-    log = tmp_path / "lab.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-                "--port=0", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
-                "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            ],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
-        )
-    try:
-        url = _wait_server(tmp_path / "runtime", proc, log, 60)
-        yield url, root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A jupyter lab server on loopback, without token, rooted in a temporary folder that
+    holds the demo notebook; its nbflow home is ``tmp_path/nbflow-home``."""
+    server = start_jupyter("lab", tmp_path)
+    yield server.url, server.root
+    stop_jupyter(server)
 
 
 def _output_dir(tmp_path: Path) -> Path:
