@@ -26,17 +26,35 @@ export function runDuration(
   return '';
 }
 
+/** `s` seconds (0 or more) roughly: `40 s`, `5 min`, `3 h`, `2 d`. */
+function roughly(s: number): string {
+  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
+/** Seconds from `now` to `iso` (negative: in the past), or null without a valid time. */
+function secondsTo(iso: string | null, now: number): number | null {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isNaN(t) ? null : (t - now) / 1000;
+}
+
 /** "just now", "5 min ago", "3 h ago", "2 d ago", else the date. */
 export function ago(iso: string | null, now: number = Date.now()): string {
-  if (!iso) return '';
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '';
-  const s = Math.max(0, (now - t) / 1000);
+  const to = secondsTo(iso, now);
+  if (to === null) return '';
+  const s = Math.max(0, -to);
   if (s < 45) return 'just now';
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  if (s < 7 * 86400) return `${Math.round(s / 86400)} d ago`;
-  return new Date(t).toISOString().slice(0, 10);
+  if (s < 7 * 86400) return `${roughly(s)} ago`;
+  return new Date(Date.parse(iso as string)).toISOString().slice(0, 10);
+}
+
+/** How far ahead `iso` is: `in 40 s`, `in 5 min`, `in 3 h`, `in 2 d`, or `due`. */
+export function until(iso: string | null, now: number = Date.now()): string {
+  const s = secondsTo(iso, now);
+  if (s === null) return '';
+  return s < 1 ? 'due' : `in ${roughly(s)}`;
 }
 
 /** The last part of a path. */

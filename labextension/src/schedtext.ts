@@ -157,19 +157,6 @@ export function wallTime(iso: string, tz: string): string {
   return `${p.weekday} ${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
-/** How far ahead `iso` is: `in 40 s`, `in 5 min`, `in 3 h`, `in 2 d`, or `due`. */
-export function until(iso: string | null, now: number = Date.now()): string {
-  if (!iso) return '';
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '';
-  const s = (t - now) / 1000;
-  if (s < 1) return 'due';
-  if (s < 60) return `in ${Math.round(s)} s`;
-  if (s < 3600) return `in ${Math.round(s / 60)} min`;
-  if (s < 86400) return `in ${Math.round(s / 3600)} h`;
-  return `in ${Math.round(s / 86400)} d`;
-}
-
 /** The schedule (among `names`) that fired run `runId` (`<name>-<unix seconds>`), or null. */
 export function scheduleOfRun(runId: string, names: Iterable<string>): string | null {
   const m = /^(.+)-(\d+)$/.exec(runId);

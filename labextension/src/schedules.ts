@@ -8,9 +8,9 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type { RunSummary } from './api';
 import { CommandIDs } from './commandids';
 import { button, h, listKeys } from './dom';
-import { ago, basename, isFinal, phaseIcon } from './format';
+import { ago, basename, isFinal, phaseIcon, until } from './format';
 import type { ScheduleApi, ScheduleRun, ScheduleSummary } from './schedapi';
-import { codeText, historyKey, lastRun, optionsText, scheduleOfRun, scheduleState, until, wallTime } from './schedtext';
+import { codeText, historyKey, lastRun, optionsText, scheduleOfRun, scheduleState, wallTime } from './schedtext';
 
 /** The run events the section follows (RunEvents fits). */
 export interface ScheduleEvents {

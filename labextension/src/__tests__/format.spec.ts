@@ -1,4 +1,4 @@
-import { ago, basename, isFinal, parseParameters, phaseIcon, runDuration } from '../format';
+import { ago, basename, isFinal, parseParameters, phaseIcon, runDuration, until } from '../format';
 import { answer, ApiError, withQuery } from '../http';
 
 describe('format', () => {
@@ -24,6 +24,16 @@ describe('format', () => {
     expect(ago('2026-01-10T09:00:00Z', now)).toBe('3 h ago');
     expect(ago('2025-12-01T00:00:00Z', now)).toBe('2025-12-01');
     expect(ago(null, now)).toBe('');
+  });
+
+  it('says how far ahead', () => {
+    const now = Date.parse('2026-12-07T12:00:00Z');
+    expect(until('2026-12-07T12:00:30Z', now)).toBe('in 30 s');
+    expect(until('2026-12-07T12:10:00Z', now)).toBe('in 10 min');
+    expect(until('2026-12-08T01:00:00Z', now)).toBe('in 13 h');
+    expect(until('2026-12-10T12:00:00Z', now)).toBe('in 3 d');
+    expect(until('2026-12-07T11:00:00Z', now)).toBe('due');
+    expect(until(null, now)).toBe('');
   });
 
   it('takes base names', () => {
