@@ -130,8 +130,7 @@ export class GraphView {
     }
     const any = (...keys) => keys.some((k) => changed.has(k));
     if (any("graph", "positions", "dot")) this.draw();
-    else if (any("phases")) this.updateNodes(this.st.nodes);
-    else if (any("nodes")) this.updateNodes(this.st.nodes);
+    else if (any("nodes", "phases")) this.updateNodes(this.st.nodes);
     if (any("info", "actions", "notice", "phases")) this.drawHead();
     if (any("selected")) this.highlight();
     if (any("details", "notebook_html", "selected")) this.pane.draw();
