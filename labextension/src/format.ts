@@ -1,7 +1,7 @@
 // Small text helpers of the sidebar and the run view: phases, durations, times.
 import { formatSeconds, PHASES } from '../../nbflow/widget/static/graph.js';
 
-export const FINAL_PHASES = new Set(['Succeeded', 'Failed', 'Error']);
+const FINAL_PHASES = new Set(['Succeeded', 'Failed', 'Error']);
 
 /** Whether a run or task in `phase` is over. */
 export function isFinal(phase: string | null | undefined): boolean {

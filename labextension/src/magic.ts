@@ -29,7 +29,7 @@ export function lineTemplate(source: string): string | null {
 }
 
 /** Whether `name` can name a template (a Python identifier). */
-export function isTemplateName(name: string): boolean {
+function isTemplateName(name: string): boolean {
   return NAME.test(name);
 }
 

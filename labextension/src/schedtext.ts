@@ -8,7 +8,7 @@ export const POLICIES = ['Allow', 'Forbid', 'Replace'] as const;
 export const NOTIFY_ON = ['failure', 'success', 'always'] as const;
 
 /** Argo's (and nbflow's) default history limits: succeeded runs kept, failed runs kept. */
-export const HISTORY_DEFAULTS: [number, number] = [3, 1];
+const HISTORY_DEFAULTS: [number, number] = [3, 1];
 
 /** What the schedule form holds (every field as typed). */
 export interface ScheduleFormValues {
@@ -52,7 +52,7 @@ export function emptyForm(notebook = '', workflow = '', timezone = browserZone()
 }
 
 /** The browser's IANA time zone, or UTC. */
-export function browserZone(): string {
+function browserZone(): string {
   try {
     return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   } catch {

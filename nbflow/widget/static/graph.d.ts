@@ -82,12 +82,10 @@ export interface GraphHost {
 }
 
 export const PHASES: Record<string, PhaseInfo>;
-export const ACTION_LABELS: Record<string, string>;
 export function provideViz(load: () => Promise<VizModule>): void;
 export function hasVizProvider(): boolean;
 export function vizInstance(fallback?: () => Promise<VizModule>): Promise<any>;
 export function h(tag: string, attrs?: Record<string, any>, ...children: any[]): HTMLElement;
-export function clip(text: string, n: number): string;
 export function formatSeconds(seconds: number): string;
 export function normalize(graph: any): Positions;
 export function nodeLines(

@@ -9,7 +9,7 @@
 import { ACTION_LABELS, clip, formatSeconds, h, nodeLines, PHASES, s, STOPPED } from "./draw.js";
 import { DetailsPane } from "./pane.js";
 
-export { ACTION_LABELS, clip, formatSeconds, h, nodeLines, PHASES };
+export { formatSeconds, h, nodeLines, PHASES };
 
 const VIZ_PROVIDER = Symbol.for("nbflow.viz.provider");
 const VIZ_INSTANCE = Symbol.for("nbflow.viz.instance");
