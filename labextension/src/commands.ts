@@ -5,10 +5,11 @@ import { ICommandPalette, InputDialog, Notification, showErrorMessage } from '@j
 import type { Action } from './api';
 import { Args, CATEGORY, failed, str } from './cmdutil';
 import { CommandIDs } from './commandids';
-import { askParameters, ManifestView, scheduleWorkflow, showLint } from './dialogs';
+import { askParameters, ManifestView, showLint } from './dialogs';
 import { setupIcon, templateIcon } from './icons';
 import { cellMagic, suggestName, withMagic } from './magic';
 import { Nbflow } from './nbflow';
+import { askSchedule } from './scheddialog';
 
 
 /** The notebook and workflow a notebook command is about: from its args, else the open one. */
@@ -126,8 +127,9 @@ export function registerCommands(nb: Nbflow, palette: ICommandPalette | null): v
     execute: async (args) => {
       const where = await target(nb, args);
       if (!where) return;
-      const name = await scheduleWorkflow(nb.api, where.path, where.workflow).catch(failed('schedule'));
-      if (name) Notification.success(`Scheduled ${where.workflow} as ${name}.`, { autoClose: 5000 });
+      const made = await askSchedule(nb.api, { notebook: where.path, workflow: where.workflow, fixedTarget: true })
+        .catch(failed('schedule'));
+      if (made) Notification.success(`Scheduled ${where.workflow} as ${made.name}.`, { autoClose: 5000 });
     }
   });
   add(CommandIDs.runAction, {

@@ -1,12 +1,11 @@
 // Dialogs and small views of the notebook actions: parameters, lint problems, the compiled
-// manifest, a schedule (the schedule form of scheddialog.ts).
+// manifest (a schedule's form is in scheddialog.ts).
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { LintProblem, NbflowApi } from './api';
+import { LintProblem } from './api';
 import { button, h } from './dom';
 import { parseParameters } from './format';
-import { askSchedule } from './scheddialog';
 
 /** A dialog body with one text area; its value is the text. */
 class TextAreaBody extends Widget implements Dialog.IBodyWidget<string> {
@@ -80,18 +79,4 @@ export class ManifestView extends Widget {
     const copy = button('Copy', 'jp-nbflow-copy', () => void navigator.clipboard?.writeText(yaml));
     this.node.append(h('div', { class: 'jp-nbflow-RunView-bar' }, h('b', {}, `${workflow}`), ` from ${path} `, copy), pre);
   }
-}
-
-/**
- * Schedule `workflow` of notebook `path` with the schedule form (the server reads the cron
- * expression, in words and next times, before anything is made); without the schedules API,
- * say what is missing. The schedule's name, or null when cancelled.
- */
-export async function scheduleWorkflow(
-  api: NbflowApi,
-  path: string,
-  workflow: string
-): Promise<string | null> {
-  const made = await askSchedule(api, { notebook: path, workflow, fixedTarget: true });
-  return made ? made.name : null;
 }
