@@ -3,7 +3,7 @@
 import { ICommandPalette, InputDialog, Notification, showErrorMessage } from '@jupyterlab/apputils';
 
 import type { Action } from './api';
-import { Args, CATEGORY, failed, str } from './cmdutil';
+import { Args, commandAdder, failed, str } from './cmdutil';
 import { CommandIDs } from './commandids';
 import { askParameters, ManifestView, showLint } from './dialogs';
 import { setupIcon, templateIcon } from './icons';
@@ -55,10 +55,7 @@ async function startRun(nb: Nbflow, args: Args, ask: boolean): Promise<string | 
 
 export function registerCommands(nb: Nbflow, palette: ICommandPalette | null): void {
   const { commands } = nb.app;
-  const add = (id: string, options: Parameters<typeof commands.addCommand>[1], inPalette = true) => {
-    commands.addCommand(id, options);
-    if (palette && inPalette) palette.addItem({ command: id, category: CATEGORY });
-  };
+  const add = commandAdder(commands, palette);
   const activeCell = () => nb.currentNotebook()?.content.activeCell ?? null;
   const isCode = () => activeCell()?.model.type === 'code';
 

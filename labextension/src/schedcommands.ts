@@ -2,7 +2,7 @@
 // pause, resume, run now, delete (confirmed), show history.
 import { Dialog, ICommandPalette, InputDialog, Notification, showDialog } from '@jupyterlab/apputils';
 
-import { Args, CATEGORY, failed, str } from './cmdutil';
+import { Args, commandAdder, failed, str } from './cmdutil';
 import { CommandIDs } from './commandids';
 import { Nbflow } from './nbflow';
 import { schedulesOf, ScheduleSummary } from './schedapi';
@@ -26,10 +26,7 @@ async function pick(nb: Nbflow, args: Args, title: string, fits: (s: ScheduleSum
 export function registerScheduleCommands(nb: Nbflow, palette: ICommandPalette | null): void {
   const { commands } = nb.app;
   const schedules = schedulesOf(nb.api);
-  const add = (id: string, options: Parameters<typeof commands.addCommand>[1]) => {
-    commands.addCommand(id, options);
-    if (palette) palette.addItem({ command: id, category: CATEGORY });
-  };
+  const add = commandAdder(commands, palette);
   const named = (args: Args, verb: string, what: string) => (str(args, 'name') ? `${verb} schedule ${str(args, 'name')}` : what);
 
   add(CommandIDs.newSchedule, {
