@@ -131,7 +131,7 @@ export class GraphView {
     const any = (...keys) => keys.some((k) => changed.has(k));
     if (any("graph", "positions", "dot")) this.draw();
     else if (any("nodes", "phases")) this.updateNodes(this.st.nodes);
-    if (any("info", "actions", "notice", "phases")) this.drawHead();
+    if (any("info", "actions", "notice", "phases", "selected")) this.drawHead(); // Rerun needs a node
     if (any("selected")) this.highlight();
     if (any("details", "notebook_html", "selected")) this.pane.draw();
   }
@@ -357,7 +357,6 @@ export class GraphView {
   highlight() {
     const sel = (this.st.selected || {}).task;
     for (const [id, item] of Object.entries(this.items)) item.g.classList.toggle("nbflow-selected", id === sel);
-    this.drawHead();
   }
 
 }
