@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from ..s3.conftest import MotoServer
+
 REPO = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS = REPO / "notebooks"
 GALLERY = (
@@ -124,15 +126,11 @@ def s3_server() -> Iterator[S3Server]:
     import logging
 
     import s3fs
-    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = MotoServer()
     server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    fs = s3fs.S3FileSystem(key="gallery", secret="gallery", endpoint_url=endpoint,
+    fs = s3fs.S3FileSystem(key="gallery", secret="gallery", endpoint_url=server.endpoint,
                            skip_instance_cache=True)
-    yield S3Server(endpoint, fs)
+    yield S3Server(server.endpoint, fs)
     server.stop()
-    server._server.server_close()  # stop() leaves the socket open
