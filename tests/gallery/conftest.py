@@ -63,9 +63,8 @@ class Executed:
             for out in cell.get("outputs") or []:
                 if "text" in out:
                     parts.append("".join(out["text"]))
-                for mime in ("text/plain",):
-                    if mime in (out.get("data") or {}):
-                        parts.append("".join(out["data"][mime]))
+                if "text/plain" in (out.get("data") or {}):
+                    parts.append("".join(out["data"]["text/plain"]))
         return "\n".join(parts)
 
     def runs(self) -> list[dict[str, Any]]:
