@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+sys.path.insert(0, str(REPO / "tests" / "labextension"))
+
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 (the browser tests' Chromium)
+
 # each notebook: the workflow it runs, and how many runs of it it leaves in the home
 GALLERY = {
     "quickstart": ("quickstart", 1), "etl": ("etl", 2), "ml": ("sweep", 1),
