@@ -24,7 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "labextension"))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 (the browser tests' Chromium)
+from conftest import CHROMIUM, CHROMIUM_ARGS, start_all_cells  # noqa: E402 (the browser tests')
 
 # each notebook: the workflow it runs, and how many runs of it it leaves in the home
 GALLERY = {
@@ -98,16 +98,8 @@ def start_notebook(page: Any, url: str, name: str) -> None:
     page.goto(f"{url}/lab/workspaces/{name}/tree/notebooks/{name}.ipynb")  # a layout each
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    first = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
-    for _ in range(3):  # a kernel still starting may drop the request: ask again
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if (first.text_content() or "").strip() not in ("[ ]:", ""):
-                return
-            time.sleep(0.25)
-    fail(f"{name}.ipynb: JupyterLab did not start running its cells")
+    if not start_all_cells(page):
+        fail(f"{name}.ipynb: JupyterLab did not start running its cells")
 
 
 def finished(page: Any, name: str) -> bool:

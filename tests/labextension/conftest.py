@@ -201,6 +201,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.rep_call = report  # type: ignore[attr-defined]
 
 
+def start_all_cells(page: Any) -> bool:
+    """Run > Run All Cells in the open notebook; again (3 times at most) while its first code
+    cell does not start (a kernel still starting may drop the request). Whether it started."""
+    first = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
+    for _ in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if (first.text_content() or "").strip() not in ("[ ]:", ""):
+                return True
+            time.sleep(0.25)
+    return False
+
+
 def artifact(name: str) -> Path:
     """A path under ``test-output/labextension/`` (git-ignored) for screenshots."""
     folder = REPO / "test-output" / "labextension"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from ..labextension.conftest import (
     CHROMIUM_ARGS,
     REPO,
     TIMEOUT_MS,
+    start_all_cells,
     start_jupyter,
     stop_jupyter,
 )
@@ -44,16 +44,8 @@ def _run_all_cells(page: Any) -> None:
     """Run > Run All Cells, once the kernel is ready; again if the kernel dropped the request."""
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for()
-    first_prompt = page.locator(".jp-Cell .jp-InputPrompt").first
-    for _ in range(3):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if first_prompt.text_content().strip() not in ("[ ]:", ""):
-                return
-            time.sleep(0.25)
-    pytest.fail("JupyterLab did not start running the cells (Run > Run All Cells)")
+    if not start_all_cells(page):
+        pytest.fail("JupyterLab did not start running the cells (Run > Run All Cells)")
 
 
 def _phases(widget: Any) -> dict[str, str]:
