@@ -90,6 +90,8 @@ def start_lab(venv: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path
 def runs(home: Path) -> list[dict[str, Any]]:
     """The run records of the home, oldest first."""
     records = [json.loads(p.read_text()) for p in (home / "runs").glob("*/workflow.json")]
+    for wf in records:  # one another notebook has just created has no status yet
+        wf.setdefault("status", {})
     return sorted(records, key=lambda wf: wf["status"].get("startedAt") or "")
 
 
@@ -116,7 +118,7 @@ def finished(page: Any, name: str) -> bool:
 def check_runs(name: str, home: Path) -> None:
     """The notebook left the runs it should, all succeeded."""
     workflow, count = GALLERY[name]
-    phases = [wf["status"]["phase"] for wf in runs(home)
+    phases = [wf["status"].get("phase") for wf in runs(home)
               if wf["metadata"]["name"].startswith(f"{workflow}-")]
     if len(phases) != count or set(phases) != {"Succeeded"}:
         fail(f"{name}.ipynb: expected {count} succeeded runs of {workflow}, got {phases}")
