@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..argo.container import runs_nbflow
 from ..errors import ManifestError
 from ..vocab import NodeType, Phase
+from .sync import hold
 
 if TYPE_CHECKING:
     from .operator import Operator
@@ -149,7 +150,7 @@ def start_pods(op: Operator) -> list[PodRequest]:
             break
         tmpl = op.templates[node["templateName"]]
         try:
-            if not op.hold(tmpl.get("synchronization"), node["id"], node):
+            if not hold(op, tmpl.get("synchronization"), node["id"], node):
                 continue  # waiting for a lock: it does not count against parallelism
             node["nbflowLocks"] = bool(tmpl.get("synchronization"))
             if not usage.admit(*requests(tmpl)):
