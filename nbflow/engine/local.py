@@ -182,7 +182,7 @@ class LocalEngine:
         """Run to the end in this thread (holding the run's lock)."""
         self.trash = Trash(self.runs.run_dir(self.name) / "pods")
         try:
-            with self.run_lock or self.runs.lock(self.name):
+            with self.run_lock or self.runs.acquire(self.name):
                 if self.engine == "fast":
                     self._start_server()
                 self._loop()
