@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..argo.container import runs_nbflow
+from ..argo.hydrate import template_calls
 from ..errors import ManifestError, NbflowError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def check_workflow(wf: dict[str, Any], host_exec: bool, host: HostOptions | None
         why = check_runnable(tmpl, host_exec) or _unreadable_input(tmpl) or _other_node(
             tmpl, spec
         )
-        for call in _calls(tmpl):
+        for call in template_calls(tmpl):
             why = why or _unreadable_input(
                 {"name": f"{tmpl['name']}, {call.get('name')}", "inputs": call.get("arguments")}
             )
@@ -132,11 +133,6 @@ def _unreadable_input(tmpl: dict[str, Any]) -> str | None:
                 "earlier step, or as a key of the artifact root"
             )
     return None
-
-
-def _calls(tmpl: dict[str, Any]) -> list[dict[str, Any]]:
-    out = list((tmpl.get("dag") or {}).get("tasks") or [])
-    return out + [step for group in tmpl.get("steps") or [] for step in group or []]
 
 
 def _other_node(tmpl: dict[str, Any], spec: dict[str, Any]) -> str | None:
