@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..argo.container import runs_nbflow
 from ..argo.hydrate import template_calls
 from ..errors import ManifestError, NbflowError
+from .podfs import declared_paths
 
 if TYPE_CHECKING:
     from .volumes import HostOptions
@@ -192,14 +193,9 @@ def _check_host_template(tmpl: dict[str, Any], host: HostOptions) -> None:
 
 
 def _paths(tmpl: dict[str, Any]) -> list[tuple[str, str]]:
-    """The artifact and parameter paths a template declares."""
-    inputs, outputs = tmpl.get("inputs") or {}, tmpl.get("outputs") or {}
-    out = [("input artifact path", a["path"]) for a in inputs.get("artifacts") or []
-           if a.get("path")]
-    out += [("output artifact path", a["path"]) for a in outputs.get("artifacts") or []
-            if a.get("path")]
-    out += [("output parameter path", p["valueFrom"]["path"])
-            for p in outputs.get("parameters") or [] if (p.get("valueFrom") or {}).get("path")]
+    """The artifact, parameter and mount paths a template declares."""
+    out = [(what, path) for path, what in
+           declared_paths(tmpl.get("inputs") or {}, tmpl.get("outputs") or {})]
     for c in _containers(tmpl):
         out += [("mount path", m["mountPath"]) for m in c.get("volumeMounts") or []
                 if m.get("mountPath")]
