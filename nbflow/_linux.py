@@ -73,7 +73,7 @@ def no_new_privileges() -> None:
 
 def _parents() -> dict[int, int]:
     """Each live process's parent, from ``/proc/<pid>/stat`` (``/proc/<pid>/task/*/children``
-    needs a kernel option that is often off)."""
+    needs a kernel option that is often off). Zombies are left out: they have ended already."""
     out = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -81,7 +81,9 @@ def _parents() -> dict[int, int]:
         with contextlib.suppress(OSError, ValueError, IndexError):
             stat = Path(entry.path, "stat").read_text()
             # the command name may hold spaces and parentheses: fields start after the last ')'
-            out[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+            state, parent = stat[stat.rindex(")") + 2 :].split()[:2]
+            if state not in ("Z", "X"):
+                out[int(entry.name)] = int(parent)
     return out
 
 
@@ -148,17 +150,14 @@ def kill_tree(pid: int, *, include_self: bool = True) -> int:
     if pid == os.getpid() and not include_self and not _has_children():
         return 0  # no child, so no descendant: a subreaper adopts its orphans (no /proc scan)
     killed = 0
+    targets = [pid] if include_self else []  # signalled once: a killed pid may be reused
+    targets += descendants(pid)
     for _ in range(20):
-        targets = descendants(pid)
-        if include_self:
-            targets.insert(0, pid)
-        alive = 0
         for target in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(target, signal.SIGKILL)
-                alive += 1
-        killed += alive
-        include_self = False  # a killed pid may be reused: do not signal it twice
-        if not descendants(pid):
+                killed += 1
+        targets = descendants(pid)
+        if not targets:
             break
     return killed

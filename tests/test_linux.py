@@ -16,6 +16,9 @@ subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], start_new_session=True)
 time.sleep(0.5)
 print(kill_tree(os.getpid(), include_self=False))  # the shell and its sleeps
 print(kill_tree(os.getpid(), include_self=False))
+subprocess.Popen(["sleep", "60"])
+time.sleep(0.5)
+print(kill_tree(os.getpid(), include_self=False))  # its zombie is no descendant to kill again
 """
 
 
@@ -25,3 +28,4 @@ def test_kill_tree_ends_descendants_and_skips_a_process_without_children() -> No
     assert out[:2] == ["0", "0"]
     assert int(out[2]) >= 2  # sh and at least its foreground sleep (the other may be sh's exec)
     assert out[3] == "0"
+    assert 0 < int(out[4]) < 20  # not signalled round after round until the rounds run out

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ManifestError
 from .objects import ClusterObjects
 
-__all__ = ["hydrate", "merge_defaults", "TEMPLATE_TYPES"]
+__all__ = ["hydrate", "merge_defaults", "template_calls", "TEMPLATE_TYPES"]
 
 #: The fields that make a template what it is (one per template).
 TEMPLATE_TYPES = (
@@ -97,9 +97,7 @@ class _Resolver:
 
     def _calls(self, tmpl: dict[str, Any], names: dict[str, str], source: Any) -> None:
         """Rewrite every call in ``tmpl``; ``names`` maps its sibling templates' names."""
-        calls = [*((tmpl.get("dag") or {}).get("tasks") or [])]
-        calls += [step for group in tmpl.get("steps") or [] for step in group or []]
-        for call in calls:
+        for call in template_calls(tmpl):
             where = f"template {tmpl.get('name')}, {call.get('name')}"
             self._call(call, names, source, where, parent=tmpl.get("name", ""))
             for hook in (call.get("hooks") or {}).values():
@@ -210,3 +208,9 @@ def _from_config_map(param: dict[str, Any], objects: ClusterObjects, where: str)
         default = (param.get("valueFrom") or {}).get("default", param.get("default"))
         return None if default is None else str(default)
     return value
+
+
+def template_calls(tmpl: dict[str, Any]) -> list[dict[str, Any]]:
+    """The calls of a template: its DAG's tasks, or its steps (every group's, in order)."""
+    calls = list((tmpl.get("dag") or {}).get("tasks") or [])
+    return calls + [step for group in tmpl.get("steps") or [] for step in group or []]

@@ -195,12 +195,7 @@ def _execute_instance(
         if existing is not None:
             op.mark(existing, Phase.ERROR, exc.message)
             return existing
-        if deps is None:
-            return op.create(
-                name, display, NodeType.SKIPPED, Phase.ERROR, boundary=dag["id"],
-                message=exc.message,
-            )
-        return _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.ERROR, deps, exc.message)
+        return _never_started(op, dag, task, name, display, deps, Phase.ERROR, exc.message)
 
 
 def _start_instance(
@@ -222,16 +217,31 @@ def _start_instance(
         cond = substitute(task["when"], scope, where=f"task {task['name']}")
         if not evaluate_when(cond, where=f"task {task['name']}"):
             msg = f"when '{cond}' evaluated false"
-            if deps is None:
-                return op.create(
-                    name, display, NodeType.SKIPPED, Phase.SKIPPED, boundary=dag["id"], message=msg
-                )
-            return _create_task_node(op, dag, task, NodeType.SKIPPED, Phase.SKIPPED, deps, msg)
+            return _never_started(op, dag, task, name, display, deps, Phase.SKIPPED, msg)
     args = arguments(task, scope, _finder(op, dag))
     node = op.execute(name, display, task["template"], args, dag["id"])
     if existing is None and deps is not None:
         _connect(op, dag, node, deps)
     return node
+
+
+def _never_started(
+    op: Operator,
+    dag: Node,
+    task: dict[str, Any],
+    name: str,
+    display: str,
+    deps: list[Node | None] | None,
+    phase: Phase,
+    message: str,
+) -> Node:
+    """The Skipped-type node of a call that does not start: an item (``deps`` ``None``), or
+    the task itself, wired to the tasks it depends on."""
+    if deps is None:
+        return op.create(
+            name, display, NodeType.SKIPPED, phase, boundary=dag["id"], message=message
+        )
+    return _create_task_node(op, dag, task, NodeType.SKIPPED, phase, deps, message)
 
 
 # ------------------------------------------------------------------ wiring

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import NbflowError
 from ..outcome import StepEnd
-from .podfs import PodFS
+from .podfs import PodFS, declared_paths
 from .probes import POD_IP, ready
 from .volumes import HostOptions, volume_source
 from .worker import LocalPod
@@ -70,15 +70,7 @@ class HostPod(LocalPod):
         return self.fs.local(path)
 
     def _declared_paths(self) -> list[tuple[str, str]]:
-        tmpl = self.req.template
-        out = [(a["path"], "input artifact path")
-               for a in self.req.inputs.get("artifacts") or [] if a.get("path")]
-        outputs = tmpl.get("outputs") or {}
-        out += [(a["path"], "output artifact path")
-                for a in outputs.get("artifacts") or [] if a.get("path")]
-        out += [(p["valueFrom"]["path"], "output parameter path")
-                for p in outputs.get("parameters") or [] if (p.get("valueFrom") or {}).get("path")]
-        return out
+        return declared_paths(self.req.inputs, self.req.template.get("outputs") or {})
 
     def _mount_volumes(self) -> None:
         tmpl = self.req.template
@@ -296,11 +288,7 @@ class HostPod(LocalPod):
 
     def _check_outputs_are_the_pods(self) -> None:
         """Refuse an output that is (or holds) a link to a file outside the pod's folders."""
-        outputs = self.req.template.get("outputs") or {}
-        paths = [a["path"] for a in outputs.get("artifacts") or [] if a.get("path")]
-        paths += [p["valueFrom"]["path"] for p in outputs.get("parameters") or []
-                  if (p.get("valueFrom") or {}).get("path")]
-        for path in paths:
+        for path, _ in declared_paths({}, self.req.template.get("outputs") or {}):
             local = self.local(path)
             if not os.path.lexists(local):
                 continue

@@ -17,20 +17,12 @@ from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
 from ..errors import DiskFull, ManifestError, NbflowError, RunLocked
 from ..vocab import Phase
-from .cache import (
-    DigestIndex,
-    ResultCache,
-    cache_key,
-    check_entry,
-    entry_of,
-    expired,
-    replay,
-    task_of,
-)
+from .cache import ResultCache
 from .nodes import timestamp
 from .operator import Operator
 from .placement import Capacity
 from .pod import PodRequest, PodResult
+from .stepcache import StepCache
 from .store import FULL, RunStore, new_run_name
 from .sync import FileLocks, semaphore_size
 from .trash import Trash
@@ -154,12 +146,7 @@ class LocalEngine:
         )
         self.pool = ThreadPoolExecutor(max_workers=max(1, pods), thread_name_prefix="nbflow-pod")
         self.cancels: dict[str, threading.Event] = {}
-        self.cache = cache
-        self.digests = DigestIndex(self.op.nodes)
-        self.keys: dict[str, str] = {}
-        self.key_caches: dict[str, ResultCache] = {}
-        self.memo_caches: dict[str, ResultCache] = {}
-        self.cache_dir = cache_dir
+        self.steps = StepCache(self.op.nodes, store, cache, cache_dir)
         if engine not in ("fast", "papermill"):
             raise NbflowError(f"unknown engine {engine!r}: use 'fast' or 'papermill'")
         self.engine = engine
@@ -195,7 +182,7 @@ class LocalEngine:
         """Run to the end in this thread (holding the run's lock)."""
         self.trash = Trash(self.runs.run_dir(self.name) / "pods")
         try:
-            with self.run_lock or self.runs.lock(self.name):
+            with self.run_lock or self.runs.acquire(self.name):
                 if self.engine == "fast":
                     self._start_server()
                 self._loop()
@@ -291,40 +278,17 @@ class LocalEngine:
                     self.cancels.pop(node_id, None)
                     result = self._result(fut)
                     self.op.pod_finished(node_id, result, _now())
-                    self._record(node_id, result)
-
-    def _lookup(self, req: PodRequest) -> tuple[ResultCache | None, str | None]:
-        """The cache and key of a pod: Argo's ``memoize`` when the template has one, else the
-        engine's own content-addressed cache."""
-        template = self.op.templates[self.op.nodes[req.node_id]["templateName"]]
-        memo = req.template.get("memoize")
-        if memo and self.cache_dir is not None:
-            name = ((memo.get("cache") or {}).get("configMap") or {}).get("name", "memoize")
-            if name not in self.memo_caches:
-                self.memo_caches[name] = ResultCache(
-                    self.cache_dir / f"configmap-{name}.jsonl", name
-                )
-            return self.memo_caches[name], str(memo["key"])
-        if self.cache is not None:
-            return self.cache, cache_key(req, template, self.digests)
-        return None, None
+                    self.steps.record(node_id, result)
 
     def _submit(self, req: PodRequest) -> Future[PodResult]:
-        cache, key = self._lookup(req)
-        entry = None
-        if cache is not None and key:
-            max_age = (req.template.get("memoize") or {}).get("maxAge")
-            entry = cache.get(key) if getattr(cache, "reuse", True) else None
-            entry = None if entry and expired(entry, max_age, _now()) else entry
-            self.keys[req.node_id] = key
-            self.key_caches[req.node_id] = cache
-        run_dir = self.runs.run_dir(self.name)
         template = self.op.templates[self.op.nodes[req.node_id]["templateName"]]
+        entry = self.steps.lookup(req, template, _now())
+        run_dir = self.runs.run_dir(self.name)
         cancel = self.cancels[req.node_id] = threading.Event()
         if "http" in template:
             from .http import HttpPod
 
-            return self._start(HttpPod(req, self.host), cache, key, entry, cancel)
+            return self.steps.start(self.pool, HttpPod(req, self.host), entry, cancel)
         pod_class = LocalPod if runs_nbflow(template) else _host_pod()
         if pod_class is not LocalPod:  # {{steps.X.hostNodeName}}: the machine it runs on
             self.op.nodes[req.node_id]["hostNodeName"] = socket.gethostname()
@@ -342,26 +306,8 @@ class LocalEngine:
             )
         except NbflowError as exc:  # e.g. a path the host cannot map: this pod errors
             return self.pool.submit(PodResult, Phase.ERROR, str(exc))
-        pod.expect = self.digests.expect(req.inputs)
-        return self._start(pod, cache, key, entry, cancel)
-
-    def _start(
-        self, pod: Any, cache: ResultCache | None, key: str | None,
-        entry: dict[str, Any] | None, cancel: threading.Event,
-    ) -> Future[PodResult]:
-        if entry is not None and cache is not None and key:
-            return self.pool.submit(self._hit_or_run, pod, entry, cache, key, cancel)
-        return self.pool.submit(pod.run, cancel)
-
-    def _hit_or_run(
-        self, pod: Any, entry: dict[str, Any], cache: ResultCache, key: str,
-        cancel: threading.Event,
-    ) -> PodResult:
-        """Replay a cache hit whose outputs are intact; else forget the entry and run the pod."""
-        if check_entry(entry, self.store) is None:
-            return replay(pod.req, entry, self.store, key, cache.name)
-        cache.drop(key)
-        return pod.run(cancel)
+        pod.expect = self.steps.digests.expect(req.inputs)
+        return self.steps.start(self.pool, pod, entry, cancel)
 
     def _host_kwargs(self, req: PodRequest) -> dict[str, Any]:
         def ready(ip: str) -> None:
@@ -374,26 +320,6 @@ class LocalEngine:
         if self.server is None or not runs_nbflow(template) or template["name"] in self.fallbacks:
             return {}
         return {"server": self.server}
-
-    def _record(self, node_id: str, result: PodResult) -> None:
-        """Remember a succeeded pod's digests and, on a cache miss, its result."""
-        key = self.keys.pop(node_id, None)
-        cache = self.key_caches.pop(node_id, None)
-        if result.phase != Phase.SUCCEEDED:
-            return
-        self.digests.add(result.outputs, task_of(self.op.nodes[node_id].get("name") or ""))
-        if key is not None and cache is not None and not result.memoization:
-            try:
-                cache.put(key, entry_of(result, self.op.nodes[node_id]))
-            except OSError as exc:
-                if exc.errno in FULL:
-                    raise DiskFull(f"no space left on the device to write {cache.path}") from None
-                raise
-            self.op.nodes[node_id]["memoizationStatus"] = {
-                "hit": False,
-                "key": key,
-                "cacheName": cache.name,
-            }
 
     def _result(self, fut: Future[PodResult]) -> PodResult:
         try:

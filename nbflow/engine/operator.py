@@ -113,7 +113,7 @@ class Operator:
             self.wake_at(deadline)
         if self.shutdown or self.deadline_passed:
             self._stop_pending()
-        if not self.hold(self.spec.get("synchronization"), self.name, self.status):
+        if not hold(self, self.spec.get("synchronization"), self.name, self.status):
             self.status["phase"] = Phase.PENDING.value  # a workflow waits for its locks
             return []
         if self.status["phase"] == Phase.PENDING:
@@ -122,10 +122,10 @@ class Operator:
         root = self.execute(self.name, self.name, self.spec["entrypoint"], args, None)
         hooks_done = workflow_hooks(self, root)
         if Phase(root["phase"]).fulfilled and hooks_done and exit_handler_done(self, root):
-            self._finish(root)
+            finish(self, root)
         if self._realtime:
             metrics.realtime(self)
-        return self._start_pods()
+        return start_pods(self)
 
     @property
     def shutdown(self) -> str | None:
@@ -325,7 +325,7 @@ class Operator:
         elif "steps" in tmpl:
             execute_steps(self, node, tmpl)
         elif "suspend" in tmpl:
-            self._execute_suspend(node, tmpl)
+            execute_suspend(self, node, tmpl)
         elif not any(k in tmpl for k in ("container", "script", "containerSet", "http")):
             raise ManifestError(f"template {template!r}: this kind of template cannot run locally")
         return node
@@ -340,13 +340,6 @@ class Operator:
                 ended.append(node["id"])
         return ended
 
-    def hold(self, sync: dict[str, Any] | None, holder: str, record: dict[str, Any]) -> bool:
-        """Take the locks ``sync`` asks for (:func:`.sync.hold`)."""
-        return hold(self, sync, holder, record)
-
-    def _execute_suspend(self, node: Node, tmpl: dict[str, Any]) -> None:
-        execute_suspend(self, node, tmpl)
-
     def suspended(self) -> list[Node]:
         """Suspend nodes waiting to be resumed."""
         return suspended(self)
@@ -354,9 +347,3 @@ class Operator:
     def resume_nodes(self, names: list[str] | None = None) -> list[str]:
         """Resume waiting suspend nodes (all, or those whose name or display name is given)."""
         return resume_nodes(self, names)
-
-    def _start_pods(self) -> list[PodRequest]:
-        return start_pods(self)
-
-    def _finish(self, root: Node) -> None:
-        finish(self, root)

@@ -9,6 +9,7 @@ asks for more than the machine has still runs, alone, rather than waiting foreve
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..argo.container import runs_nbflow
 from ..errors import ManifestError
 from ..vocab import NodeType, Phase
+from .sync import hold
 
 if TYPE_CHECKING:
     from .operator import Operator
@@ -137,9 +139,11 @@ def start_pods(op: Operator) -> list[PodRequest]:
         return []
     runs = (NodeType.POD, NodeType.HTTP)
     usage = Usage(op.capacity)
+    # a template's requests, parsed once here rather than for each of its pods
+    requests_of = functools.cache(lambda name: requests(op.templates[name]))
     for n in op.nodes.values():
         if n["type"] in runs and n["phase"] == "Running":
-            usage.add(*requests(op.templates[n["templateName"]]))
+            usage.add(*requests_of(n["templateName"]))
     running = usage.pods
     out = []
     for node in list(op.nodes.values()):
@@ -149,10 +153,10 @@ def start_pods(op: Operator) -> list[PodRequest]:
             break
         tmpl = op.templates[node["templateName"]]
         try:
-            if not op.hold(tmpl.get("synchronization"), node["id"], node):
+            if not hold(op, tmpl.get("synchronization"), node["id"], node):
                 continue  # waiting for a lock: it does not count against parallelism
             node["nbflowLocks"] = bool(tmpl.get("synchronization"))
-            if not usage.admit(*requests(tmpl)):
+            if not usage.admit(*requests_of(node["templateName"])):
                 continue  # a pod that does not fit now; a smaller one after it may
             request = pod_request(op, node)
         except ManifestError as exc:  # e.g. a tag of the template that cannot be resolved

@@ -15,10 +15,13 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import NbflowError
 
-__all__ = ["Bind", "PodFS", "host_entries", "normalise", "PRIVATE", "NOT_SHARED"]
+__all__ = [
+    "Bind", "PodFS", "declared_paths", "host_entries", "normalise", "PRIVATE", "NOT_SHARED"
+]
 
 #: Host folders never shown to a pod: replaced by the pod's own (or by fresh kernel file
 #: systems: /proc, /sys, /dev are mounted by the sandbox).
@@ -49,6 +52,18 @@ def normalise(path: str, what: str) -> str:
         raise NbflowError(f"{what} {path!r}: a pod path must be absolute")
     out = posixpath.normpath(path)
     return "/" + out.lstrip("/")  # normpath keeps a leading '//'
+
+
+def declared_paths(inputs: dict[str, Any], outputs: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(path, what)`` of each artifact and parameter path in a pod's ``inputs`` and a
+    template's ``outputs``."""
+    out = [(a["path"], "input artifact path") for a in inputs.get("artifacts") or []
+           if a.get("path")]
+    out += [(a["path"], "output artifact path") for a in outputs.get("artifacts") or []
+            if a.get("path")]
+    out += [(p["valueFrom"]["path"], "output parameter path")
+            for p in outputs.get("parameters") or [] if (p.get("valueFrom") or {}).get("path")]
+    return out
 
 
 def _under(path: str, folder: str) -> bool:

@@ -9,7 +9,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..argo.container import runs_nbflow
+from ..argo.hydrate import template_calls
 from ..errors import ManifestError, NbflowError
+from .podfs import declared_paths
 
 if TYPE_CHECKING:
     from .volumes import HostOptions
@@ -82,7 +84,7 @@ def check_workflow(wf: dict[str, Any], host_exec: bool, host: HostOptions | None
         why = check_runnable(tmpl, host_exec) or _unreadable_input(tmpl) or _other_node(
             tmpl, spec
         )
-        for call in _calls(tmpl):
+        for call in template_calls(tmpl):
             why = why or _unreadable_input(
                 {"name": f"{tmpl['name']}, {call.get('name')}", "inputs": call.get("arguments")}
             )
@@ -132,11 +134,6 @@ def _unreadable_input(tmpl: dict[str, Any]) -> str | None:
                 "earlier step, or as a key of the artifact root"
             )
     return None
-
-
-def _calls(tmpl: dict[str, Any]) -> list[dict[str, Any]]:
-    out = list((tmpl.get("dag") or {}).get("tasks") or [])
-    return out + [step for group in tmpl.get("steps") or [] for step in group or []]
 
 
 def _other_node(tmpl: dict[str, Any], spec: dict[str, Any]) -> str | None:
@@ -196,14 +193,9 @@ def _check_host_template(tmpl: dict[str, Any], host: HostOptions) -> None:
 
 
 def _paths(tmpl: dict[str, Any]) -> list[tuple[str, str]]:
-    """The artifact and parameter paths a template declares."""
-    inputs, outputs = tmpl.get("inputs") or {}, tmpl.get("outputs") or {}
-    out = [("input artifact path", a["path"]) for a in inputs.get("artifacts") or []
-           if a.get("path")]
-    out += [("output artifact path", a["path"]) for a in outputs.get("artifacts") or []
-            if a.get("path")]
-    out += [("output parameter path", p["valueFrom"]["path"])
-            for p in outputs.get("parameters") or [] if (p.get("valueFrom") or {}).get("path")]
+    """The artifact, parameter and mount paths a template declares."""
+    out = [(what, path) for path, what in
+           declared_paths(tmpl.get("inputs") or {}, tmpl.get("outputs") or {})]
     for c in _containers(tmpl):
         out += [("mount path", m["mountPath"]) for m in c.get("volumeMounts") or []
                 if m.get("mountPath")]

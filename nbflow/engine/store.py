@@ -7,8 +7,6 @@ import json
 import os
 import secrets
 import string
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -129,12 +127,6 @@ class RunStore:
         f.write(str(os.getpid()))
         f.flush()
         return RunLock(f)
-
-    @contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """Hold the run's lock while an engine works on it; a second engine gets a clear error."""
-        with self.acquire(name):
-            yield
 
     def is_locked(self, name: str) -> bool:
         """Whether an engine is working on the run right now."""

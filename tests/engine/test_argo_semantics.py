@@ -5,7 +5,7 @@ steps templates, scheduling by requests, and every node ending."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from nbflow.engine.operator import Operator
@@ -14,7 +14,7 @@ from nbflow.engine.placement import Capacity, parse_cpu, parse_memory
 from nbflow.engine.pod import PodResult
 from nbflow.vocab import Phase
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+from .test_operator import T0, Driver
 
 
 def echo(name: str, **extra: Any) -> dict[str, Any]:
@@ -33,28 +33,24 @@ def wf(templates: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
 Outcome = dict[str, Any]  # display name prefix -> PodResult or list of them
 
 
+class Scripted(Driver):
+    """Pods end as ``outcomes`` says, by display name prefix (default: Succeeded)."""
+
+    def __init__(self, workflow: dict[str, Any], outcomes: Outcome | None, **kw: Any) -> None:
+        super().__init__(workflow, **kw)
+        self.results = dict(outcomes or {})
+
+    def outcome(self, display: str) -> PodResult:
+        key = next((k for k in self.results if display.startswith(k)), None)
+        result = self.results.get(key) if key else None
+        if isinstance(result, list):
+            result = result.pop(0) if result else None
+        return result or PodResult(Phase.SUCCEEDED)
+
+
 def run(workflow: dict[str, Any], outcomes: Outcome | None = None, **kw: Any) -> Operator:
     """Drive the operator to the end; pods end as ``outcomes`` says (default: Succeeded)."""
-    op = Operator(workflow, **kw)
-    now = T0
-    running: list[str] = []
-    outcomes = dict(outcomes or {})
-    for _ in range(300):
-        running += [r.node_id for r in op.reconcile(now)]
-        if op.done:
-            return op
-        now += timedelta(seconds=1)
-        if running:
-            nid = running.pop(0)
-            display = op.nodes[nid]["displayName"]
-            key = next((k for k in outcomes if display.startswith(k)), None)
-            result = outcomes.get(key) if key else None
-            if isinstance(result, list):
-                result = result.pop(0) if result else None
-            op.pod_finished(nid, result or PodResult(Phase.SUCCEEDED), now)
-        elif op.wakeup is not None:
-            now = max(now, op.wakeup)
-    raise AssertionError("the run did not end")
+    return Scripted(workflow, outcomes, **kw).run(limit=300)
 
 
 def by_display(op: Operator) -> dict[str, dict[str, Any]]:

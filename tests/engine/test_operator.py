@@ -50,8 +50,9 @@ class Driver:
         wf: dict[str, Any],
         outcomes: dict[str, list[str]] | None = None,
         max_running: int | None = None,
+        **kw: Any,
     ) -> None:
-        self.op = Operator(wf, max_running=max_running)
+        self.op = Operator(wf, max_running=max_running, **kw)
         self.outcomes = {k: list(v) for k, v in (outcomes or {}).items()}
         self.now = T0
         self.started: list[str] = []

@@ -188,8 +188,11 @@ def _can_mount() -> str | None:
     return None if probe.returncode == 0 else "this machine does not allow mounting a tmpfs"
 
 
+_NO_MOUNT = _can_mount()  # probed once, when the tests are collected
+
+
 @pytest.mark.kernel
-@pytest.mark.skipif(_can_mount() is not None, reason=str(_can_mount()))
+@pytest.mark.skipif(_NO_MOUNT is not None, reason=str(_NO_MOUNT))
 def test_a_full_disk_is_one_line_and_resume_goes_on(
     make_notebook: Any, tmp_path: Path, both_engines: str
 ) -> None:
