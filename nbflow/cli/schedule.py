@@ -150,9 +150,6 @@ def schedule_options(**given: Any) -> Any:
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from ..config import load_config
-
-    cfg = load_config(home=args.home, artifact_root=args.artifact_root)
     command = args.schedule_command
     if command == "describe":
         from ..schedule.actions import describe_cron
@@ -165,8 +162,10 @@ def _schedule(args: argparse.Namespace) -> int:
     if getattr(args, "backend", "local") == "argo":
         from .schedule_argo import run_argo
 
-        return run_argo(command, args, cfg)
-    return _LOCAL[command](args, cfg)
+        return run_argo(command, args)
+    from ..config import load_config
+
+    return _LOCAL[command](args, load_config(home=args.home, artifact_root=args.artifact_root))
 
 
 def _add(args: argparse.Namespace, cfg: Any) -> int:
