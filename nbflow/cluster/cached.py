@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..engine.cache import DigestIndex, ResultCache, check_entry, key_of, recorded_digests
+from ..engine.cache import ResultCache, check_entry, key_of
+from ..engine.index import DigestIndex, recorded_digests
 from ..errors import NbflowError
 from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, EXPECT, STEP_KEY
 

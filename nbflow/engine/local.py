@@ -17,16 +17,8 @@ from ..argo.manifest import set_parameters
 from ..artifacts import ArtifactStore
 from ..errors import DiskFull, ManifestError, NbflowError, RunLocked
 from ..vocab import Phase
-from .cache import (
-    DigestIndex,
-    ResultCache,
-    cache_key,
-    check_entry,
-    entry_of,
-    expired,
-    replay,
-    task_of,
-)
+from .cache import ResultCache, cache_key, check_entry, entry_of, expired, replay
+from .index import DigestIndex, task_of
 from .nodes import timestamp
 from .operator import Operator
 from .placement import Capacity
