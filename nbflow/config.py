@@ -10,18 +10,20 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, d
 from traitlets.config import Config, Configurable
 
 from .budget import DEFAULT_MAX_OUTPUT_BYTES
-from .errors import NbflowError
-
-CREDENTIALS_REFUSED = (
-    "the artifact root must not hold credentials (user:secret@): it would be recorded with "
-    "every run; use the environment, an AWS profile or c.NbflowConfig.storage_options"
-)
+from .errors import NbflowError, StorageError
 
 
-def _holds_credentials(url: str) -> bool:
-    from urllib.parse import urlsplit
+def no_credentials(_owner: Any, proposal: Any) -> str:
+    """Validator of the ``artifact_root`` traits: a URL with credentials (``user:secret@``)
+    is refused, as the artifact store refuses it, since it would be recorded with every run."""
+    from .artifacts.store import refuse_credentials
 
-    return "://" in url and "@" in urlsplit(url).netloc
+    root = str(proposal["value"])
+    try:
+        refuse_credentials(root)
+    except StorageError as exc:
+        raise TraitError(str(exc)) from None
+    return root
 
 
 def _data_home() -> Path:
@@ -141,12 +143,7 @@ class NbflowConfig(Configurable):
         "age rule).",
     ).tag(config=True)
 
-    @validate("artifact_root")
-    def _no_credentials(self, proposal: Any) -> str:
-        root = str(proposal["value"])
-        if _holds_credentials(root):
-            raise TraitError(CREDENTIALS_REFUSED)
-        return root
+    _root_checked = validate("artifact_root")(no_credentials)
 
     load = List(
         Unicode(),
@@ -190,10 +187,11 @@ class NbflowConfig(Configurable):
     @default("artifact_root")
     def _artifact_root_default(self) -> str:
         env = os.environ.get("NBFLOW_ARTIFACT_ROOT")
-        if env and _holds_credentials(env):
-            raise NbflowError(f"NBFLOW_ARTIFACT_ROOT: {CREDENTIALS_REFUSED}")
         if env:
-            return env
+            try:
+                return no_credentials(self, {"value": env})
+            except TraitError as exc:
+                raise NbflowError(f"NBFLOW_ARTIFACT_ROOT: {exc}") from None
         return Path(self.home, "artifacts").resolve().as_uri()
 
     @property
