@@ -6,11 +6,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Dict, Int, List, Unicode
+from traitlets import Bool, Dict, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from ..argo.limits import workflow_spec
-from ..errors import SpecError
+from ..config import no_credentials
+from ..errors import NbflowError, SpecError
 
 if TYPE_CHECKING:
     from ..config import NbflowConfig
@@ -74,6 +75,7 @@ class ClusterConfig(Configurable):
         help="fsspec URL of the artifact repository's bucket (e.g. s3://my-bucket), used to open "
         "executed notebooks and outputs. Default: NbflowConfig.artifact_root when it is s3://.",
     ).tag(config=True)
+    _root_checked = validate("artifact_root")(no_credentials)
     run_as_user = Int(1000, help="User id of the step containers (not root).").tag(config=True)
     run_as_non_root = Bool(
         True, help="Make Kubernetes refuse to start a step container as root."
@@ -115,10 +117,13 @@ def load_cluster_config(
     from ..config import load_config
 
     base = nbflow_config if nbflow_config is not None else load_config()
-    cfg = ClusterConfig(config=base.config)
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(cfg, key, value)
+    try:
+        cfg = ClusterConfig(config=base.config)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+    except TraitError as exc:  # a value of the wrong kind in a config file or an option
+        raise NbflowError(f"invalid cluster setting: {exc}") from None
     return cfg
 
 
