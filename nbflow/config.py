@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
@@ -230,14 +230,26 @@ def load_config(**overrides: object) -> NbflowConfig:
             ):
                 if os.path.isfile(os.path.join(path, fname)):
                     config.merge(loader_cls(fname, path=path).load_config())
+    return configured(NbflowConfig, config, "nbflow", **overrides)
+
+
+C = TypeVar("C", bound=Configurable)
+
+
+def configured(cls: type[C], config: Config, what: str, **overrides: object) -> C:
+    """A ``cls`` (``NbflowConfig``, ``ClusterConfig``...) from ``config``, then ``overrides``.
+
+    ``overrides`` with a value of ``None`` are ignored. A value of the wrong kind, in a config
+    file or an option, is one line: an :class:`NbflowError` naming the ``what`` setting.
+    """
     try:
-        cfg = NbflowConfig(config=config)
+        obj = cls(config=config)
         for key, value in overrides.items():
             if value is not None:
-                setattr(cfg, key, value)
-    except TraitError as exc:  # a value of the wrong kind in a config file or an option
-        raise NbflowError(f"invalid nbflow setting: {exc}") from None
-    return cfg
+                setattr(obj, key, value)
+    except TraitError as exc:
+        raise NbflowError(f"invalid {what} setting: {exc}") from None
+    return obj
 
 
 def usable_cores() -> int:

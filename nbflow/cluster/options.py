@@ -6,12 +6,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Dict, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Int, List, Unicode, validate
 from traitlets.config import Configurable
 
 from ..argo.limits import workflow_spec
 from ..config import no_credentials
-from ..errors import NbflowError, SpecError
+from ..errors import SpecError
 
 if TYPE_CHECKING:
     from ..config import NbflowConfig
@@ -114,17 +114,10 @@ def load_cluster_config(
 
     Overrides that are ``None`` are ignored, so CLI options can be passed as they are.
     """
-    from ..config import load_config
+    from ..config import configured, load_config
 
     base = nbflow_config if nbflow_config is not None else load_config()
-    try:
-        cfg = ClusterConfig(config=base.config)
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(cfg, key, value)
-    except TraitError as exc:  # a value of the wrong kind in a config file or an option
-        raise NbflowError(f"invalid cluster setting: {exc}") from None
-    return cfg
+    return configured(ClusterConfig, base.config, "cluster", **overrides)
 
 
 def pod_options(cfg: ClusterConfig) -> PodOptions:
