@@ -24,7 +24,6 @@ __all__ = [
     "get_run",
     "list_runs",
     "task_logs",
-    "run_states",
     "collect_garbage",
     "delete_runs",
     "Cleanup",
@@ -351,22 +350,6 @@ def list_runs(*, config: NbflowConfig | None = None) -> list[str]:
 def task_logs(run_id: str | None, task: str, *, config: NbflowConfig | None = None) -> str:
     """Return the logs of every attempt of ``task`` in run ``run_id`` (``None``: most recent)."""
     return get_run(run_id, config=config).logs(task)
-
-
-def run_states(*, config: NbflowConfig | None = None) -> list[tuple[str, dict[str, Any] | str]]:
-    """Every run of the store, oldest first, with its ``status`` (or, for a run whose record
-    cannot be read, the one-line reason): a corrupt record never hides the others."""
-    from .engine.store import RunStore
-    from .errors import NbflowError
-
-    runs = RunStore(_config(config).runs_dir)
-    out: list[tuple[str, dict[str, Any] | str]] = []
-    for name in runs.names():
-        try:
-            out.append((name, runs.load(name)[0].get("status") or {}))
-        except NbflowError as exc:
-            out.append((name, str(exc)))
-    return out
 
 
 def run_metrics(run_id: str | None = None, *, config: NbflowConfig | None = None) -> str:

@@ -61,15 +61,16 @@ class OutputBudget:
         """The part of ``text`` to keep (all of it, a head, or ``""``); the rest is counted."""
         if self.limit <= 0:
             return text
+        data = text.encode("utf-8", "replace")
+        size = len(data)
         if self.cut:
-            self.cut += len(text.encode("utf-8", "replace"))
+            self.cut += size
             return ""
-        size = len(text.encode("utf-8", "replace"))
         room = self.limit - self.kept
         if size <= room:
             self.kept += size
             return text
-        head = text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
+        head = data[:room].decode("utf-8", "ignore")
         kept = len(head.encode("utf-8"))
         self.kept += kept
         self.cut += size - kept

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
 from .budget import DEFAULT_MAX_OUTPUT_BYTES
-from .errors import NbflowError
-
-CREDENTIALS_REFUSED = (
-    "the artifact root must not hold credentials (user:secret@): it would be recorded with "
-    "every run; use the environment, an AWS profile or c.NbflowConfig.storage_options"
-)
+from .errors import NbflowError, StorageError
 
 
-def _holds_credentials(url: str) -> bool:
-    from urllib.parse import urlsplit
+def no_credentials(_owner: Any, proposal: Any) -> str:
+    """Validator of the ``artifact_root`` traits: a URL with credentials (``user:secret@``)
+    is refused, as the artifact store refuses it, since it would be recorded with every run."""
+    from .artifacts.store import refuse_credentials
 
-    return "://" in url and "@" in urlsplit(url).netloc
+    root = str(proposal["value"])
+    try:
+        refuse_credentials(root)
+    except StorageError as exc:
+        raise TraitError(str(exc)) from None
+    return root
 
 
 def _data_home() -> Path:
@@ -141,12 +143,7 @@ class NbflowConfig(Configurable):
         "age rule).",
     ).tag(config=True)
 
-    @validate("artifact_root")
-    def _no_credentials(self, proposal: Any) -> str:
-        root = str(proposal["value"])
-        if _holds_credentials(root):
-            raise TraitError(CREDENTIALS_REFUSED)
-        return root
+    _root_checked = validate("artifact_root")(no_credentials)
 
     load = List(
         Unicode(),
@@ -190,10 +187,11 @@ class NbflowConfig(Configurable):
     @default("artifact_root")
     def _artifact_root_default(self) -> str:
         env = os.environ.get("NBFLOW_ARTIFACT_ROOT")
-        if env and _holds_credentials(env):
-            raise NbflowError(f"NBFLOW_ARTIFACT_ROOT: {CREDENTIALS_REFUSED}")
         if env:
-            return env
+            try:
+                return no_credentials(self, {"value": env})
+            except TraitError as exc:
+                raise NbflowError(f"NBFLOW_ARTIFACT_ROOT: {exc}") from None
         return Path(self.home, "artifacts").resolve().as_uri()
 
     @property
@@ -232,14 +230,26 @@ def load_config(**overrides: object) -> NbflowConfig:
             ):
                 if os.path.isfile(os.path.join(path, fname)):
                     config.merge(loader_cls(fname, path=path).load_config())
+    return configured(NbflowConfig, config, "nbflow", **overrides)
+
+
+C = TypeVar("C", bound=Configurable)
+
+
+def configured(cls: type[C], config: Config, what: str, **overrides: object) -> C:
+    """A ``cls`` (``NbflowConfig``, ``ClusterConfig``...) from ``config``, then ``overrides``.
+
+    ``overrides`` with a value of ``None`` are ignored. A value of the wrong kind, in a config
+    file or an option, is one line: an :class:`NbflowError` naming the ``what`` setting.
+    """
     try:
-        cfg = NbflowConfig(config=config)
+        obj = cls(config=config)
         for key, value in overrides.items():
             if value is not None:
-                setattr(cfg, key, value)
-    except TraitError as exc:  # a value of the wrong kind in a config file or an option
-        raise NbflowError(f"invalid nbflow setting: {exc}") from None
-    return cfg
+                setattr(obj, key, value)
+    except TraitError as exc:
+        raise NbflowError(f"invalid {what} setting: {exc}") from None
+    return obj
 
 
 def usable_cores() -> int:

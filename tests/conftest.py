@@ -215,3 +215,37 @@ def eventually() -> Callable[..., Any]:
         raise AssertionError(f"gave up waiting for {what or condition}")
 
     return wait
+
+
+@pytest.fixture()
+def run_notebook() -> Callable[..., Any]:
+    """Run the workflow of a notebook file on the local engine, with ``load_config(**settings)``;
+    its steps run in the notebook's folder."""
+    from nbflow import api
+    from nbflow.config import load_config
+    from nbflow.notebook.extract import read_notebook
+
+    def run(path: Path, **settings: Any) -> Any:
+        wf = read_notebook(path).workflow()
+        return api.run_workflow(wf, config=load_config(**settings), workdir=path.parent)
+
+    return run
+
+
+class _Planted:
+    """Loading its pickle touches a file: the proof that a planted pickle ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (Path.touch, (self.marker,))
+
+
+@pytest.fixture()
+def planted_pickle(tmp_path: Path) -> tuple[bytes, Path]:
+    """A pickle that, if it is ever loaded, creates the returned marker file."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+    return pickle.dumps(_Planted(marker)), marker

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
 import pytest
@@ -76,36 +75,27 @@ def test_the_runner_side_reads_the_expectation_and_records_output_digests(tmp_pa
     assert json.loads((step / "digests.json").read_text()) == {"y": out}
 
 
-class Planted:
-    def __reduce__(self):  # what an attacker's pickle does when it is loaded
-        return (Path.touch, (Path(PLANTED_MARK),))
-
-
-PLANTED_MARK = ""
-
-
 def test_a_pickle_loads_only_from_bytes_matching_the_record(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, planted_pickle: tuple[bytes, Path]
 ) -> None:
-    global PLANTED_MARK
-    PLANTED_MARK = str(tmp_path / "pwned")
+    payload, marker = planted_pickle
     folder = tmp_path / "art"
     digest = artifact(folder, {1, 2})  # a set: only pickle saves it
     assert marshal.load(folder, digest=digest) == {1, 2}
     with pytest.raises(MarshalError, match="no digest of it is recorded"):
         marshal.load(folder)  # nobody vouches for it
-    (folder / "data.pkl").write_bytes(pickle.dumps(Planted()))
+    (folder / "data.pkl").write_bytes(payload)
     with pytest.raises(IntegrityError, match="refusing to unpickle .* changed after it was"):
         marshal.load(folder, digest=digest, verified=True)
-    assert not Path(PLANTED_MARK).exists()
+    assert not marker.exists()
     # a JSON artifact turned into a pickle by editing its nbflow.json
     json_art = tmp_path / "j"
     jdigest = artifact(json_art, [1])
-    (json_art / "data.pkl").write_bytes(pickle.dumps(Planted()))
+    (json_art / "data.pkl").write_bytes(payload)
     (json_art / "nbflow.json").write_text(json.dumps({"format": "pickle", "type": "list"}))
     with pytest.raises(IntegrityError):
         marshal.load(json_art, digest=jdigest)
-    assert not Path(PLANTED_MARK).exists()
+    assert not marker.exists()
 
 
 def test_pickle_turned_off_names_the_output_that_needs_a_format(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from .generic import FsspecBackend
 from .local import LocalBackend
 from .s3 import ObjectBackend, s3_options
 
-__all__ = ["ArtifactStore", "is_object_store", "backend_for", "BACKENDS"]
+__all__ = ["ArtifactStore", "is_object_store", "backend_for", "refuse_credentials", "BACKENDS"]
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ class ArtifactStore:
         import fsspec
 
         self.root = root.rstrip("/")
-        _refuse_credentials(self.root)
+        refuse_credentials(self.root)
         self.remote = is_object_store(self.root)
         self.retry = retry or RetryPolicy()
         client = storage_options.get("client_kwargs") or {}
@@ -174,7 +174,9 @@ def _without_userinfo(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
-def _refuse_credentials(root: str) -> None:
+def refuse_credentials(root: str) -> None:
+    """Raise :class:`StorageError` when the artifact root URL ``root`` holds credentials
+    (``user:secret@``): it is recorded with every run. The message shows it without them."""
     if "://" in root and "@" in urlsplit(root).netloc:
         raise StorageError(
             f"the artifact root {_without_userinfo(root)} must not hold credentials "

@@ -33,8 +33,8 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     """
     submit = sub.add_parser("submit", help="submit a notebook's workflow to Argo on Kubernetes")
     add_source(submit)
-    _cluster(submit)
-    _pod(submit)
+    cluster_arguments(submit)
+    pod_arguments(submit)
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
     add_no_cache(submit, "submit")
     add_output(submit, "the Workflow object (with --wait: its final state)")
@@ -67,7 +67,7 @@ def _add_k8s(sub: Any) -> None:
     for name, text in _ACTIONS.items():
         sp = ksub.add_parser(name, help=text)
         sp.add_argument("run", help="workflow (run) name")
-        _cluster(sp)
+        cluster_arguments(sp)
         if name in ("retry", "resume"):
             sp.add_argument("--wait", action="store_true", help="follow the run until it ends")
     publish = ksub.add_parser(
@@ -75,8 +75,8 @@ def _add_k8s(sub: Any) -> None:
         help="create or update a WorkflowTemplate that other workflows can use (templateRef)",
     )
     add_source(publish)
-    _cluster(publish)
-    _pod(publish)
+    cluster_arguments(publish)
+    pod_arguments(publish)
     publish.add_argument("--name", help="template name (default: the workflow's)")
     publish.add_argument(
         "--cluster-scope",
@@ -143,13 +143,15 @@ _ACTIONS = {
 # ------------------------------------------------------------------ options
 
 
-def _cluster(sp: argparse.ArgumentParser) -> None:
+def cluster_arguments(sp: argparse.ArgumentParser) -> None:
+    """Add the -n/--context/--kubeconfig options to ``sp``."""
     sp.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     sp.add_argument("--context", help="kubeconfig context")
     sp.add_argument("--kubeconfig", help="kubeconfig file")
 
 
-def _pod(sp: argparse.ArgumentParser) -> None:
+def pod_arguments(sp: argparse.ArgumentParser) -> None:
+    """Add the pod options (--image, --service-account, ...) to ``sp``."""
     sp.add_argument("--image", help="image of the steps (the nbflow runner image)")
     sp.add_argument("--service-account", help="service account of the workflow pods")
     sp.add_argument("--image-pull-secret", action="append", metavar="SECRET")
@@ -164,14 +166,6 @@ def _pod(sp: argparse.ArgumentParser) -> None:
 
 def configs(args: argparse.Namespace) -> tuple[Any, Any]:
     """The nbflow and cluster configurations of a command's arguments."""
-    return _configs(args)
-
-
-cluster_arguments = _cluster  # the -n/--context/--kubeconfig options, for other commands
-pod_arguments = _pod  # the pod options (--image, --service-account, ...)
-
-
-def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
     from ..cluster.options import load_cluster_config, parse_selector, parse_toleration
     from ..config import load_config
 
@@ -215,7 +209,7 @@ def _submit(args: argparse.Namespace) -> int:
     from ..cluster.submit import submit_workflow
 
     source, params, base = _load(args)
-    cfg, cluster = _configs(args)
+    cfg, cluster = configs(args)
     try:
         run = submit_workflow(
             source,
@@ -276,7 +270,7 @@ def _k8s(args: argparse.Namespace) -> int:
         from ..cluster.submit import build_manifest
 
         source, params, base = _load(args)
-        cfg, cluster = _configs(args)
+        cfg, cluster = configs(args)
         manifest, _ = build_manifest(
             source, config=cfg, cluster=cluster, parameters=params, base_dir=base
         )
@@ -284,7 +278,7 @@ def _k8s(args: argparse.Namespace) -> int:
         return _publish(convert(manifest, kind, name=args.name), args, cluster)
     from ..cluster.run import open_cluster_run
 
-    cfg, cluster = _configs(args)
+    cfg, cluster = configs(args)
     run = open_cluster_run(args.run, config=cfg, cluster=cluster)
     action = args.k8s_command
     if action in ("retry", "resume"):

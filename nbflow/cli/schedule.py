@@ -150,9 +150,6 @@ def schedule_options(**given: Any) -> Any:
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from ..config import load_config
-
-    cfg = load_config(home=args.home, artifact_root=args.artifact_root)
     command = args.schedule_command
     if command == "describe":
         from ..schedule.actions import describe_cron
@@ -165,8 +162,10 @@ def _schedule(args: argparse.Namespace) -> int:
     if getattr(args, "backend", "local") == "argo":
         from .schedule_argo import run_argo
 
-        return run_argo(command, args, cfg)
-    return _LOCAL[command](args, cfg)
+        return run_argo(command, args)
+    from ..config import load_config
+
+    return _LOCAL[command](args, load_config(home=args.home, artifact_root=args.artifact_root))
 
 
 def _add(args: argparse.Namespace, cfg: Any) -> int:
@@ -176,7 +175,7 @@ def _add(args: argparse.Namespace, cfg: Any) -> int:
                        options=options_of(args), replace=args.replace, config=cfg)
     print(f"schedule {out['name']}: {out['description']}; next run {out['nextScheduledTime']}",
           file=sys.stderr)
-    print(f"  code: {_code(out)}", file=sys.stderr)
+    print(f"  code: {code_line(out)}", file=sys.stderr)
     print("  runs when a scheduler is running: nbflow scheduler (or a Jupyter server with "
           "nbflow)", file=sys.stderr)
     return EXIT_OK
@@ -184,10 +183,6 @@ def _add(args: argparse.Namespace, cfg: Any) -> int:
 
 def code_line(out: dict[str, Any]) -> str:
     """Which code a schedule runs: following the notebook file, or a snapshot."""
-    return _code(out)
-
-
-def _code(out: dict[str, Any]) -> str:
     if out["code"] == "follow":
         return f"follows {out['notebook']} (compiled at each tick)"
     if out.get("notebook"):
@@ -219,7 +214,7 @@ def render_show(out: dict[str, Any]) -> str:
     from ..argo.manifest import dump
 
     lines = [f"schedule {out['name']}: {out['description']}"
-             + (" (paused)" if out["suspended"] else ""), f"  code: {_code(out)}",
+             + (" (paused)" if out["suspended"] else ""), f"  code: {code_line(out)}",
              f"  concurrencyPolicy {out['concurrencyPolicy']}, startingDeadlineSeconds "
              f"{out['startingDeadlineSeconds'] or 0}, history {out['history'][0]}/"
              f"{out['history'][1]}"]

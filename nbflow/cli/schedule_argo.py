@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 __all__ = ["run_argo"]
 
 
-def run_argo(command: str, args: argparse.Namespace, cfg: Any) -> int:
+def run_argo(command: str, args: argparse.Namespace) -> int:
     """Run ``nbflow schedule COMMAND --backend argo``; return the exit code."""
     from ..schedule import cluster
     from .cluster import configs
 
-    _, ccfg = configs(args)
+    cfg, ccfg = configs(args)
     if command == "add":
         from .schedule import options_of
 

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..engine.cache import DigestIndex, ResultCache, check_entry, key_of, recorded_digests
+from ..engine.cache import ResultCache, check_entry, key_of
+from ..engine.index import DigestIndex, recorded_digests
 from ..errors import NbflowError
 from ..vocab import CACHE_ANNOTATION, CODE_ANNOTATION, DIGESTS, EXPECT, STEP_KEY
 
@@ -106,16 +107,17 @@ class Finder:
         done = {d: TaskResult(Phase.SUCCEEDED) for d in deps}
         if not evaluate_depends(str(task.get("depends") or ""), done):
             return None  # it would not run after its dependencies succeed
+        known = cached_parameters(hits)  # once: a mapped task's items all need them
         if "withItems" in task:
-            return self._mapped(task, tmpl, hits)
-        hit = self._hit(task, tmpl, {}, hits)
+            return self._mapped(task, tmpl, hits, known)
+        hit = self._hit(task, tmpl, {}, hits, known)
         step_key = _argument(task, STEP_KEY)
         if hit is not None and step_key:
             hit.step_key = step_key + "/"
         return hit
 
-    def _mapped(self, task: dict[str, Any], tmpl: dict[str, Any],
-                hits: dict[str, Hit]) -> Hit | None:
+    def _mapped(self, task: dict[str, Any], tmpl: dict[str, Any], hits: dict[str, Hit],
+                known: dict[str, str]) -> Hit | None:
         from ..engine.scope import item_scope
 
         items = task["withItems"]
@@ -125,7 +127,7 @@ class Finder:
         prefix = step_key[: -len(_ITEM_KEY)]
         out = Hit([], [], prefix_template=prefix, step_key=prefix)
         for item in items:
-            hit = self._hit(task, tmpl, item_scope(item), hits)
+            hit = self._hit(task, tmpl, item_scope(item), hits, known)
             if hit is None:
                 return None
             out.keys += hit.keys
@@ -133,9 +135,9 @@ class Finder:
         return out if _locate(out, task, items, self.globals) else None
 
     def _hit(self, task: dict[str, Any], tmpl: dict[str, Any], item: dict[str, str],
-             hits: dict[str, Hit]) -> Hit | None:
+             hits: dict[str, Hit], known: dict[str, str]) -> Hit | None:
         digests: dict[str, str] = {}
-        inputs = self._inputs(task, tmpl, item, hits, digests)
+        inputs = self._inputs(task, tmpl, {**self.globals, **item, **known}, hits, digests)
         key = key_of(inputs, tmpl, digests.get) if inputs is not None else None
         entry = self.cache.get(key) if key else None
         if key is None or entry is None:
@@ -151,13 +153,14 @@ class Finder:
             return None
         return Hit([key], [entry])
 
-    def _inputs(self, task: dict[str, Any], tmpl: dict[str, Any], item: dict[str, str],
+    def _inputs(self, task: dict[str, Any], tmpl: dict[str, Any], values: dict[str, str],
                 hits: dict[str, Hit], digests: dict[str, str]) -> dict[str, Any] | None:
-        """The inputs the pod would get (as the operator binds them), or ``None``."""
+        """The inputs the pod would get (as the operator binds them, ``values`` the tags it
+        knows), or ``None``."""
         from ..argo.subst import substitute
         from ..engine.scope import Scope
 
-        scope = Scope({**self.globals, **item, **cached_parameters(hits)})
+        scope = Scope(values)
         args = task.get("arguments") or {}
         given = {p["name"]: p for p in args.get("parameters") or []}
         params = []

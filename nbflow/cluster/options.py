@@ -6,10 +6,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Dict, Int, List, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode, validate
 from traitlets.config import Configurable
 
 from ..argo.limits import workflow_spec
+from ..config import no_credentials
 from ..errors import SpecError
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class ClusterConfig(Configurable):
         help="fsspec URL of the artifact repository's bucket (e.g. s3://my-bucket), used to open "
         "executed notebooks and outputs. Default: NbflowConfig.artifact_root when it is s3://.",
     ).tag(config=True)
+    _root_checked = validate("artifact_root")(no_credentials)
     run_as_user = Int(1000, help="User id of the step containers (not root).").tag(config=True)
     run_as_non_root = Bool(
         True, help="Make Kubernetes refuse to start a step container as root."
@@ -112,14 +114,10 @@ def load_cluster_config(
 
     Overrides that are ``None`` are ignored, so CLI options can be passed as they are.
     """
-    from ..config import load_config
+    from ..config import configured, load_config
 
     base = nbflow_config if nbflow_config is not None else load_config()
-    cfg = ClusterConfig(config=base.config)
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(cfg, key, value)
-    return cfg
+    return configured(ClusterConfig, base.config, "cluster", **overrides)
 
 
 def pod_options(cfg: ClusterConfig) -> PodOptions:

@@ -138,7 +138,8 @@ def _settle(
     """Rewrite the tasks that run; un-cache producers a reference to cannot be rewritten (and
     the cached tasks after them) until every reference is rewritten."""
     while True:
-        rewritten = [_rewrite(t, hits) for t in order if t["name"] not in hits]
+        values = cached_parameters(hits)
+        rewritten = [_rewrite(t, hits, values) for t in order if t["name"] not in hits]
         kept = [t for t, _ in rewritten]
         text = json.dumps(_replace_tasks(manifest, main["name"], kept)["spec"])
         blocked = {n for n in hits if _referenced(text, n, hits[n])}
@@ -167,11 +168,13 @@ def _referenced(text: str, name: str, hit: Hit) -> bool:
     return bool(hit.step_key) and hit.step_key in text
 
 
-def _rewrite(task: dict[str, Any], hits: dict[str, Hit]) -> tuple[dict[str, Any], list[str]]:
-    """A task that runs, reading cached results instead of those of the cached tasks; and
-    the cached tasks its ``depends`` cannot drop (they must run)."""
+def _rewrite(
+    task: dict[str, Any], hits: dict[str, Hit], values: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """A task that runs, reading cached results (``values``: :func:`cached_parameters`)
+    instead of those of the cached tasks; and the cached tasks its ``depends`` cannot drop
+    (they must run)."""
     out = copy.deepcopy(task)
-    values = cached_parameters(hits)
     for p in (out.get("arguments") or {}).get("parameters") or []:
         if "value" in p:
             p["value"] = _substitute_cached(str(p["value"]), values)

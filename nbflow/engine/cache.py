@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import ArtifactStore
-from ..digest import digest_path
 from ..errors import IntegrityError
 from ..model.values import parse_duration
 from ..vocab import (
@@ -30,21 +29,17 @@ from ..vocab import (
     NodeType,
     Phase,
 )
-from .index import DigestIndex, recorded_digests, task_of  # noqa: F401 - re-exported
+from .index import DigestIndex, recorded_digests
 from .nodes import Node, parse_timestamp
 from .pod import PodRequest, PodResult
 
 __all__ = [
-    "recorded_digests",
-    "task_of",
     "check_entry",
     "expired",
     "ResultCache",
-    "DigestIndex",
     "cache_key",
     "key_of",
     "workflow_cache",
-    "digest_path",
     "replay",
     "entry_of",
     "make_entry",

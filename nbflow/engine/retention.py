@@ -171,10 +171,10 @@ def remove_run(
     out = Removal(info.name)
     prefix = info.prefix
     if prefix is not None and not protects(protected, prefix):
-        doomed = [prefix]
+        doomed = [prefix]  # nothing under it is protected: every key of the run goes
     else:
-        doomed = sorted(k for k in info.keys if not protects(protected, k))
-    out.kept = sorted(k for k in info.keys if protects(protected, k))
+        out.kept = sorted(k for k in info.keys if protects(protected, k))
+        doomed = sorted(info.keys.difference(out.kept))
     for key in doomed:
         out.bytes += store.size(key)
         out.artifacts += 1

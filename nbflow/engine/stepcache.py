@@ -10,16 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DiskFull
 from ..vocab import Phase
-from .cache import (
-    DigestIndex,
-    ResultCache,
-    cache_key,
-    check_entry,
-    entry_of,
-    expired,
-    replay,
-    task_of,
-)
+from .cache import ResultCache, cache_key, check_entry, entry_of, expired, replay
+from .index import DigestIndex, task_of
 from .nodes import Node
 from .pod import PodRequest, PodResult
 from .store import FULL

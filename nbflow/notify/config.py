@@ -85,7 +85,7 @@ class NotifyConfig(Configurable):
 
 def load_notify_config(cfg: NbflowConfig | None = None) -> NotifyConfig:
     """The notification settings from the same config files as ``cfg``."""
-    from ..config import load_config
+    from ..config import configured, load_config
 
     cfg = cfg if cfg is not None else load_config()
-    return NotifyConfig(config=cfg.config)
+    return configured(NotifyConfig, cfg.config, "notification")

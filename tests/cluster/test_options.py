@@ -19,7 +19,7 @@ from nbflow.cluster.options import (
     pod_options,
 )
 from nbflow.config import load_config
-from nbflow.errors import SpecError
+from nbflow.errors import NbflowError, SpecError
 
 GOLDEN = Path(__file__).parents[1] / "argo" / "golden"
 K8S_VERSIONS = ["1.27", "1.31", kubernetes_validate.latest_version()]
@@ -107,6 +107,27 @@ def test_options_can_be_relaxed() -> None:
     flaky = next(t for t in spec["templates"] if t["name"] == "flaky")
     assert "readOnlyRootFilesystem" not in flaky["container"]["securityContext"]
     assert flaky["container"]["env"] == [{"name": "NBFLOW_ATTEMPT", "value": "{{retries}}"}]
+
+
+def test_an_artifact_root_with_credentials_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "nbflow_config.py").write_text(
+        "c.ClusterConfig.artifact_root = 's3://AKIA:hunter2@bucket/prefix'\n"
+    )
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(conf))
+    with pytest.raises(NbflowError, match="must not hold credentials") as info:
+        load_cluster_config(load_config())
+    assert "hunter2" not in str(info.value) and "\n" not in str(info.value)
+    (conf / "nbflow_config.py").write_text("")
+    with pytest.raises(NbflowError, match="must not hold credentials") as info:
+        load_cluster_config(load_config(), artifact_root="s3://AKIA:hunter2@bucket")
+    assert "hunter2" not in str(info.value)
+    assert load_cluster_config(load_config(), artifact_root="s3://bucket").artifact_root == (
+        "s3://bucket"
+    )
 
 
 def test_config_files_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,9 @@ import pytest
 
 from nbflow import api
 from nbflow.config import load_config
-from nbflow.engine.cache import COMPACT_SLACK, DigestIndex, ResultCache, cache_key, digest_path
+from nbflow.digest import digest_path
+from nbflow.engine.cache import COMPACT_SLACK, ResultCache, cache_key
+from nbflow.engine.index import DigestIndex
 from nbflow.engine.pod import PodRequest
 from nbflow.notebook.extract import read_notebook
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 
 from nbflow import api
-from nbflow.config import load_config
 from nbflow.errors import IntegrityError, MarshalError
 from nbflow.notebook.extract import read_notebook
 
@@ -33,11 +31,6 @@ CHAIN = [
 ]
 
 
-def run(path: Path, **config: Any) -> Any:
-    wf = read_notebook(path).workflow()
-    return api.run_workflow(wf, config=load_config(**config), workdir=path.parent)
-
-
 def executed(path: Path) -> list[str]:
     log = path.parent / "executions.log"
     names = log.read_text().split() if log.exists() else []
@@ -51,10 +44,10 @@ def artifact(home: Path, r: Any, *parts: str) -> Path:
 
 
 def test_a_fan_in_with_an_item_gone_fails_naming_the_producer_and_the_key(
-    make_notebook: Any, nbflow_home: Path
+    make_notebook: Any, nbflow_home: Path, run_notebook: Any
 ) -> None:
     path = make_notebook(FAN)
-    first = run(path, cache=False)
+    first = run_notebook(path, cache=False)
     assert first.outputs("agg") == {"total": 10}
     shutil.rmtree(artifact(nbflow_home, first, "item", "2"))
     make_notebook([*FAN[:2], FAN[2] + "\nprint('again')", FAN[3]])
@@ -68,30 +61,30 @@ def test_a_fan_in_with_an_item_gone_fails_naming_the_producer_and_the_key(
 
 
 def test_an_edited_cached_artifact_is_never_served_and_the_step_runs_again(
-    make_notebook: Any, nbflow_home: Path
+    make_notebook: Any, nbflow_home: Path, run_notebook: Any
 ) -> None:
     path = make_notebook(CHAIN)
-    first = run(path)
+    first = run_notebook(path)
     assert executed(path) == ["a", "b"]
     artifact(nbflow_home, first, "a", "x", "data.json").write_text(json.dumps([300] * 10))
     make_notebook([*CHAIN[:2], CHAIN[2] + "\ntotal = total * 1", CHAIN[3]])  # b must run
-    second = run(path)
+    second = run_notebook(path)
     assert second.phase == "Succeeded"
     assert executed(path) == ["a", "b"]  # a's entry was dropped: a ran again
     assert second.outputs("b") == {"total": 10}
-    third = run(path)
+    third = run_notebook(path)
     assert executed(path) == []  # the new entries serve again
     assert third.outputs("b") == {"total": 10}
 
 
 def test_a_cache_entry_whose_data_is_gone_is_dropped_and_no_cache_repairs(
-    make_notebook: Any, nbflow_home: Path
+    make_notebook: Any, nbflow_home: Path, run_notebook: Any
 ) -> None:
     path = make_notebook(CHAIN)
-    first = run(path)
+    first = run_notebook(path)
     executed(path)
     artifact(nbflow_home, first, "a", "x", "data.json").unlink()  # nbflow.json kept
-    second = run(path)
+    second = run_notebook(path)
     # a's entry was dropped and a ran again; b's own entry is intact, and its input's digest
     # is the same again: b is served from the cache
     assert second.phase == "Succeeded" and executed(path) == ["a"]
@@ -99,32 +92,24 @@ def test_a_cache_entry_whose_data_is_gone_is_dropped_and_no_cache_repairs(
     assert second.outputs("a") == {"x": [1] * 10}
     # --no-cache runs everything, and its results replace the entries
     artifact(nbflow_home, second, "a", "x", "data.json").write_text("[0]")
-    assert run(path, cache=False).phase == "Succeeded"
+    assert run_notebook(path, cache=False).phase == "Succeeded"
     assert executed(path) == ["a", "b"]
-    assert run(path).phase == "Succeeded" and executed(path) == []
+    assert run_notebook(path).phase == "Succeeded" and executed(path) == []
 
 
-class Planted:
-    def __reduce__(self) -> Any:
-        return (Path.touch, (Path(MARK[0]),))
-
-
-MARK = [""]
-
-
-def plant(folder: Path) -> None:
+def plant(folder: Path, payload: bytes) -> None:
     (folder / "data.json").unlink(missing_ok=True)
-    (folder / "data.pkl").write_bytes(pickle.dumps(Planted()))
+    (folder / "data.pkl").write_bytes(payload)
     (folder / "nbflow.json").write_text(json.dumps({"format": "pickle", "type": "list"}))
 
 
 def test_a_planted_pickle_runs_neither_in_the_next_step_nor_in_the_client(
-    make_notebook: Any, nbflow_home: Path, tmp_path: Path
+    make_notebook: Any, nbflow_home: Path, run_notebook: Any, planted_pickle: Any
 ) -> None:
-    MARK[0] = str(tmp_path / "pwned")
+    payload, marker = planted_pickle
     path = make_notebook(CHAIN)
-    first = run(path, cache=False)
-    plant(artifact(nbflow_home, first, "a", "x"))
+    first = run_notebook(path, cache=False)
+    plant(artifact(nbflow_home, first, "a", "x"), payload)
     make_notebook([*CHAIN[:2], CHAIN[2] + "\ntotal = total * 1", CHAIN[3]])
     again = api.rerun_from(first.id, "b", workflow=read_notebook(path).workflow())
     (pod,) = again.pods("b")
@@ -134,21 +119,21 @@ def test_a_planted_pickle_runs_neither_in_the_next_step_nor_in_the_client(
     )
     with pytest.raises(IntegrityError, match=f"output 'x' of task 'a' \\(ch/{first.id}/a/x/\\)"):
         api.get_run(first.id).outputs("a")
-    assert not Path(MARK[0]).exists()
+    assert not marker.exists()
 
 
 def test_pickle_turned_off_fails_the_output_that_needs_it(
-    make_notebook: Any, nbflow_home: Path
+    make_notebook: Any, nbflow_home: Path, run_notebook: Any
 ) -> None:
     path = make_notebook(
         ["%%template s --outputs shards\nshards = {1, 2}", "%%template j --outputs n\nn = 1",
          "%%workflow p\ns\nj"]
     )
-    r = run(path, allow_pickle=False)
+    r = run_notebook(path, allow_pickle=False)
     (pod,) = r.pods("s")
     assert r.tasks() == {"s": "Failed", "j": "Succeeded"}
     assert "output 'shards' of template 's' (a set) needs a registered format" in pod["message"]
-    ok = run(path, allow_pickle=True, cache=False)
+    ok = run_notebook(path, allow_pickle=True, cache=False)
     assert ok.outputs("s") == {"shards": {1, 2}}  # verified against the record, then loaded
     ok.allow_pickle = False
     with pytest.raises(MarshalError, match="pickle is turned off"):

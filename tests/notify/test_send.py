@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +128,16 @@ def test_the_exit_handler_program_sends_as_argo_runs_it(webhook: Any, monkeypatc
     webhook.status = 500  # a failed notification must not fail the workflow
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "not sent: HTTP 500" in done.stderr
+
+
+def test_a_notification_setting_of_the_wrong_kind_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbflow.config import load_config
+    from nbflow.errors import NbflowError
+    from nbflow.notify.config import load_notify_config
+
+    (tmp_path / "nbflow_config.py").write_text("c.NotifyConfig.smtp_port = 'many'\n")
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(NbflowError, match="^invalid notification setting: .*smtp_port"):
+        load_notify_config(load_config())

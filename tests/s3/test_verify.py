@@ -4,7 +4,6 @@ changed in the bucket and planted pickles are refused, as on a local root. Real 
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,6 @@ FAN = [
 ]
 
 
-def run(path: Path, **config: Any) -> Any:
-    wf = read_notebook(path).workflow()
-    cfg = load_config(artifact_root=ROOT, **config)
-    return api.run_workflow(wf, config=cfg, workdir=path.parent)
-
-
 def rerun(path: Path, run_id: str, task: str) -> Any:
     wf = read_notebook(path).workflow()
     cfg = load_config(artifact_root=ROOT)
@@ -39,10 +32,10 @@ def rerun(path: Path, run_id: str, task: str) -> Any:
 
 
 def test_a_fan_in_whose_items_the_server_lost_fails_instead_of_summing_the_rest(
-    s3: Any, nbflow_home: Path, make_notebook: Any
+    s3: Any, nbflow_home: Path, make_notebook: Any, run_notebook: Any
 ) -> None:
     path = make_notebook(FAN)
-    first = run(path, cache=False)
+    first = run_notebook(path, artifact_root=ROOT, cache=False)
     assert first.outputs("agg") == {"total": 8 + 28}
     for i in range(4):  # the server lost items 0-3
         s3.fs.rm(f"{s3.bucket}/prefix/fan/{first.id}/item/{i}", recursive=True)
@@ -58,7 +51,7 @@ def test_a_fan_in_whose_items_the_server_lost_fails_instead_of_summing_the_rest(
 
 
 def test_a_cached_artifact_changed_in_the_bucket_is_not_reused(
-    s3: Any, nbflow_home: Path, make_notebook: Any
+    s3: Any, nbflow_home: Path, make_notebook: Any, run_notebook: Any
 ) -> None:
     cells = [
         "%%template a --outputs x\nx = [1] * 10",
@@ -66,10 +59,10 @@ def test_a_cached_artifact_changed_in_the_bucket_is_not_reused(
         "%%workflow ch\na >> b",
     ]
     path = make_notebook(cells)
-    first = run(path)
+    first = run_notebook(path, artifact_root=ROOT)
     s3.fs.pipe(f"{s3.bucket}/prefix/ch/{first.id}/a/x/data.json", json.dumps([300] * 10).encode())
     make_notebook([cells[0], cells[1] + "\ntotal = total * 1", cells[2]])
-    second = run(path)
+    second = run_notebook(path, artifact_root=ROOT)
     assert second.phase == "Succeeded"
     hits = {p["displayName"]: p.get("memoizationStatus", {}).get("hit") for p in
             [*second.pods("a"), *second.pods("b")]}
@@ -77,28 +70,20 @@ def test_a_cached_artifact_changed_in_the_bucket_is_not_reused(
     assert second.outputs("b") == {"total": 10}
 
 
-class Planted:
-    def __reduce__(self) -> Any:
-        return (Path.touch, (Path(MARK[0]),))
-
-
-MARK = [""]
-
-
 def test_a_pickle_planted_in_the_bucket_runs_nowhere(
-    s3: Any, nbflow_home: Path, make_notebook: Any, tmp_path: Path
+    s3: Any, nbflow_home: Path, make_notebook: Any, run_notebook: Any, planted_pickle: Any
 ) -> None:
-    MARK[0] = str(tmp_path / "pwned")
+    payload, marker = planted_pickle
     cells = [
         "%%template a --outputs x\nx = [1] * 10",
         "%%template b --inputs x --outputs total\ntotal = sum(x)",
         "%%workflow ch\na >> b",
     ]
     path = make_notebook(cells)
-    first = run(path, cache=False)
+    first = run_notebook(path, artifact_root=ROOT, cache=False)
     folder = f"{s3.bucket}/prefix/ch/{first.id}/a/x"
     s3.fs.rm(f"{folder}/data.json")
-    s3.fs.pipe(f"{folder}/data.pkl", pickle.dumps(Planted()))
+    s3.fs.pipe(f"{folder}/data.pkl", payload)
     s3.fs.pipe(f"{folder}/nbflow.json", json.dumps({"format": "pickle", "type": "list"}).encode())
     make_notebook([cells[0], cells[1] + "\ntotal = total * 1", cells[2]])
     again = rerun(path, first.id, "b")
@@ -109,4 +94,4 @@ def test_a_pickle_planted_in_the_bucket_runs_nowhere(
     )
     with pytest.raises(IntegrityError, match="changed after it was written"):
         api.get_run(first.id, config=load_config()).outputs("a")
-    assert not Path(MARK[0]).exists()
+    assert not marker.exists()
