@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RunWidget"]
 
-STATIC = Path(__file__).parent / "static"
 LAYOUT_ENGINES = ("auto", "dot", "browser")
 
 
