@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -19,7 +20,7 @@ from .views import NodeNotFound
 if TYPE_CHECKING:
     from .service import NbflowService
 
-__all__ = ["NbflowHandler", "ApiError", "status_for", "translated", "AUTH_RESOURCE"]
+__all__ = ["NbflowHandler", "ApiError", "status_for", "translated", "endpoint", "AUTH_RESOURCE"]
 
 AUTH_RESOURCE = "nbflow"
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -62,6 +63,12 @@ def translated(method: F) -> F:
             raise ApiError(status_for(exc), _one_line(str(exc))) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def endpoint(method: F) -> F:
+    """A handler method: the user logged in, authorized on ``nbflow`` for the method's action,
+    and its nbflow errors answered as :class:`ApiError`."""
+    return web.authenticated(authorized(translated(method)))  # type: ignore[return-value]
 
 
 def _formatted(exc: web.HTTPError) -> str:

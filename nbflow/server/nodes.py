@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from . import views
-from .base import NbflowHandler, translated
+from .base import NbflowHandler, endpoint
 
 __all__ = ["GraphHandler", "NodeHandler", "LogsHandler", "NotebookHandler", "OutputsHandler"]
 
@@ -19,9 +16,7 @@ LOG_TAIL_MAX = 100_000
 class GraphHandler(NbflowHandler):
     """``GET runs/{run}/graph`` → the widget's state (:func:`views.graph_view`)."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, run_id: str) -> None:
         """The graph, node states, run info and layout."""
         service = self.service
@@ -32,9 +27,7 @@ class GraphHandler(NbflowHandler):
 class NodeHandler(NbflowHandler):
     """``GET runs/{run}/nodes/{node}`` → the details pane's content."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, run_id: str, node_id: str) -> None:
         """Details of a graph node (or of ``?node=``)."""
         service = self.service
@@ -46,9 +39,7 @@ class NodeHandler(NbflowHandler):
 class LogsHandler(NbflowHandler):
     """``GET runs/{run}/nodes/{node}/logs?tail=N`` → ``{"text"}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, run_id: str, node_id: str) -> None:
         """The logs of every attempt, the last ``tail`` lines when given."""
         service = self.service
@@ -64,9 +55,7 @@ class LogsHandler(NbflowHandler):
 class NotebookHandler(NbflowHandler):
     """``GET runs/{run}/nodes/{node}/notebook[?format=html]`` → the executed notebook."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, run_id: str, node_id: str) -> None:
         """nbformat JSON by default; ``format=html`` renders it (no scripts run in it)."""
         service = self.service
@@ -88,9 +77,7 @@ class OutputsHandler(NbflowHandler):
     """``GET runs/{run}/tasks/{task}/outputs`` → ``{"outputs": {name: {"kind", "preview",
     "size", ...}}}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, run_id: str, task: str) -> None:
         """The outputs of the task's last attempt (or of item ``?node=``), with previews."""
         service = self.service

@@ -6,11 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from .. import sources
-from .base import ApiError, NbflowHandler, translated
+from .base import ApiError, NbflowHandler, endpoint
 
 __all__ = ["WorkflowsHandler", "CompileHandler", "LintHandler"]
 
@@ -33,9 +30,7 @@ class _NotebookHandler(NbflowHandler):
 class WorkflowsHandler(_NotebookHandler):
     """``GET notebooks/workflows?path=nb.ipynb`` → ``{"workflows": [...]}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self) -> None:
         """The notebook's workflows, templates and their cells (see
         :func:`nbflow.sources.outline`). A fork server for its runs starts warming up."""
@@ -51,9 +46,7 @@ class WorkflowsHandler(_NotebookHandler):
 class CompileHandler(_NotebookHandler):
     """``POST notebooks/compile`` ``{"path", "workflow"?, "kind"?}`` → ``{"yaml"}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self) -> None:
         """The manifest ``nbflow compile`` writes."""
         body = self.body()
@@ -75,9 +68,7 @@ class CompileHandler(_NotebookHandler):
 class LintHandler(_NotebookHandler):
     """``POST notebooks/lint`` ``{"path", "workflow"?}`` → ``{"problems": [...]}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self) -> None:
         """What ``nbflow lint`` reports: ``level``, ``where``, ``message`` each."""
         body = self.body()
