@@ -18,6 +18,8 @@ from .service import PathRefused
 from .views import NodeNotFound
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .service import NbflowService
 
 __all__ = ["NbflowHandler", "ApiError", "status_for", "translated", "endpoint", "AUTH_RESOURCE"]
@@ -99,6 +101,13 @@ class NbflowHandler(APIHandler):
         """Check the request as jupyter_server does; have the run store watched."""
         await super().prepare()
         self.settings["nbflow_hub"].start()
+
+    def notebook_file(self, path: str) -> Path:
+        """The file ``path`` names under the server's root (403 outside it, 404 if missing)."""
+        full = self.service.confine(path)
+        if not full.is_file():
+            raise ApiError(404, f"no such notebook: {path!r}")
+        return full
 
     def get_login_url(self) -> str:
         """An API answers a missing login with 401 rather than a redirect (or 403)."""

@@ -19,9 +19,7 @@ class _NotebookHandler(NbflowHandler):
         """The notebook file ``path`` names under the root (403 outside it, 404 if missing)."""
         if not isinstance(path, str) or not path:
             raise ApiError(400, "path must be the notebook's path, relative to the server's root")
-        full = self.service.confine(path)
-        if not full.is_file():
-            raise ApiError(404, f"no such notebook: {path!r}")
+        full = self.notebook_file(path)
         if full.suffix != ".ipynb":
             raise ApiError(400, f"{path!r} is not a notebook (.ipynb)")
         return full

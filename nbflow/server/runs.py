@@ -38,9 +38,7 @@ class RunsHandler(NbflowHandler):
         without a kernel, as ``nbflow run NOTEBOOK -w WORKFLOW -p k=v`` would."""
         body = self.body()
         service = self.service
-        path = service.confine(self.field(body, "notebook", required=True))
-        if not path.is_file():
-            raise ApiError(404, f"no such notebook: {body['notebook']!r}")
+        path = self.notebook_file(self.field(body, "notebook", required=True))
         run = await service.blocking(
             actions.run_notebook,
             path,

@@ -29,9 +29,7 @@ class SchedulesHandler(NbflowHandler):
         """Schedule a notebook under the root (body: see :mod:`nbflow.schedule.requests`)."""
         body = self.body()
         service = self.service
-        path = service.confine(self.field(body, "notebook", required=True))
-        if not path.is_file():
-            raise ApiError(404, f"no such notebook: {body['notebook']!r}")
+        path = self.notebook_file(self.field(body, "notebook", required=True))
         self.reply(await service.blocking(requests.create, body, path, service.config),
                    status=201)
 
