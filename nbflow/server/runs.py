@@ -102,13 +102,9 @@ class ActionHandler(NbflowHandler):
 
 
 def _assignments(parameters: Any) -> list[str]:
-    """``{"k": v}`` as ``-p`` texts: a string is read as ``-p k=TEXT`` reads it (a Python
-    literal when it is one); any other JSON value stands for itself."""
+    """``{"k": v}`` as ``-p`` texts (see :func:`nbflow.actions.assignments`)."""
     if parameters is None:
         return []
     if not isinstance(parameters, dict):
         raise ApiError(400, "parameters must be an object of name: value")
-    out = []
-    for key, value in parameters.items():
-        out.append(f"{key}={value if isinstance(value, str) else repr(value)}")
-    return out
+    return actions.assignments(parameters)
