@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .engine.run import Run
     from .engine.store import RunStore
 
-__all__ = ["ACTIONS", "act", "run_notebook", "delete_run", "suspended_nodes"]
+__all__ = ["ACTIONS", "act", "assignments", "run_notebook", "delete_run", "suspended_nodes"]
 
 #: Every action :func:`act` knows.
 ACTIONS = ("stop", "terminate", "retry", "resume", "resume_run", "rerun")
@@ -33,6 +33,13 @@ def _config(config: NbflowConfig | None) -> NbflowConfig:
     from .config import load_config
 
     return config if config is not None else load_config()
+
+
+def assignments(values: dict[str, Any]) -> list[str]:
+    """``{"k": v}`` (a request's parameters) as ``-p k=v`` texts: a string is read as
+    ``-p k=TEXT`` reads it (a Python literal when it is one); any other value stands for
+    itself."""
+    return [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in values.items()]
 
 
 def run_notebook(

@@ -56,6 +56,7 @@ class RunIndex:
         self._lock = threading.Lock()
         self._pending: tuple[set[str], set[str]] = (set(), set())  # for drain()
         self._pinned: set[str] = set()  # runs whose summary comes from memory (put)
+        self._followed: dict[str, dict[str, Any] | None] = {}  # run -> its record, last read
         self.refreshed_at: float | None = None  # time.monotonic() at the end of the last refresh
         self.unreadable: dict[str, str] = {}  # run -> why its record cannot be read
 
@@ -96,6 +97,7 @@ class RunIndex:
                 del self.unreadable[name]
             for name in gone:
                 del self._entries[name]
+                self._followed.pop(name, None)
             if gone or changed:
                 self._sorted = None
             self._pending[0].update(changed)
@@ -128,6 +130,9 @@ class RunIndex:
         except (OSError, ValueError, LookupError):
             return False  # being created or deleted: the next refresh sees it whole
         self.unreadable.pop(name, None)
+        with self._lock:
+            if name in self._followed and settings.get("backend") != "argo":
+                self._followed[name] = workflow
         return self._set(workflow, settings, self.live(name, workflow, settings), created, stamp)
 
     def _set(
@@ -147,6 +152,8 @@ class RunIndex:
             old = self._entries.get(name)
             if stamp is None:
                 self._pinned.add(name)
+                if self._followed.get(name) is not None:  # its file is not read while pinned
+                    self._followed[name] = None
                 stamp = old.stamp if old is not None else (0, 0)
             self._entries[name] = _Entry(stamp, order, settings, summary)
             if old is None or old.order != order:
@@ -187,6 +194,21 @@ class RunIndex:
             entry = self._entries.get(name)
             if entry is not None:
                 entry.stamp = (0, 0)
+
+    def follow(self, name: str, on: bool = True) -> None:
+        """Keep (``on``) or stop keeping the record of run ``name`` that refreshes read, for
+        :meth:`recorded`: a watcher of the run then does not read the file a second time."""
+        with self._lock:
+            if on:
+                self._followed.setdefault(name, None)
+            else:
+                self._followed.pop(name, None)
+
+    def recorded(self, name: str) -> dict[str, Any] | None:
+        """The Workflow of followed run ``name`` as the last refresh that saw it change read
+        it (``None``: not read since :meth:`follow`, or a cluster run: ask the cluster)."""
+        with self._lock:
+            return self._followed.get(name)
 
     def get(self, name: str) -> Summary | None:
         """The summary of run ``name`` (``None`` when it is not known)."""

@@ -15,6 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..argo.limits import workflow_spec
+from ..vocab import LABEL_WORKFLOW
 
 if TYPE_CHECKING:
     from ..config import NbflowConfig
@@ -47,7 +48,7 @@ def notify_template(manifest: dict[str, Any], notify: dict[str, Any], *, image: 
 
     ncfg = load_notify_config(config)
     labels = (manifest.get("metadata") or {}).get("labels") or {}
-    workflow = labels.get("nbflow.io/workflow") or "{{workflow.name}}"
+    workflow = labels.get(LABEL_WORKFLOW) or "{{workflow.name}}"
     args = ["--workflow", workflow, "--run", "{{workflow.name}}",
             "--status", "{{workflow.status}}", "--failures", "{{workflow.failures}}",
             "--notify", json.dumps(notify, sort_keys=True, separators=(",", ":")),

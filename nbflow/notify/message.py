@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..vocab import LABEL_WORKFLOW
+
 __all__ = ["Outcome", "outcome_of_run", "outcome_of_failures"]
 
 
@@ -77,7 +79,7 @@ def outcome_of_run(run: Any, settings: dict[str, Any], link: str = "") -> Outcom
         failures.append({"task": f["task"], "error": _error_line(f, f.get("message", "")),
                          "notebook": f.get("notebook") or ""})
     return Outcome(
-        workflow=labels.get("nbflow.io/workflow") or settings.get("workflow") or run.id,
+        workflow=labels.get(LABEL_WORKFLOW) or settings.get("workflow") or run.id,
         run=run.id,
         phase=run.phase,
         message=(wf.get("status") or {}).get("message", ""),

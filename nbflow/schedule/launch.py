@@ -84,6 +84,8 @@ class ProcessLauncher:
         self.runs = RunStore(self.home / "runs")
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.killed: dict[str, str] = {}  # runs killed before they were created: when
+        # run -> (workflow.json's (mtime_ns, size), (phase, finishedAt)) when last read
+        self._recorded: dict[str, tuple[tuple[int, int], tuple[str, str]]] = {}
         self.pids = schedules_dir(self.home) / "pids"
         self.logs = schedules_dir(self.home) / "logs"
 
@@ -105,12 +107,33 @@ class ProcessLauncher:
         alive = self.alive(run)
         if run in self.killed and not alive:
             return RunState(False, "Failed", self.killed[run])
+        recorded = self._phase(run)
+        if recorded is None:
+            return RunState(alive)
+        state = RunState(alive, *recorded)
+        if state.done:
+            self._recorded.pop(run, None)  # not asked again
+        return state
+
+    def _phase(self, run: str) -> tuple[str, str] | None:
+        """The phase and ``finishedAt`` the run's record holds; it is parsed again only when
+        its file changed (the scheduler asks every second while the run goes on)."""
+        try:
+            st = (self.runs.run_dir(run) / "workflow.json").stat()
+        except OSError:
+            return None  # not created yet
+        stamp = (st.st_mtime_ns, st.st_size)
+        seen = self._recorded.get(run)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
         try:
             wf, _ = self.runs.load(run)
-        except Exception:  # not created yet (or being created)
-            return RunState(alive)
+        except Exception:  # being created
+            return None
         status = wf.get("status") or {}
-        return RunState(alive, status.get("phase", ""), status.get("finishedAt", ""))
+        recorded = (status.get("phase", ""), status.get("finishedAt", ""))
+        self._recorded[run] = (stamp, recorded)
+        return recorded
 
     def terminate(self, run: str) -> None:
         """Terminate ``run`` like ``argo terminate``; a run not created yet is killed."""

@@ -66,7 +66,9 @@ def _parameters(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, dict):
-        return [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in value.items()]
+        from ..actions import assignments
+
+        return assignments(value)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise SpecError('parameters must be {"name": value} or ["name=value", ...]')

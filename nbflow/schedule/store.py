@@ -232,10 +232,6 @@ class ScheduleStore:
             for name, status in statuses.items():
                 self._update(conn, name, {"status": status})
 
-    def finish_run(self, run: str, phase: str, finished: str) -> None:
-        """Record how a fired run ended."""
-        self.finish_runs([(run, phase, finished)], {})
-
     def mark_deleted(self, runs: list[str]) -> None:
         """Record that the history limits deleted ``runs``."""
         with self.transaction() as conn:

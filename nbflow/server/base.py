@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -17,9 +18,11 @@ from .service import PathRefused
 from .views import NodeNotFound
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .service import NbflowService
 
-__all__ = ["NbflowHandler", "ApiError", "status_for", "translated", "AUTH_RESOURCE"]
+__all__ = ["NbflowHandler", "ApiError", "status_for", "translated", "endpoint", "AUTH_RESOURCE"]
 
 AUTH_RESOURCE = "nbflow"
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -64,6 +67,12 @@ def translated(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def endpoint(method: F) -> F:
+    """A handler method: the user logged in, authorized on ``nbflow`` for the method's action,
+    and its nbflow errors answered as :class:`ApiError`."""
+    return web.authenticated(authorized(translated(method)))  # type: ignore[return-value]
+
+
 def _formatted(exc: web.HTTPError) -> str:
     if not exc.log_message:
         return exc.reason or ""
@@ -92,6 +101,13 @@ class NbflowHandler(APIHandler):
         """Check the request as jupyter_server does; have the run store watched."""
         await super().prepare()
         self.settings["nbflow_hub"].start()
+
+    def notebook_file(self, path: str) -> Path:
+        """The file ``path`` names under the server's root (403 outside it, 404 if missing)."""
+        full = self.service.confine(path)
+        if not full.is_file():
+            raise ApiError(404, f"no such notebook: {path!r}")
+        return full
 
     def get_login_url(self) -> str:
         """An API answers a missing login with 401 rather than a redirect (or 403)."""

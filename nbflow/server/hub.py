@@ -167,14 +167,20 @@ class EventHub:
         adopted = service.adopted_run(run_id)
         if adopted is None and not watched:
             return
-        run, settings = await service.blocking(service.snapshot, run_id)
         if adopted is not None:
+            run, settings = await service.blocking(service.snapshot, run_id)
+            workflow = run.workflow
             # started here: the summary comes from memory, which may be ahead of the file
-            await self._put(run.workflow, settings, adopted.live)
+            await self._put(workflow, settings, adopted.live)
             if run.phase in COMPLETED or not adopted.live:
                 await self._ended(adopted, settings)
+        else:  # another process's run: its record as the poll read it, else read now
+            recorded = service.index.recorded(run_id)
+            if recorded is None:
+                recorded = (await service.blocking(service.snapshot, run_id))[0].workflow
+            workflow = recorded
         if watched:
-            states = await service.blocking(_states, run.workflow)
+            states = await service.blocking(_states, workflow)
             old = self._states.get(run_id, {})
             changed = {k: v for k, v in states.items() if old.get(k) != v}
             self._states[run_id] = states
@@ -209,6 +215,7 @@ class EventHub:
         states = await self.service.blocking(_states, run.workflow)
         if not self._subscribers(run_id):
             self._states[run_id] = states
+            self.service.index.follow(run_id)
         client.subscriptions.add(run_id)
         client.send({"type": "nodes", "run": run_id, "nodes": states, "full": True})
         self._mark(run_id)  # in case it changed while the client was not subscribed
@@ -220,6 +227,7 @@ class EventHub:
         for run in runs:
             if not self._subscribers(run):
                 self._states.pop(run, None)
+                self.service.index.follow(run, on=False)
 
     def _subscribers(self, run_id: str) -> list[Client]:
         return [c for c in self.clients if run_id in c.subscriptions]

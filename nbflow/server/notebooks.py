@@ -6,11 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from .. import sources
-from .base import ApiError, NbflowHandler, translated
+from .base import ApiError, NbflowHandler, endpoint
 
 __all__ = ["WorkflowsHandler", "CompileHandler", "LintHandler"]
 
@@ -22,9 +19,7 @@ class _NotebookHandler(NbflowHandler):
         """The notebook file ``path`` names under the root (403 outside it, 404 if missing)."""
         if not isinstance(path, str) or not path:
             raise ApiError(400, "path must be the notebook's path, relative to the server's root")
-        full = self.service.confine(path)
-        if not full.is_file():
-            raise ApiError(404, f"no such notebook: {path!r}")
+        full = self.notebook_file(path)
         if full.suffix != ".ipynb":
             raise ApiError(400, f"{path!r} is not a notebook (.ipynb)")
         return full
@@ -33,9 +28,7 @@ class _NotebookHandler(NbflowHandler):
 class WorkflowsHandler(_NotebookHandler):
     """``GET notebooks/workflows?path=nb.ipynb`` → ``{"workflows": [...]}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self) -> None:
         """The notebook's workflows, templates and their cells (see
         :func:`nbflow.sources.outline`). A fork server for its runs starts warming up."""
@@ -51,9 +44,7 @@ class WorkflowsHandler(_NotebookHandler):
 class CompileHandler(_NotebookHandler):
     """``POST notebooks/compile`` ``{"path", "workflow"?, "kind"?}`` → ``{"yaml"}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self) -> None:
         """The manifest ``nbflow compile`` writes."""
         body = self.body()
@@ -75,9 +66,7 @@ class CompileHandler(_NotebookHandler):
 class LintHandler(_NotebookHandler):
     """``POST notebooks/lint`` ``{"path", "workflow"?}`` → ``{"problems": [...]}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self) -> None:
         """What ``nbflow lint`` reports: ``level``, ``where``, ``message`` each."""
         body = self.body()

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from .. import actions
-from .base import ApiError, NbflowHandler, translated
+from .base import ApiError, NbflowHandler, endpoint
 
 __all__ = ["RunsHandler", "RunHandler", "ActionHandler"]
 
@@ -18,9 +15,7 @@ PAGE_DEFAULT = 50
 class RunsHandler(NbflowHandler):
     """``GET runs`` (the run list) and ``POST runs`` (run a notebook's workflow)."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self) -> None:
         """``?workflow=W&phase=P&notebook=PATH&limit=50&offset=0`` → ``{"runs", "total"}``."""
         service = self.service
@@ -37,17 +32,13 @@ class RunsHandler(NbflowHandler):
         )
         self.reply({"runs": runs, "total": total})
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self) -> None:
         """``{"notebook", "workflow"?, "parameters"?}`` → 201 ``{"id"}``: the run starts here,
         without a kernel, as ``nbflow run NOTEBOOK -w WORKFLOW -p k=v`` would."""
         body = self.body()
         service = self.service
-        path = service.confine(self.field(body, "notebook", required=True))
-        if not path.is_file():
-            raise ApiError(404, f"no such notebook: {body['notebook']!r}")
+        path = self.notebook_file(self.field(body, "notebook", required=True))
         run = await service.blocking(
             actions.run_notebook,
             path,
@@ -62,9 +53,7 @@ class RunsHandler(NbflowHandler):
 class RunHandler(NbflowHandler):
     """``GET runs/{run}`` (its summary and Workflow object) and ``DELETE runs/{run}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, run_id: str) -> None:
         """→ ``{"summary", "workflow"}``."""
         service = self.service
@@ -72,9 +61,7 @@ class RunHandler(NbflowHandler):
         summary = await service.blocking(service.summary, run, settings)
         self.reply({"summary": summary, "workflow": run.workflow})
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def delete(self, run_id: str) -> None:
         """→ 204; 409 while the run runs."""
         service = self.service
@@ -89,9 +76,7 @@ class RunHandler(NbflowHandler):
 class ActionHandler(NbflowHandler):
     """``POST runs/{run}/actions/{action}`` with ``{"task"?, "nodes"?}`` → ``{"id", "phase"}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self, run_id: str, action: str) -> None:
         """Stop, terminate, retry, resume, resume_run or rerun the run."""
         if action not in actions.ACTIONS:
@@ -117,13 +102,9 @@ class ActionHandler(NbflowHandler):
 
 
 def _assignments(parameters: Any) -> list[str]:
-    """``{"k": v}`` as ``-p`` texts: a string is read as ``-p k=TEXT`` reads it (a Python
-    literal when it is one); any other JSON value stands for itself."""
+    """``{"k": v}`` as ``-p`` texts (see :func:`nbflow.actions.assignments`)."""
     if parameters is None:
         return []
     if not isinstance(parameters, dict):
         raise ApiError(400, "parameters must be an object of name: value")
-    out = []
-    for key, value in parameters.items():
-        out.append(f"{key}={value if isinstance(value, str) else repr(value)}")
-    return out
+    return actions.assignments(parameters)

@@ -3,11 +3,8 @@ actions as ``nbflow schedule`` and ``%nbflow schedule``), run off the event loop
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from ..schedule import requests
-from .base import ApiError, NbflowHandler, translated
+from .base import ApiError, NbflowHandler, endpoint
 
 __all__ = [
     "SchedulesHandler",
@@ -21,24 +18,18 @@ __all__ = [
 class SchedulesHandler(NbflowHandler):
     """``GET schedules`` → ``{"schedules": [...]}``; ``POST schedules`` → 201 summary."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self) -> None:
         """Every schedule of the server's nbflow home."""
         service = self.service
         self.reply(await service.blocking(requests.listing, service.config))
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self) -> None:
         """Schedule a notebook under the root (body: see :mod:`nbflow.schedule.requests`)."""
         body = self.body()
         service = self.service
-        path = service.confine(self.field(body, "notebook", required=True))
-        if not path.is_file():
-            raise ApiError(404, f"no such notebook: {body['notebook']!r}")
+        path = self.notebook_file(self.field(body, "notebook", required=True))
         self.reply(await service.blocking(requests.create, body, path, service.config),
                    status=201)
 
@@ -46,25 +37,19 @@ class SchedulesHandler(NbflowHandler):
 class ScheduleHandler(NbflowHandler):
     """``GET``, ``PATCH`` and ``DELETE schedules/{name}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, name: str) -> None:
         """The summary, the CronWorkflow with its status, and the next 5 times."""
         service = self.service
         self.reply(await service.blocking(requests.one, name, service.config))
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def patch(self, name: str) -> None:
         """Change spec fields (Argo's names; ``null`` removes one) or ``notify``."""
         service = self.service
         self.reply(await service.blocking(requests.patch, name, self.body(), service.config))
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def delete(self, name: str) -> None:
         """Remove the schedule (its runs stay) → 204."""
         service = self.service
@@ -76,9 +61,7 @@ class ScheduleHandler(NbflowHandler):
 class ScheduleActionHandler(NbflowHandler):
     """``POST schedules/{name}/actions/{pause|resume|run-now}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def post(self, name: str, action: str) -> None:
         """Pause or resume (→ the summary), or start a run now (→ ``{"run"}``)."""
         if action not in requests.ACTIONS:
@@ -90,9 +73,7 @@ class ScheduleActionHandler(NbflowHandler):
 class ScheduleHistoryHandler(NbflowHandler):
     """``GET schedules/{name}/history`` → ``{"runs": [...]}``, newest first."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self, name: str) -> None:
         """The runs the schedule fired that are kept, with their phases."""
         service = self.service
@@ -102,9 +83,7 @@ class ScheduleHistoryHandler(NbflowHandler):
 class DescribeHandler(NbflowHandler):
     """``GET schedules/describe?cron=...[&cron=...]&timezone=...`` → ``{"text", "next"}``."""
 
-    @web.authenticated
-    @authorized
-    @translated
+    @endpoint
     async def get(self) -> None:
         """A schedule in words and its next 5 times (RFC 3339, UTC)."""
         cron = self.get_query_arguments("cron")

@@ -72,9 +72,7 @@ def _record(run: Run, node_id: str, node: str | None) -> dict[str, Any] | None:
 def details_view(run: Run, node_id: str, node: str | None = None) -> dict[str, Any]:
     """The details pane of graph node ``node_id`` (see
     :func:`nbflow.widget.details.node_details`)."""
-    graph_node(run, node_id)
-    if node and node not in run.nodes:
-        raise NodeNotFound(f"run {run.id} has no status node {node!r}")
+    _record(run, node_id, node)  # NodeNotFound for an unknown graph node or status node
     return node_details(run, node_id, node)
 
 

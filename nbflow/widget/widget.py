@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -16,9 +15,9 @@ from . import layout
 from .actions import available_actions, edited_since, perform, retry_note
 from .bundle import VIZ_MODULE, widget_css, widget_esm
 from .details import last_pod, node_details, notebook_key
+from .headless import StaticGraph
 from .nbview import render_notebook
 from .state import PHASES, Shape, graph_shape, run_info, task_state, tasks_of
-from .static import static_html
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RunWidget"]
 
-STATIC = Path(__file__).parent / "static"
 LAYOUT_ENGINES = ("auto", "dot", "browser")
 
 
@@ -318,9 +316,7 @@ class RunWidget(anywidget.AnyWidget):
             return None
         data, meta = bundle
         # Without a live kernel (nbconvert, GitHub, VS Code) frontends show this instead.
-        data["text/plain"] = self.run.summary()
-        with self.run.lock:
-            data["text/html"] = static_html(self.run.workflow)
+        data.update(StaticGraph(self.run).bundle())
         return data, meta
 
     def close(self) -> None:
