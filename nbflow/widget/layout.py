@@ -7,15 +7,22 @@ same DOT text out in the browser with a WebAssembly build of Graphviz shipped in
 (``static/viz-standalone.mjs``, from npm's ``@viz-js/viz``) and sends the JSON back, which
 :func:`normalize` reads exactly as it reads the program's output. Both run the same ``dot``
 algorithm, so the picture does not depend on where it was laid out. Positions depend only on the
-graph's shape, never on phases, so a layout is computed once per shape and cached.
+graph's shape, never on phases, so a layout is computed once per shape and cached: in memory,
+and, given a folder (the server keeps them in ``<home>/layouts``), on disk under the SHA-256 of
+the DOT text, so that a server started again does not lay a large graph out again. One DOT text
+is laid out by one thread at a time; the others wait for its result.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 from .state import Shape
@@ -37,7 +44,9 @@ _POINTS = 72.0
 _TIMEOUT_S = 120
 _cache: dict[str, dict[str, Any]] = {}
 _cache_lock = threading.Lock()
+_pending: dict[str, threading.Event] = {}  # DOT texts being laid out now, by another thread
 _CACHE_MAX = 64
+_FOLDER_MAX = 256  # layouts kept on disk; the least recently used go first
 
 
 def dot_program() -> str | None:
@@ -81,11 +90,46 @@ def remember(source: str, layout: dict[str, Any]) -> None:
         _cache[source] = layout
 
 
-def layout_with_dot(source: str) -> dict[str, Any] | None:
-    """Lay ``source`` out with the ``dot`` program; ``None`` when there is no such program."""
-    layout = cached(source)
-    if layout is not None:
+def layout_with_dot(source: str, folder: Path | None = None) -> dict[str, Any] | None:
+    """Lay ``source`` out with the ``dot`` program; ``None`` when there is no such program.
+
+    Parameters
+    ----------
+    source : str
+        DOT text (:func:`dot_source`).
+    folder : Path, optional
+        Where layouts are kept across processes: one is read from there when it was laid out
+        before, and one computed now is written there.
+    """
+    while True:
+        with _cache_lock:
+            layout = _cache.get(source)
+            pending = _pending.get(source)
+            if layout is None and pending is None:
+                pending = _pending[source] = threading.Event()
+                break
+        if layout is not None:
+            if folder is not None and not _file(folder, source).exists():
+                _write(folder, source, layout)  # laid out for another folder, or deleted
+            return layout
+        assert pending is not None
+        pending.wait(_TIMEOUT_S)  # then use its result, or lay it out here if it had none
+    try:
+        layout = _read(folder, source) if folder is not None else None
+        if layout is None:
+            layout = _run_dot(source)
+            if layout is not None and folder is not None:
+                _write(folder, source, layout)
+        if layout is not None:
+            remember(source, layout)
         return layout
+    finally:
+        with _cache_lock:
+            del _pending[source]
+        pending.set()
+
+
+def _run_dot(source: str) -> dict[str, Any] | None:
     program = dot_program()
     if program is None:
         return None
@@ -99,9 +143,49 @@ def layout_with_dot(source: str) -> dict[str, Any] | None:
     )
     if out.returncode != 0:
         return None  # the browser lays it out instead
-    layout = normalize(json.loads(out.stdout))
-    remember(source, layout)
+    return normalize(json.loads(out.stdout))
+
+
+def _file(folder: Path, source: str) -> Path:
+    return folder / (hashlib.sha256(source.encode()).hexdigest() + ".json")
+
+
+def _read(folder: Path, source: str) -> dict[str, Any] | None:
+    """The layout kept in ``folder`` for ``source``; ``None`` when there is none or it cannot be
+    read (it is then laid out again and replaced)."""
+    path = _file(folder, source)
+    try:
+        layout = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(layout, dict) or not isinstance(layout.get("nodes"), dict):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used
     return layout
+
+
+def _write(folder: Path, source: str, layout: dict[str, Any]) -> None:
+    """Keep ``layout`` in ``folder`` (best effort: a layout can always be computed again)."""
+    path = _file(folder, source)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(layout, separators=(",", ":")))
+        os.replace(tmp, path)
+        kept = sorted(folder.glob("*.json"), key=_mtime)
+        for old in kept[: max(0, len(kept) - _FOLDER_MAX)]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def normalize(graph: dict[str, Any]) -> dict[str, Any]:
