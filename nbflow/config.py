@@ -200,6 +200,11 @@ class NbflowConfig(Configurable):
         return Path(self.home) / "runs"
 
     @property
+    def layouts_dir(self) -> Path:
+        """Folder of graph layouts kept across server starts (a cache: safe to delete)."""
+        return Path(self.home) / "layouts"
+
+    @property
     def pod_limit(self) -> int:
         """The effective pod cap (``max_pods``, or 8 per usable core and at least 32)."""
         return self.max_pods or max(32, 8 * usable_cores())

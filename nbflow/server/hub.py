@@ -6,7 +6,8 @@ Every client gets ``{"type": "run", "run": summary}`` when a run appears or its 
 and ``{"type": "deleted", "run": id}`` when it goes; a client that subscribed to a run also gets
 ``{"type": "nodes", "run": id, "nodes": {graph node id: state}}`` with the states that changed
 (all of them, with ``"full": true``, right after it subscribes). One run is sent at most every
-``batch_interval_s``.
+``batch_interval_s``. The graph of every run that appears, and at start of the newest runs, is
+laid out ahead of its first view (:meth:`NbflowService.lay_out_ahead`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["EventHub", "Client"]
 
 _log = logging.getLogger(__name__)
 SETTLE_S = 30.0  # longest wait for the engine of an ended run to finish closing
+AHEAD_AT_START = 10  # runs laid out ahead when the server starts: the newest ones
 
 
 class Client(Protocol):
@@ -67,6 +69,7 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._flushes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
+        self._known: set[str] | None = None  # runs seen, from the first poll on
 
     # ------------------------------------------------------------------ life cycle
 
@@ -109,6 +112,7 @@ class EventHub:
                 _log.exception("nbflow: reading the run store failed")
                 continue
             changed, gone = self.service.index.drain()
+            self._lay_out_new(changed, gone)
             for run_id in changed:
                 summary = self.service.index.get(run_id)
                 if summary is not None:
@@ -119,6 +123,20 @@ class EventHub:
                 self._states.pop(run_id, None)
                 self._last_sent.pop(run_id, None)
                 self._broadcast({"type": "deleted", "run": run_id})
+
+    def _lay_out_new(self, changed: list[str], gone: list[str]) -> None:
+        """Lay out the graphs of runs that appeared; on the first poll (the whole home), of the
+        newest ``AHEAD_AT_START`` only."""
+        if self._known is None:
+            self._known = set(changed)
+            rows, _ = self.service.index.query(limit=AHEAD_AT_START)
+            new = [row["id"] for row in rows]
+        else:
+            new = [run_id for run_id in changed if run_id not in self._known]
+            self._known.update(new)
+            self._known.difference_update(gone)
+        for run_id in new:
+            self.service.lay_out_ahead(run_id)
 
     # ------------------------------------------------------------------ changes
 
@@ -202,6 +220,7 @@ class EventHub:
 
     async def _put(self, workflow: dict[str, Any], settings: dict[str, Any], live: bool) -> None:
         index = self.service.index
+        self.service.lay_out_ahead(workflow["metadata"]["name"])  # a run started here
         if await self.service.blocking(index.put, workflow, settings, live):
             summary = index.get(workflow["metadata"]["name"])
             if summary is not None:

@@ -32,7 +32,7 @@ class GraphHandler(NbflowHandler):
         """The graph, node states, run info and layout."""
         service = self.service
         run, _ = await service.blocking(service.snapshot, run_id)
-        self.reply(await service.blocking(views.graph_view, run))
+        self.reply(await service.blocking(views.graph_view, run, service.config.layouts_dir))
 
 
 class NodeHandler(_NodeHandler):

@@ -41,7 +41,8 @@ class NbflowService:
     root : Path
         The Jupyter server's root directory; notebook paths are confined to it.
     threads : int
-        Threads for blocking work (reading records, starting runs, laying graphs out).
+        Threads for blocking work (reading records, starting runs, laying graphs out on
+        request); one more lays the graphs of new runs out ahead of their first view.
     warm : WarmServers, optional
         Fork servers kept started for the runs this server starts.
     """
@@ -62,6 +63,8 @@ class NbflowService:
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, threads), thread_name_prefix="nbflow-server"
         )
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbflow-layout")
+        self._laid_out: set[str] = set()  # runs laid out ahead (or queued)
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in a worker thread and wait for it."""
@@ -104,6 +107,27 @@ class NbflowService:
         steps = [t for t in manifest["spec"]["templates"] if runs_nbflow(t)]
         if self.warm is not None and any(fallback_reason(t) is None for t in steps):
             self.warm.prepare(ServerKind.of_workflow(manifest, self.config.workers, base))
+
+    def lay_out_ahead(self, run_id: str) -> None:
+        """Have the graph of run ``run_id`` laid out in the background, once, into the home's
+        layouts, so that its first view (even after a server restart) does not wait for
+        ``dot``: a 1,000-task graph takes it most of a second."""
+        with self._lock:
+            if self.closed or run_id in self._laid_out:
+                return
+            self._laid_out.add(run_id)
+        self._ahead.submit(self._lay_out, run_id)
+
+    def _lay_out(self, run_id: str) -> None:
+        from .views import lay_out
+
+        try:
+            run, _ = self.snapshot(run_id)
+            lay_out(run, self.config.layouts_dir)
+        except NbflowError:
+            return  # deleted or unreadable meanwhile: its view will say so
+        except Exception:  # ahead of time only: a view lays it out again
+            _log.exception("nbflow: laying run %s out failed", run_id)
 
     # ------------------------------------------------------------------ runs
 
@@ -184,4 +208,5 @@ class NbflowService:
     def close(self) -> None:
         """Release the threads (after :meth:`stop_all`)."""
         self.closed = True
+        self._ahead.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -4,6 +4,7 @@ and outputs, computed by the functions the widget uses (``nbflow.widget.state``,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NbflowError
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NodeNotFound",
     "graph_view",
+    "lay_out",
     "graph_node",
     "details_view",
     "logs_view",
@@ -31,10 +33,11 @@ class NodeNotFound(NbflowError, LookupError):
     """The run has no such graph node, status node or executed notebook."""
 
 
-def graph_view(run: Run) -> dict[str, Any]:
+def graph_view(run: Run, layouts: Path | None = None) -> dict[str, Any]:
     """The graph as the widget syncs it: ``graph``, ``nodes``, ``info``, ``positions`` (laid
     out by ``dot`` when it is installed, else ``{}``), ``dot`` (for a layout in the browser)
-    and ``phases`` (icon and word of each phase)."""
+    and ``phases`` (icon and word of each phase). ``layouts``: the folder where layouts are
+    kept across server starts."""
     wf = run.workflow
     shape = graph_shape(wf)
     dot = layout.dot_source(shape)
@@ -42,10 +45,16 @@ def graph_view(run: Run) -> dict[str, Any]:
         "graph": shape.to_json(),
         "nodes": task_states(wf, shape),
         "info": run_info(wf),
-        "positions": layout.layout_with_dot(dot) or {},
+        "positions": layout.layout_with_dot(dot, layouts) or {},
         "dot": dot,
         "phases": PHASES,
     }
+
+
+def lay_out(run: Run, layouts: Path) -> bool:
+    """Lay the graph of ``run`` out ahead of its first view, into ``layouts``; whether ``dot``
+    could."""
+    return layout.layout_with_dot(layout.dot_source(graph_shape(run.workflow)), layouts) is not None
 
 
 def graph_node(run: Run, node_id: str) -> GraphNode:
