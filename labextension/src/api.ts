@@ -44,8 +44,9 @@ export interface RunGraph {
   positions: Positions;
   dot: string;
   phases?: Record<string, { icon: string; label: string }>;
-  /** The actions the run offers now, when the server says (else the view works them out). */
-  actions?: string[];
+  /** What the run's driver can do at all (a cluster run cannot rerun, say), when the server
+   * knows; the view narrows it by the run's state now. */
+  can?: Action[];
 }
 
 export interface WorkflowTemplate {

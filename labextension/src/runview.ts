@@ -182,8 +182,7 @@ export class RunView extends Widget {
   }
 
   private refreshActions(): void {
-    const actions = this.graph?.actions ?? offeredActions(this.summary, this.graph);
-    this.view.set({ actions });
+    this.view.set({ actions: offeredActions(this.summary, this.graph) });
   }
 
   private renderBar(): void {

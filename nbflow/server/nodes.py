@@ -32,7 +32,11 @@ class GraphHandler(NbflowHandler):
         """The graph, node states, run info and layout."""
         service = self.service
         run, _ = await service.blocking(service.snapshot, run_id)
-        self.reply(await service.blocking(views.graph_view, run, service.config.layouts_dir))
+        view = await service.blocking(views.graph_view, run, service.config.layouts_dir)
+        can = service.capabilities(run_id, run)
+        if can is not None:
+            view["can"] = can
+        self.reply(view)
 
 
 class NodeHandler(_NodeHandler):

@@ -160,6 +160,13 @@ class NbflowService:
         run = self.adopted_run(run_id)
         return run if run is not None and run.live else None
 
+    def capabilities(self, run_id: str, run: Run) -> list[str] | None:
+        """What the driver of run ``run_id`` can do at all (``stop``, ``rerun``...; a cluster
+        run cannot rerun from a task), or ``None`` when ``run`` (a snapshot) has none."""
+        adopted = self.adopted_run(run_id)
+        driver = adopted.driver if adopted is not None else run.driver
+        return sorted(driver.actions) if driver is not None else None
+
     def settings_of(self, run_id: str) -> dict[str, Any]:
         """The settings recorded for run ``run_id`` (``run.json``)."""
         from ..engine.store import RunStore

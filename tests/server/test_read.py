@@ -138,6 +138,8 @@ async def test_graph_is_the_widgets_state(call: Any, past_runs: dict[str, str]) 
     assert data["nodes"]["featurize"]["counts"] == {"Succeeded": 8}
     assert set(data["positions"]["nodes"]) == {"extract", "featurize", "train"}  # dot exists here
     assert data["phases"]["Failed"]["label"] == "failed"
+    # what the local engine can do with it; the view narrows it by the run's state
+    assert data["can"] == ["rerun", "resume", "resume_run", "retry", "stop"]
 
 
 async def test_node_details_of_a_failed_task_and_a_mapped_item(

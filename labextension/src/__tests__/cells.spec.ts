@@ -1,4 +1,4 @@
-import type { RunGraph, RunSummary } from '../api';
+import type { Action, RunGraph, RunSummary } from '../api';
 import { badgeState, tasksOfTemplate, templateCellIndex, worstPhase } from '../cells';
 import { executedPath, lockCells, parseExecutedPath } from '../executed';
 import { cellMagic, runCode } from '../magic';
@@ -103,5 +103,12 @@ describe('offeredActions', () => {
     expect(offeredActions(summary({ phase: 'Succeeded', live: false, notebook: null }), graph)).toEqual([]);
     expect(offeredActions(summary({ phase: 'Running', live: false }), graph)).toEqual(['resume_run']);
     expect(offeredActions(null, null)).toEqual([]);
+  });
+
+  it('offers only what the run\'s driver can do', () => {
+    const cluster = { ...graph, can: ['stop', 'resume', 'retry'] as Action[] };
+    expect(offeredActions(summary({ phase: 'Failed', live: false }), cluster)).toEqual(['retry']);
+    expect(offeredActions(summary({ phase: 'Running', live: false }), cluster)).toEqual([]);
+    expect(offeredActions(summary(), cluster)).toEqual(['stop']);
   });
 });
