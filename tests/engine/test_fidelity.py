@@ -113,7 +113,26 @@ def run_both(server: ForkServer, name: str, tmp_path: Path) -> dict[str, Any]:
 def test_fast_notebook_matches_papermill(server: ForkServer, name: str, tmp_path: Path) -> None:
     both = run_both(server, name, tmp_path)
     assert both["papermill"]["code"] == CASES[name][1]
+    if not _streams(both["papermill"]["notebook"], RAW_FD_WRITE):
+        # ipykernel forwards what is written to fd 2 from a thread: under load the cell can end
+        # before it does, and papermill then never records it. The fast engine always does
+        # (test_rich_outputs_are_all_recorded); compare the rest.
+        for cell in _streams(both["fast"]["notebook"], RAW_FD_WRITE):
+            cell["outputs"] = [o for o in cell["outputs"] if o.get("text") != RAW_FD_WRITE]
     assert both["fast"] == both["papermill"]
+
+
+RAW_FD_WRITE = "raw fd write\n"
+
+
+def _streams(nb: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """The code cells of ``nb`` with a stream output reading ``text``."""
+    return [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        and any(o["output_type"] == "stream" and o["text"] == text for o in c["outputs"])
+    ]
 
 
 def test_rich_outputs_are_all_recorded(server: ForkServer, tmp_path: Path) -> None:
