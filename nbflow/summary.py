@@ -55,17 +55,22 @@ def summarize(
     """The summary of one run, as the run list shows it.
 
     Keys: ``id``, ``workflow``, ``phase``, ``message``, ``startedAt``, ``finishedAt``,
-    ``duration_s`` (once finished), ``notebook`` (relative to ``root`` when inside it, else
-    absolute, or ``None``), ``backend`` (``"local"`` or ``"argo"``), ``progress`` (``"3/7"``)
-    and ``live`` (an engine or the cluster is working on it now).
+    ``duration_s`` (once finished: the time its steps were going on), ``notebook`` (relative
+    to ``root`` when inside it, else absolute, or ``None``), ``backend`` (``"local"`` or
+    ``"argo"``), ``progress`` (``"3/7"``) and ``live`` (an engine or the cluster is working on
+    it now).
     """
-    from .engine.nodes import parse_timestamp
+    from .engine.nodes import active_seconds, parse_timestamp
 
     status = workflow.get("status") or {}
     started, finished = status.get("startedAt"), status.get("finishedAt")
     duration = None
     if started and finished:
-        duration = (parse_timestamp(finished) - parse_timestamp(started)).total_seconds()
+        # the time it was running, as the widget says: not the idle time before a retry,
+        # resume or rerun (the wall clock when its nodes carry no times)
+        duration = active_seconds((status.get("nodes") or {}).values()) or (
+            (parse_timestamp(finished) - parse_timestamp(started)).total_seconds()
+        )
     done, total = progress(workflow)
     return {
         "id": workflow["metadata"]["name"],

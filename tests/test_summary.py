@@ -75,3 +75,23 @@ def test_summary_fields(tmp_path: Path) -> None:
 def test_notebook_paths_outside_the_root_stay_absolute(tmp_path: Path) -> None:
     assert notebook_path(str(tmp_path / "x.ipynb"), tmp_path / "root") == str(tmp_path / "x.ipynb")
     assert notebook_path(None, tmp_path) is None
+
+
+def test_duration_is_the_time_steps_ran_not_the_idle_time_before_a_retry() -> None:
+    dag = {"dag": {"tasks": [{"name": "a"}, {"name": "b"}]}}
+    wf = _workflow(
+        dag,
+        {"w-abcde.a": "Succeeded", "w-abcde.b": "Succeeded"},
+        phase="Succeeded",
+        startedAt="2026-01-01T10:00:00Z",
+        finishedAt="2026-01-01T15:00:20Z",  # retried five hours after it failed
+    )
+    nodes = wf["status"]["nodes"]
+    times = {
+        "w-abcde.a": ("2026-01-01T10:00:00Z", "2026-01-01T10:00:40Z"),
+        "w-abcde.b": ("2026-01-01T15:00:00Z", "2026-01-01T15:00:20Z"),
+    }
+    for node in nodes.values():
+        node["type"] = "Pod"
+        node["startedAt"], node["finishedAt"] = times[node["name"]]
+    assert summarize(wf, {}, live=False)["duration_s"] == 60.0

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from ..vocab import BOUNDARY_TYPES, NodeType, Phase
+from ..vocab import BOUNDARY_TYPES, GROUP_TYPES, NodeType, Phase
 
 __all__ = [
     "fnv32a",
@@ -18,6 +18,7 @@ __all__ = [
     "new_node",
     "timestamp",
     "parse_timestamp",
+    "active_seconds",
     "outbound",
     "phase_of",
     "workflow_phase",
@@ -93,6 +94,24 @@ def timestamp(now: datetime) -> str:
 def parse_timestamp(text: str) -> datetime:
     """Inverse of :func:`timestamp` (also accepts fractional seconds)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def active_seconds(nodes: Any) -> float:
+    """Seconds during which some step (pod, retry, suspend, ...) of ``nodes`` was going on:
+    the union of their intervals, so that the idle time between a run's end and its retry,
+    resume or rerun does not count."""
+    spans = sorted(
+        (parse_timestamp(n["startedAt"]).timestamp(), parse_timestamp(n["finishedAt"]).timestamp())
+        for n in nodes
+        if n.get("type") not in GROUP_TYPES and n.get("startedAt") and n.get("finishedAt")
+    )
+    total, end = 0.0, float("-inf")
+    for start, finish in spans:
+        if finish <= end:
+            continue
+        total += finish - max(start, end)
+        end = finish
+    return total
 
 
 def new_node(

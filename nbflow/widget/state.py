@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..argo.depends import depends_tasks
-from ..engine.nodes import node_id, parse_timestamp
-from ..vocab import GROUP_TYPES, NodeType
+from ..engine.nodes import active_seconds, node_id, parse_timestamp
+from ..vocab import NodeType
 
 __all__ = [
     "GraphNode",
@@ -22,7 +22,6 @@ __all__ = [
     "format_seconds",
     "item_label",
     "readable_when",
-    "active_seconds",
     "STOPPED",
 ]
 
@@ -294,24 +293,6 @@ def run_info(workflow: dict[str, Any]) -> dict[str, Any]:
         and status.get("phase") in ("Failed", "Error"),
     )
     return info
-
-
-def active_seconds(nodes: Any) -> float:
-    """Seconds during which some step (pod, retry, suspend, ...) of ``nodes`` was going on:
-    the union of their intervals, so that the idle time between a run's end and its retry,
-    resume or rerun does not count."""
-    spans = sorted(
-        (parse_timestamp(n["startedAt"]).timestamp(), parse_timestamp(n["finishedAt"]).timestamp())
-        for n in nodes
-        if n.get("type") not in GROUP_TYPES and n.get("startedAt") and n.get("finishedAt")
-    )
-    total, end = 0.0, float("-inf")
-    for start, finish in spans:
-        if finish <= end:
-            continue
-        total += finish - max(start, end)
-        end = finish
-    return total
 
 
 def item_label(node: Node) -> str:
