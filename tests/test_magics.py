@@ -260,3 +260,26 @@ def test_retry_after_an_edit_says_which_code_it_runs(
     capsys.readouterr()
     assert run(shell, f"%nbflow rerun {shell.user_ns['r'].id} --from a").success
     assert "changed since" not in capsys.readouterr().out
+
+
+def test_a_run_records_the_notebook_its_kernel_runs(
+    shell: Any, nbflow_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbflow.engine.store import RunStore
+    from nbflow.history import list_summaries
+
+    notebook = tmp_path / "analysis.ipynb"
+    notebook.write_text("{}")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # as a Jupyter server starts it
+    run(shell, "%%template a --outputs x\nx = 1")
+    run(shell, "%%workflow w\na")
+    assert run(shell, "r = %nbflow run w").success
+    _, settings = RunStore(nbflow_home / "runs").load(shell.user_ns["r"].id)
+    assert settings["notebook"] == str(notebook) and settings["workflow"] == "w"
+    # so the Lab extension finds it among the notebook's runs (its cell badges, its filter)
+    (summary,), _ = list_summaries(root=tmp_path, notebook="analysis.ipynb")
+    assert summary["id"] == shell.user_ns["r"].id
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "console-1"))  # not a notebook
+    assert run(shell, "r2 = %nbflow run w").success
+    _, settings = RunStore(nbflow_home / "runs").load(shell.user_ns["r2"].id)
+    assert "notebook" not in settings

@@ -21,6 +21,7 @@ from ..notebook.magic_args import (
     parse_workflow_options,
 )
 from .commands import parse_nbflow
+from .origin import run_origin
 from .serve import wait_serving_comms
 
 __all__ = ["NbflowMagics", "load_ipython_extension", "live_spec"]
@@ -178,6 +179,7 @@ class NbflowMagics(Magics):
             base_dir=cwd,
             progress=None if widget else sys.stdout,
             wait=False,
+            origin=run_origin(self._ip.user_ns, workflow.name, cwd),
         )
         return self._follow(run, args.background, lambda: self.spec.workflow(args.name))
 

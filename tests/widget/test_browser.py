@@ -90,6 +90,11 @@ def test_graph_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
             }
             fan = graph.locator("g.nbflow-node[data-task='fan'] .nbflow-detail")
             assert "3 items" in fan.text_content()
+            # the run started by the kernel is the notebook's: its cells carry the phases
+            boom_badge = page.locator(".jp-nbflow-CellBadge[data-template='boom']")
+            expect(boom_badge).to_have_attribute("data-phase", "Failed")
+            fan_badge = page.locator(".jp-nbflow-CellBadge[data-template='fan']")
+            expect(fan_badge).to_have_attribute("data-phase", "Succeeded")
             assert "✖" in graph.locator("g.nbflow-node[data-task='boom']").text_content()
 
             # the same run, laid out in the browser by Graphviz compiled to WebAssembly
@@ -117,8 +122,29 @@ def test_graph_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
             graph.scroll_into_view_if_needed()
             page.screenshot(path=str(shot), full_page=False)
             assert shot.stat().st_size > 10_000
+
+            # a mapped task with a --param: its items and parameters, again after a reload
+            graph.locator("g.nbflow-node[data-task='fan']").click()
+            _expect_fan_pane(graph)
+            page.keyboard.press("Control+s")
+            expect(page.locator(".jp-mod-dirty")).to_have_count(0)
+            page.reload()
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            graph = page.locator(".nbflow").first
+            _expect_fan_pane(graph)  # the widget comes back from the live kernel, pane and all
+            page.screenshot(path=str(_output_dir(tmp_path) / "graph-reloaded.png"))
         finally:
             browser.close()
+
+
+def _expect_fan_pane(graph: Any) -> None:
+    """The details pane shows mapped task ``fan``: its 3 items and its parameter."""
+    from playwright.sync_api import expect
+
+    pane = graph.locator(".nbflow-pane[data-task='fan']")
+    expect(pane.locator(".nbflow-grid .nbflow-cell")).to_have_count(3)
+    expect(pane.locator("summary", has_text="Items (3)")).to_have_count(1)
+    expect(pane.locator("table.nbflow-kv td", has_text="i")).not_to_have_count(0)
 
 
 STOPPABLE = [
