@@ -8,6 +8,7 @@ import contextlib
 import copy
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,14 @@ __all__ = ["NbflowService", "PathRefused"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
+
+
+def _background() -> None:
+    """Lower this thread's CPU priority (and that of the ``dot`` it starts): work done ahead
+    must not slow the requests being answered."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux: a thread is a task of its own
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + 10))
 
 
 class PathRefused(NbflowError, PermissionError):
@@ -63,7 +72,9 @@ class NbflowService:
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, threads), thread_name_prefix="nbflow-server"
         )
-        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbflow-layout")
+        self._ahead = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="nbflow-layout", initializer=_background
+        )
         self._laid_out: set[str] = set()  # runs laid out ahead (or queued)
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -79,3 +79,26 @@ async def test_a_run_started_here_is_laid_out_while_it_runs(
 async def _ended(run_phase: Any, run_id: str) -> bool:
     phase, _ = await run_phase(run_id)
     return phase not in ("Running", "Pending")
+
+
+def test_work_done_ahead_runs_at_a_lower_cpu_priority() -> None:
+    import os
+    import threading
+
+    from nbflow.server.service import _background
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = niceness()
+    seen: list[int] = []
+
+    def layout_thread() -> None:
+        _background()
+        seen.append(niceness())
+
+    thread = threading.Thread(target=layout_thread)
+    thread.start()
+    thread.join()
+    assert seen == [min(before + 10, 19)]
+    assert niceness() == before  # the thread answering requests keeps its priority
