@@ -127,7 +127,8 @@ class NbflowService:
             if self.closed or run_id in self._laid_out:
                 return
             self._laid_out.add(run_id)
-        self._ahead.submit(self._lay_out, run_id)
+        with contextlib.suppress(RuntimeError):  # closed meanwhile: nobody will view it here
+            self._ahead.submit(self._lay_out, run_id)
 
     def _lay_out(self, run_id: str) -> None:
         from .views import lay_out
