@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -47,6 +48,9 @@ class RunWidget(anywidget.AnyWidget):
     full_sync_s : float
         While a run goes on, every node state is also resent at most this often (and at the
         end), so that a view that missed an update catches up.
+    layouts : Path, optional
+        Where ``dot`` layouts are kept across processes; default: the home's ``layouts``
+        folder, which the Jupyter server fills too (it lays new runs out ahead).
     """
 
     _esm = widget_esm()
@@ -74,6 +78,7 @@ class RunWidget(anywidget.AnyWidget):
         rankdir: str = "TB",
         interval_s: float = 0.15,
         full_sync_s: float = 5.0,
+        layouts: Path | None = None,
     ) -> None:
         if layout_engine not in LAYOUT_ENGINES:
             raise NbflowError(f"layout_engine must be one of {', '.join(LAYOUT_ENGINES)}")
@@ -81,6 +86,7 @@ class RunWidget(anywidget.AnyWidget):
             raise NbflowError("rankdir must be 'TB' or 'LR'")
         super().__init__()
         self.run = run
+        self._layouts = layouts if layouts is not None else _home_layouts()
         self._interval_s = interval_s
         self._full_sync_s = full_sync_s
         self._lock = threading.RLock()
@@ -113,7 +119,9 @@ class RunWidget(anywidget.AnyWidget):
         self._lay_out(engine)
 
     def _lay_out(self, engine: str) -> None:
-        positions = layout.layout_with_dot(self._dot) if engine != "browser" else None
+        positions = None
+        if engine != "browser":
+            positions = layout.layout_with_dot(self._dot, self._layouts)
         if positions is None and engine == "dot":
             raise NbflowError("the Graphviz 'dot' program is not installed")
         if positions is not None:
@@ -338,3 +346,13 @@ def _current_cell() -> Any:
         return None
     header = getattr(ip, "parent_header", None) or {}
     return (header.get("header") or {}).get("msg_id") or ip.execution_count
+
+
+def _home_layouts() -> Path | None:
+    """The home's layouts folder (``None`` when the settings cannot be read: memory only)."""
+    from ..config import load_config
+
+    try:
+        return load_config().layouts_dir
+    except NbflowError:
+        return None

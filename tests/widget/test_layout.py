@@ -110,3 +110,20 @@ def test_a_dot_text_asked_for_by_many_threads_at_once_is_laid_out_once(
     assert calls == [source]
     assert len(results) == 4 and all(r is results[0] for r in results)
     assert len(results[0]["nodes"]) == 60
+
+
+def test_the_widget_keeps_its_layout_where_the_server_does(
+    nbflow_home: Path, running_workflow: dict[str, Any]
+) -> None:
+    from nbflow.engine.run import Run
+    from nbflow.widget.state import graph_shape
+    from nbflow.widget.widget import RunWidget
+
+    run = Run(running_workflow, None, nbflow_home / "runs" / "r")  # type: ignore[arg-type]
+    widget = RunWidget(run)
+    try:
+        source = layout.dot_source(graph_shape(running_workflow))
+        kept = layout._file(nbflow_home / "layouts", source)  # the home's, as the server's
+        assert widget.positions and json.loads(kept.read_text()) == widget.positions
+    finally:
+        widget.close()
