@@ -208,6 +208,13 @@ class RunWidget(anywidget.AnyWidget):
         self._after_flush(info, changed)  # not under self._lock: it may take the engine's lock
         return changed
 
+    def _flush_all(self) -> None:
+        """Flush every node, not only those the engine's events named: once a run ended, the
+        picture is then its final record, whatever the last events held or when they came."""
+        with self._lock:
+            self._dirty.update(self._by_id)
+        self.flush()
+
     def _after_flush(self, info: dict[str, Any], changed: dict[str, Any]) -> None:
         if info != self.info:
             self.info = info
@@ -223,6 +230,7 @@ class RunWidget(anywidget.AnyWidget):
             self._finished = True
             if self.run.driver is not None:  # listeners run just before the driver is done
                 self.run.driver.wait(10)
+            self._flush_all()
             self.actions = self._available_actions()
             if self._handle is not None:  # the saved output then holds the final picture
                 self._handle.update(self)
@@ -310,7 +318,7 @@ class RunWidget(anywidget.AnyWidget):
         For the cell that waited for the run: the refresh then belongs to that cell's
         execution, which papermill and nbconvert record (an update sent later is dropped).
         """
-        self.flush()
+        self._flush_all()
         if self._handle is not None:
             self._handle.update(self)
 
