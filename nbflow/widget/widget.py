@@ -209,11 +209,13 @@ class RunWidget(anywidget.AnyWidget):
         return changed
 
     def _flush_all(self) -> None:
-        """Flush every node, not only those the engine's events named: once a run ended, the
-        picture is then its final record, whatever the last events held or when they came."""
+        """Flush every node, not only those the engine's events named, then send the whole
+        state once: once a run ended, every view then shows its final record, whatever the
+        last events held or when they came."""
         with self._lock:
             self._dirty.update(self._by_id)
         self.flush()
+        self.send_state("nodes")
 
     def _after_flush(self, info: dict[str, Any], changed: dict[str, Any]) -> None:
         if info != self.info:
