@@ -96,12 +96,40 @@ def runs(home: Path) -> list[dict[str, Any]]:
 
 
 def start_notebook(page: Any, url: str, name: str) -> None:
-    """Open ``notebooks/NAME.ipynb`` and Run All Cells (again if the kernel dropped it)."""
+    """Open ``notebooks/NAME.ipynb`` and Run All Cells (again if the kernel dropped it, or
+    once more after closing a dialog JupyterLab opened by itself, which is reported)."""
     page.goto(f"{url}/lab/workspaces/{name}/tree/notebooks/{name}.ipynb")  # a layout each
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    if not start_all_cells(page):
+    page.set_default_timeout(20_000)  # a click a dialog covers fails soon
+    try:
+        for _ in range(2):
+            close_dialogs(page, name)
+            try:
+                if start_all_cells(page):
+                    return
+            except Exception as exc:
+                print(f"binder-check: {name}.ipynb: {type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0]}")
+        close_dialogs(page, name)
         fail(f"{name}.ipynb: JupyterLab did not start running its cells")
+    finally:
+        page.set_default_timeout(90_000)
+
+
+def close_dialogs(page: Any, name: str) -> None:
+    """Close a dialog in the way, saying what it said (with a picture of the page)."""
+    dialogs = page.locator(".jp-Dialog")
+    if not dialogs.count():
+        return
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / f"{name}-dialog.png"
+    page.screenshot(path=str(shot))
+    said = " | ".join(" ".join(t.split()) for t in dialogs.all_text_contents())
+    print(f"binder-check: {name}.ipynb: JupyterLab showed a dialog: {said!r} (see {shot}); "
+          "closing it")
+    page.keyboard.press("Escape")
+    dialogs.first.wait_for(state="detached", timeout=10_000)
 
 
 def finished(page: Any, name: str) -> bool:
