@@ -29,10 +29,10 @@ def progress(workflow: dict[str, Any]) -> tuple[int, int]:
     """``(done, total)`` of the tasks the graph shows: the entry template's tasks or steps,
     plus the exit handler; a task is done once its phase is final."""
     run = workflow["metadata"]["name"]
+    from .argo.manifest import entry_template
+
     spec = workflow.get("spec") or {}
-    entry: dict[str, Any] = next(
-        (t for t in spec.get("templates") or [] if t.get("name") == spec.get("entrypoint")), {}
-    )
+    entry = entry_template(workflow)
     names = [f"{run}.{t['name']}" for t in (entry.get("dag") or {}).get("tasks") or []]
     for i, group in enumerate(entry.get("steps") or []):
         names += [f"{run}[{i}].{s['name']}" for s in group or []]

@@ -10,7 +10,7 @@ import yaml
 
 from ..errors import ManifestError
 
-__all__ = ["dump", "load", "load_documents", "load_file", "set_parameters"]
+__all__ = ["dump", "load", "load_documents", "load_file", "set_parameters", "entry_template"]
 
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when there is one
@@ -100,3 +100,10 @@ def set_parameters(spec: dict[str, Any], values: dict[str, str]) -> None:
                 f"(declared: {', '.join(sorted(declared)) or 'none'})"
             )
         declared[name]["value"] = value
+
+
+def entry_template(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The template ``spec.entrypoint`` names (``{}`` when there is none)."""
+    spec = workflow.get("spec") or {}
+    name = spec.get("entrypoint")
+    return next((t for t in spec.get("templates") or [] if t.get("name") == name), {})

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..argo.manifest import entry_template
 from ..artifacts import ArtifactStore
 from ..errors import NbflowError
 from ..vocab import COMPLETED, EXECUTED_NOTEBOOK, FAILED, NodeType
@@ -133,10 +134,7 @@ class Run:
 
     def task_nodes(self) -> dict[str, Node]:
         """Nodes of the entry template's tasks or steps (and ``onExit``), by name, in order."""
-        spec = self.workflow.get("spec", {})
-        entry: dict[str, Any] = next(
-            (t for t in spec.get("templates", []) if t["name"] == spec.get("entrypoint")), {}
-        )
+        entry = entry_template(self.workflow)
         by_name = {n["name"]: n for n in self.nodes.values()}
         if entry.get("dag"):
             from ..argo.nesting import task_nodes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..argo.manifest import entry_template
 from ..errors import NbflowError
 from ..vocab import FAILED, NodeType
 
@@ -111,12 +112,7 @@ def edited_since(run: Run, workflow: Workflow) -> list[str]:
 
     fresh = _step_code(api.compile_workflow(workflow, base_dir=os.getcwd()))
     old = _step_code(run.workflow)
-    spec = run.workflow.get("spec") or {}
-    templates = spec.get("templates") or []
-    entry: dict[str, Any] = next(
-        (t for t in templates if t["name"] == spec.get("entrypoint")), {}
-    )
-    tasks = (entry.get("dag") or {}).get("tasks") or []
+    tasks = (entry_template(run.workflow).get("dag") or {}).get("tasks") or []
     template_of = {t["name"]: t.get("template") for t in tasks}
     failed = [task for task, phase in run.tasks().items() if phase in FAILED]
     return [t for t in failed

@@ -6,6 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..argo.manifest import entry_template
 from ..engine.nodes import node_id, readable_name
 from ..vocab import (
     BOUNDARY_TYPES,
@@ -89,20 +90,14 @@ def node_details(run: Run, task: str, node: str | None = None) -> dict[str, Any]
 
 
 def _node_name(run: Run, task: str) -> str:
-    spec = run.workflow.get("spec") or {}
-    entry: dict[str, Any] = next(
-        (t for t in spec.get("templates") or [] if t.get("name") == spec.get("entrypoint")), {}
-    )
-    return f"{run.id}.{task}" if entry.get("dag") else run.id
+    return f"{run.id}.{task}" if entry_template(run.workflow).get("dag") else run.id
 
 
 def _spec_task(run: Run, task: str) -> dict[str, Any]:
     spec = run.workflow.get("spec") or {}
-    for tmpl in spec.get("templates") or []:
-        if tmpl.get("name") == spec.get("entrypoint"):
-            for t in (tmpl.get("dag") or {}).get("tasks") or []:
-                if t["name"] == task:
-                    return dict(t)
+    for t in (entry_template(run.workflow).get("dag") or {}).get("tasks") or []:
+        if t["name"] == task:
+            return dict(t)
     if task == "onExit":
         return {"template": spec.get("onExit")}
     return {}
