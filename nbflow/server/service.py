@@ -131,11 +131,15 @@ class NbflowService:
             self._ahead.submit(self._lay_out, run_id)
 
     def _lay_out(self, run_id: str) -> None:
+        from ..engine.store import RunStore
         from .views import lay_out
 
-        try:
-            run, _ = self.snapshot(run_id)
-            lay_out(run, self.config.layouts_dir)
+        try:  # the record is enough: no engine driver, artifact store or cluster call
+            if self.adopted_run(run_id) is not None:
+                workflow = self.snapshot(run_id)[0].workflow
+            else:
+                workflow = RunStore(self.config.runs_dir).load(run_id)[0]
+            lay_out(workflow, self.config.layouts_dir)
         except NbflowError:
             return  # deleted or unreadable meanwhile: its view will say so
         except Exception:  # ahead of time only: a view lays it out again

@@ -51,10 +51,10 @@ def graph_view(run: Run, layouts: Path | None = None) -> dict[str, Any]:
     }
 
 
-def lay_out(run: Run, layouts: Path) -> bool:
-    """Lay the graph of ``run`` out ahead of its first view, into ``layouts``; whether ``dot``
-    could."""
-    return layout.layout_with_dot(layout.dot_source(graph_shape(run.workflow)), layouts) is not None
+def lay_out(workflow: dict[str, Any], layouts: Path) -> bool:
+    """Lay the graph of a run (its ``workflow``) out ahead of its first view, into
+    ``layouts``; whether ``dot`` could."""
+    return layout.layout_with_dot(layout.dot_source(graph_shape(workflow)), layouts) is not None
 
 
 def graph_node(run: Run, node_id: str) -> GraphNode:
